@@ -1,0 +1,195 @@
+"""The records the engine deals in: clusters, their articles, and the passages
+that are embedded and matched.
+
+Plain dataclasses with a JSON round trip, so that the store can keep a record
+verbatim and a JSONL file can carry the same fields the parser produces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+MAX_PASSAGE_WORDS = 180
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def fold(text: str) -> str:
+    """Accent- and case-insensitive key: `Nicolás Maduro` and `nicolas  maduro` fold alike."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+class Field(StrEnum):
+    """Which part of a cluster a passage comes from; shown to users as the reason for a match."""
+
+    SUMMARY = "summary"
+    KEY_POINT = "key_point"
+    ARTICLE = "article"
+
+
+@dataclass
+class Article:
+    """One article grouped in a cluster."""
+
+    id: str
+    title: str
+    summary: str
+    publisher: str | None = None
+    section: str | None = None
+    entities: list[str] = field(default_factory=list)
+    tone: str | None = None
+    sentiment: str | None = None
+    intent: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        return cls(
+            id=str(data.get("id") or ""),
+            title=str(data.get("title") or ""),
+            summary=str(data.get("summary") or ""),
+            publisher=data.get("publisher"),
+            section=data.get("section"),
+            entities=[str(e) for e in data.get("entities") or []],
+            tone=data.get("tone"),
+            sentiment=data.get("sentiment"),
+            intent=data.get("intent"),
+        )
+
+
+@dataclass
+class Cluster:
+    """A story cluster: one day's grouping of articles about one story.
+
+    `origin` says where the record came from (`file:line`); it is not part of
+    the content, so moving a file does not make its clusters look changed.
+    """
+
+    id: str
+    date: str | None  # ISO yyyy-mm-dd
+    title: str
+    summary: str
+    sources: dict[str, int] = field(default_factory=dict)
+    number: int | None = None
+    image_prompt: str | None = None
+    key_points: list[str] = field(default_factory=list)
+    articles: list[Article] = field(default_factory=list)
+    origin: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def entities(self) -> list[str]:
+        """Every entity named by any article, first spelling first, no repeats by folded key."""
+        seen: dict[str, str] = {}
+        for article in self.articles:
+            for name in article.entities:
+                seen.setdefault(fold(name), name)
+        return list(seen.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cluster:
+        return cls(
+            id=str(data["id"]),
+            date=data.get("date"),
+            title=str(data.get("title") or ""),
+            summary=str(data.get("summary") or ""),
+            sources={str(k): int(v) for k, v in (data.get("sources") or {}).items()},
+            number=data.get("number"),
+            image_prompt=data.get("image_prompt"),
+            key_points=[str(p) for p in data.get("key_points") or []],
+            articles=[Article.from_dict(a) for a in data.get("articles") or []],
+            origin=data.get("origin"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+    def content_hash(self) -> str:
+        """Hash of everything but `origin`: equal hashes mean nothing to re-index."""
+        data = self.to_dict()
+        data.pop("origin", None)
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The unit that is embedded and matched: a cluster's summary, one key point or one article."""
+
+    cluster_id: str
+    field: Field
+    position: int  # order within the field (key point number, article number; 0 for summary)
+    text: str
+    article_id: str | None = None
+    context: str = ""  # said before `text` to the encoder only (a key point's cluster title)
+
+    @property
+    def embed_text(self) -> str:
+        """What the encoder reads: the passage in its context."""
+        return _join(self.context, self.text) if self.context else self.text
+
+
+def passages_of(cluster: Cluster) -> list[Passage]:
+    """Split a cluster into passages.
+
+    Key points are short and often lean on the cluster for context ("The plan
+    was drawn up by ..."), so the encoder reads each one after the cluster
+    title; users see (and full text matches) the key point alone.
+    """
+    out = [
+        Passage(cluster.id, Field.SUMMARY, i, _join(cluster.title, chunk))
+        for i, chunk in enumerate(chunk_text(cluster.summary))
+    ]
+    for i, point in enumerate(cluster.key_points, 1):
+        out.append(Passage(cluster.id, Field.KEY_POINT, i, point, context=cluster.title))
+    for i, article in enumerate(cluster.articles, 1):
+        out.append(
+            Passage(cluster.id, Field.ARTICLE, i, _join(article.title, article.summary), article.id)
+        )
+    return out
+
+
+def chunk_text(text: str, max_words: int = MAX_PASSAGE_WORDS) -> list[str]:
+    """Split long text into windows of whole sentences of at most ~`max_words` words.
+
+    The encoder reads only its first 256 word pieces (~180 English words);
+    without this a long document would be judged by its opening alone. A
+    sentence longer than the window is cut at the window; windows overlap by
+    one sentence so that a match across a boundary is not lost. Digest
+    summaries are shorter than one window and stay whole.
+    """
+    words = text.split()
+    if len(words) <= max_words:
+        return [text.strip()] if text.strip() else [""]
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    pieces: list[list[str]] = []
+    for sentence in sentences:
+        sw = sentence.split()
+        for start in range(0, len(sw), max_words):
+            pieces.append(sw[start : start + max_words])
+    chunks: list[str] = []
+    current: list[list[str]] = []
+    for piece in pieces:
+        if current and sum(map(len, current)) + len(piece) > max_words:
+            chunks.append(" ".join(w for p in current for w in p))
+            current = [current[-1]] if len(current[-1]) + len(piece) <= max_words else []
+        current.append(piece)
+    if current:
+        chunks.append(" ".join(w for p in current for w in p))
+    return chunks
+
+
+def _join(title: str, body: str) -> str:
+    title, body = title.strip(), body.strip()
+    if not title:
+        return body
+    if not body:
+        return title
+    return f"{title}. {body}" if title[-1] not in ".!?:" else f"{title} {body}"

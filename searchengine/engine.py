@@ -1,0 +1,417 @@
+"""The one front object: `Engine.open(path)` -> add / remove / search / get / stats.
+
+An index is a folder: `manifest.json` (format, model, dimension, index type,
+counts, generation), `meta.sqlite` (records, passages, FTS5, embeddings) and
+`vectors.faiss`. SQLite is the source of truth and commits per batch; the
+FAISS file is written beside the old one and renamed into place, then the
+manifest. Their generations tie them: if a write was interrupted after the
+database committed but before the FAISS file or manifest caught up, opening
+the index rebuilds the vectors from the stored embeddings (no model needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .documents import Article, Cluster
+from .encoder import DEFAULT_MODEL, Encoder, QueryCache, load_encoder
+from .errors import BadRequest, IndexCorrupt, IndexNotFound, ModelMismatch, UnknownId
+from .indexer import AddReport, Batch, cluster_vector, encode_batch
+from .parse import ParseError, iter_files
+from .search import Hit, Kind, Mode, RankingParams, Searcher
+from .store import Filters, Store, StoreError
+from .vectors import FaissVectorStore, choose_index_type
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DATABASE = "meta.sqlite"
+VECTORS = "vectors.faiss"
+BATCH_CLUSTERS = 256
+
+
+@dataclass
+class IndexRun:
+    """The outcome of indexing files: what changed, and every parse error met on the way."""
+
+    report: AddReport
+    errors: list[ParseError] = field(default_factory=list)
+    files: int = 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Engine:
+    """Search, related stories and recommendations over one index folder."""
+
+    def __init__(
+        self,
+        path: Path,
+        store: Store,
+        manifest: dict[str, Any],
+        encoder: Encoder | None = None,
+        params: RankingParams | None = None,
+    ) -> None:
+        self.path = path
+        self.store = store
+        self.manifest = manifest
+        self._encoder = encoder
+        self._query_cache: QueryCache | None = None
+        self._lock = threading.RLock()
+        self.params = params or RankingParams()
+        self.vectors = self._load_vectors()
+
+    # --- opening ----------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        model: str | None = None,
+        encoder: Encoder | None = None,
+        create: bool = False,
+        index_type: str = "auto",
+        params: RankingParams | None = None,
+    ) -> Engine:
+        """Open the index at `path` (creating it when `create`).
+
+        `model` (or an `encoder` object) must match the model the index was
+        built with; None means "whatever it was built with". The model itself
+        is loaded only when something needs to be encoded.
+        """
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        wanted = encoder.name if encoder is not None else model
+        if manifest_path.exists():
+            try:
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as err:
+                raise IndexCorrupt(
+                    f"{manifest_path} cannot be read ({err}); rebuild with "
+                    f"`searchengine index --rebuild --index {path} ...`"
+                ) from None
+            if manifest.get("format_version", 0) > FORMAT_VERSION:
+                raise IndexCorrupt(
+                    f"{path} was written by a newer searchengine; upgrade to open it"
+                )
+            if wanted is not None and wanted != manifest.get("model"):
+                raise ModelMismatch(
+                    f"the index at {path} was built with model {manifest.get('model')!r}, "
+                    f"not {wanted!r}; search it with its own model, or rebuild it with "
+                    f"`searchengine index --rebuild --model {wanted} --index {path} ...`"
+                )
+        elif create:
+            path.mkdir(parents=True, exist_ok=True)
+            if encoder is None:
+                encoder = load_encoder(model or DEFAULT_MODEL)
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "model": encoder.name,
+                "dimension": encoder.dimension,
+                "index_type_requested": index_type,
+                "index_type": choose_index_type(index_type, 0),
+                "generation": 0,
+                "created_at": _now(),
+                "updated_at": _now(),
+                "engine_version": __version__,
+                "counts": {"clusters": 0, "articles": 0, "passages": 0},
+            }
+        else:
+            raise IndexNotFound(
+                f"no index at {path}; build one with `searchengine index --index {path} PATH...`"
+            )
+        try:
+            store = Store(path / DATABASE)
+        except StoreError as err:
+            raise IndexCorrupt(str(err)) from None
+        engine = cls(path, store, manifest, encoder, params)
+        if not manifest_path.exists():
+            engine._save()
+        return engine
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def model_name(self) -> str:
+        return str(self.manifest["model"])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
+    @property
+    def encoder(self) -> Encoder:
+        """The model, loaded on first use (stats and show never need it)."""
+        if self._encoder is None:
+            self._encoder = load_encoder(self.model_name)
+            if self._encoder.dimension != self.dimension:
+                raise ModelMismatch(
+                    f"model {self.model_name!r} gives {self._encoder.dimension}-d vectors, "
+                    f"the index holds {self.dimension}-d"
+                )
+        return self._encoder
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """A query's vector; each distinct query is encoded once per process."""
+        if self._query_cache is None:
+            self._query_cache = QueryCache(self.encoder)
+        return self._query_cache(text)
+
+    def _load_vectors(self) -> FaissVectorStore:
+        vectors_path = self.path / VECTORS
+        index_type = str(self.manifest.get("index_type", "Flat"))
+        gen_ok = int(self.manifest.get("generation", -1)) == self.store.generation
+        if vectors_path.exists() and gen_ok:
+            try:
+                vectors = FaissVectorStore.load(vectors_path, index_type)
+                if len(vectors) == self.store.counts()["passages"]:
+                    return vectors
+            except RuntimeError:
+                pass  # unreadable: rebuilt from the stored embeddings below
+        return self._rebuild_vectors(index_type, save=vectors_path.parent.exists())
+
+    def _rebuild_vectors(self, index_type: str, save: bool = True) -> FaissVectorStore:
+        """A fresh FAISS index from the embeddings in SQLite (no model needed)."""
+        batches = list(self.store.all_embeddings(self.dimension))
+        ids = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, np.int64)
+        vecs = (
+            np.vstack([b[1] for b in batches])
+            if batches
+            else np.zeros((0, self.dimension), np.float32)
+        )
+        vectors = FaissVectorStore.build(self.dimension, index_type, ids, vecs)
+        self.vectors = vectors
+        if save and self.store.generation > 0:
+            self._save()
+        return vectors
+
+    def _save(self) -> None:
+        """FAISS file first, manifest last: the manifest's generation vouches for both."""
+        self.vectors.save(self.path / VECTORS) if hasattr(self, "vectors") else None
+        self.manifest.update(
+            generation=self.store.generation,
+            counts=self.store.counts(),
+            updated_at=_now(),
+            engine_version=__version__,
+        )
+        _write_json_atomic(self.path / MANIFEST, self.manifest)
+
+    # --- writing ------------------------------------------------------------------
+
+    def add(self, clusters: Sequence[Cluster], *, progress: bool = False) -> AddReport:
+        """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped."""
+        started = time.perf_counter()
+        report = AddReport()
+        latest: dict[str, Cluster] = {}
+        for cluster in clusters:
+            latest[cluster.id] = cluster  # the last version of an id in one call wins
+        with self._lock:
+            hashes = self.store.content_hashes(latest)
+        todo: list[Cluster] = []
+        for cid, cluster in latest.items():
+            old = hashes.get(cid)
+            if old == cluster.content_hash():
+                report.unchanged.append(cid)
+                continue
+            (report.replaced if old else report.added).append(cid)
+            todo.append(cluster)
+        if todo:
+            bar = self._progress(todo, enabled=progress)
+            try:
+                for i in range(0, len(todo), BATCH_CLUSTERS):
+                    chunk = todo[i : i + BATCH_CLUSTERS]
+                    batch = Batch(chunk, {c.id for c in chunk if c.id in hashes})
+                    embeddings = encode_batch(batch, self.store, self.encoder, report, bar)
+                    self._write_batch(batch, embeddings)
+            finally:
+                if bar is not None:
+                    bar.close()
+            self._maybe_switch_index_type()
+            with self._lock:
+                self._save()
+        report.total_seconds = time.perf_counter() - started
+        return report
+
+    def _progress(self, clusters: Sequence[Cluster], enabled: bool) -> Any:
+        if not enabled:
+            return None
+        from tqdm import tqdm
+
+        total = sum(len(Batch([c], set()).passages[c.id]) for c in clusters)
+        return tqdm(total=total, desc="encoding", unit="passage", leave=True)
+
+    def _write_batch(self, batch: Batch, embeddings: dict[str, np.ndarray]) -> None:
+        """One transaction for the batch, then the in-memory FAISS index follows."""
+        with self._lock:
+            added_ids: list[np.ndarray] = []
+            added_vecs: list[np.ndarray] = []
+            with self.store.transaction():
+                removed = self.store.delete_clusters(batch.replacing)
+                for cluster in batch.clusters:
+                    passages = batch.passages[cluster.id]
+                    vecs = embeddings[cluster.id]
+                    ids = self.store.insert_cluster(
+                        cluster, passages, vecs, cluster_vector(passages, vecs)
+                    )
+                    added_ids.append(np.array(ids, dtype=np.int64))
+                    added_vecs.append(vecs)
+                self.store.bump_generation()
+            if removed:
+                if self.vectors.supports_remove:
+                    self.vectors.remove(removed)
+                else:
+                    self._rebuild_vectors(self.vectors.index_type, save=False)
+                    return  # the rebuild already holds this batch's vectors
+            if added_ids:
+                self.vectors.add(np.concatenate(added_ids), np.vstack(added_vecs))
+
+    def _maybe_switch_index_type(self) -> None:
+        """With `auto`, move from exact to approximate search once the corpus outgrows flat."""
+        if self.manifest.get("index_type_requested", "auto") != "auto":
+            return
+        wanted = choose_index_type("auto", len(self.vectors))
+        if wanted != self.manifest.get("index_type"):
+            with self._lock:
+                self.manifest["index_type"] = wanted
+                self._rebuild_vectors(wanted, save=False)
+
+    def add_paths(
+        self, paths: Iterable[str | Path], *, strict: bool = False, progress: bool = False
+    ) -> IndexRun:
+        """Parse files and folders and index every good cluster; collect the parse errors.
+
+        With `strict`, the first error stops the run before anything is written.
+        """
+        clusters: list[Cluster] = []
+        run = IndexRun(report=AddReport())
+        for _, result in iter_files(paths):
+            run.files += 1
+            if result.errors and strict:
+                raise result.errors[0]
+            run.errors.extend(result.errors)
+            clusters.extend(result.clusters)
+        run.report = self.add(clusters, progress=progress)
+        return run
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        """Remove clusters by id; an unknown id is an error and nothing is removed."""
+        wanted = list(dict.fromkeys(ids))
+        with self._lock:
+            known = self.store.content_hashes(wanted)
+            missing = [i for i in wanted if i not in known]
+            if missing:
+                raise UnknownId(f"no cluster with id {', '.join(missing)}")
+            with self.store.transaction():
+                removed = self.store.delete_clusters(wanted)
+                self.store.bump_generation()
+            if self.vectors.supports_remove:
+                self.vectors.remove(removed)
+            else:
+                self._rebuild_vectors(self.vectors.index_type, save=False)
+            self._save()
+        return wanted
+
+    def rebuild(self, index_type: str | None = None) -> None:
+        """Rebuild the vector index from stored embeddings, optionally as another type."""
+        with self._lock:
+            if index_type is not None:
+                self.manifest["index_type_requested"] = index_type
+                self.manifest["index_type"] = choose_index_type(index_type, len(self.vectors))
+            self._rebuild_vectors(str(self.manifest["index_type"]))
+
+    # --- reading --------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: Mode | str = Mode.HYBRID,
+        filters: Filters | None = None,
+        kind: Kind | str = Kind.CLUSTERS,
+    ) -> list[Hit]:
+        """Ranked clusters (or articles) for a natural-language query."""
+        query = query.strip()
+        if not query:
+            raise BadRequest("the query is empty")
+        if not 1 <= k <= 1000:
+            raise BadRequest(f"k must be between 1 and 1000, not {k}")
+        mode, kind = Mode(mode), Kind(kind)
+        # Encode outside the lock: it is the slow part, and needs no index state.
+        vector = self.encode_query(query) if mode is not Mode.LEXICAL else None
+        with self._lock:
+            searcher = Searcher(self.store, self.vectors, lambda _: vector, self.params)
+            return searcher.search(query, k=k, mode=mode, filters=filters, kind=kind)
+
+    def get(self, item_id: str) -> tuple[Cluster, Article | None]:
+        """A cluster, or an article with its cluster; UnknownId if neither."""
+        with self._lock:
+            cluster = self.store.get_cluster(item_id)
+            if cluster is not None:
+                return cluster, None
+            cluster_id = self.store.cluster_of_article(item_id)
+            cluster = self.store.get_cluster(cluster_id) if cluster_id else None
+        if cluster is None:
+            raise UnknownId(f"no cluster or article with id {item_id}")
+        article = next(a for a in cluster.articles if a.id == item_id)
+        return cluster, article
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, model, index type, size on disk, last update."""
+        with self._lock:
+            counts = self.store.counts()
+            size = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+            return {
+                "index": str(self.path),
+                **counts,
+                "model": self.model_name,
+                "dimension": self.dimension,
+                "index_type": self.manifest.get("index_type"),
+                "index_type_requested": self.manifest.get("index_type_requested"),
+                "vectors": len(self.vectors),
+                "generation": self.store.generation,
+                "size_bytes": size,
+                "created_at": self.manifest.get("created_at"),
+                "updated_at": self.manifest.get("updated_at"),
+                "format_version": self.manifest.get("format_version"),
+            }
+
+
+def remove_index(path: str | Path) -> None:
+    """Delete an index folder (for `--rebuild`); refuses a folder that is not an index."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if not (path / MANIFEST).exists() and any(path.iterdir()):
+        raise IndexCorrupt(f"{path} is not empty and holds no index; not deleting it")
+    shutil.rmtree(path)

@@ -1,0 +1,169 @@
+"""Relevance evaluation over TREC qrels, with ranx computing the metrics.
+
+Queries: `qid<TAB>text`. Qrels: `qid 0 docid grade` (TREC; whitespace
+separated, CRLF tolerated). Runs are what the engine returns: cluster ids
+with their scores. Queries with no judgments cannot be scored; they are
+reported apart (with their top score) so false positives stay visible.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SEARCH_METRICS = ("ndcg@10", "recall@10", "mrr@10")
+
+
+def read_queries(path: str | Path) -> dict[str, str]:
+    """`qid<TAB>text` lines (a header line `query-id...` is skipped)."""
+    out: dict[str, str] = {}
+    for number, line in enumerate(_lines(path), 1):
+        if not line.strip():
+            continue
+        qid, sep, text = line.partition("\t")
+        if not sep:
+            raise ValueError(f"{path}:{number}: expected 'qid<TAB>text'")
+        out[qid.strip()] = text.strip()
+    return out
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """TREC qrels (`qid 0 docid grade`) or BEIR TSV (`query-id corpus-id score`, with header)."""
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(_lines(path), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) == 4:
+            qid, _, doc, grade = parts
+        elif len(parts) == 3:
+            qid, doc, grade = parts
+        else:
+            raise ValueError(f"{path}:{number}: expected 'qid 0 docid grade'")
+        try:
+            value = int(float(grade))
+        except ValueError:
+            if number == 1:  # a header line, as BEIR's qrels have
+                continue
+            raise ValueError(f"{path}:{number}: grade {grade!r} is not a number") from None
+        qrels.setdefault(qid, {})[doc] = value
+    return qrels
+
+
+def _lines(path: str | Path) -> list[str]:
+    p = Path(path)
+    raw = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
+    return raw.decode("utf-8-sig").splitlines()  # splitlines drops the \r of CRLF files
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in _lines(path) if line.strip()]
+
+
+@dataclass
+class EvalReport:
+    """Overall metrics, per-query metrics, and the unjudged queries' top results."""
+
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    unjudged: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, metric_names: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {name: round(self.metrics[name], 4) for name in metric_names}
+        out["queries"] = {
+            qid: {name: round(v, 4) for name, v in scores.items()}
+            for qid, scores in sorted(self.per_query.items())
+        }
+        if self.unjudged:
+            out["unjudged"] = {
+                qid: [{"id": d, "score": round(s, 6)} for d, s in hits]
+                for qid, hits in sorted(self.unjudged.items())
+            }
+        out.update(self.extra)
+        return out
+
+
+def score_run(
+    qrels: dict[str, dict[str, int]],
+    run: dict[str, dict[str, float]],
+    metrics: Sequence[str] = SEARCH_METRICS,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """ranx over the judged queries: (mean metrics, per-query metrics)."""
+    from ranx import Qrels, Run, evaluate
+
+    judged = {q: docs for q, docs in qrels.items() if any(g > 0 for g in docs.values())}
+    # ranx needs every judged query in the run; a query with no results scores 0.
+    full_run = {q: (run.get(q) or {"__none__": 0.0}) for q in judged}
+    ranx_qrels = Qrels(judged)
+    ranx_run = Run(full_run)
+    means = evaluate(ranx_qrels, ranx_run, list(metrics), make_comparable=True)
+    if isinstance(means, float):
+        means = {metrics[0]: means}
+    per_query: dict[str, dict[str, float]] = {q: {} for q in judged}
+    for name in metrics:
+        scores = ranx_run.scores.get(name, {})
+        for q in judged:
+            per_query[q][name] = float(scores.get(q, 0.0))
+    return {k: float(v) for k, v in means.items()}, per_query
+
+
+def evaluate_search(
+    search: Callable[[str], list[tuple[str, float]]],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    metrics: Sequence[str] = SEARCH_METRICS,
+    progress: bool = False,
+) -> EvalReport:
+    """Run every query through `search` (text -> [(doc id, score)]) and score the run."""
+    run: dict[str, dict[str, float]] = {}
+    unjudged: dict[str, list[tuple[str, float]]] = {}
+    items = list(queries.items())
+    if progress:
+        from tqdm import tqdm
+
+        items = list(tqdm(items, desc="queries", unit="query"))
+    for qid, text in items:
+        hits = search(text)
+        if qid in qrels:
+            run[qid] = _dedupe(hits)
+        else:
+            unjudged[qid] = hits[:3]
+    means, per_query = score_run(qrels, run, metrics)
+    return EvalReport(means, per_query, unjudged)
+
+
+def _dedupe(hits: list[tuple[str, float]]) -> dict[str, float]:
+    # ranx breaks ties by doc id; nudge tied scores so the engine's order is kept.
+    out: dict[str, float] = {}
+    n = len(hits)
+    for rank, (doc, _) in enumerate(hits):
+        out.setdefault(doc, float(n - rank))
+    return out
+
+
+def write_tsv(path: Path, rows: list[tuple[str, str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, delimiter="\t").writerows(rows)
+
+
+def evaluate_engine(
+    engine: Any,
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    mode: str = "hybrid",
+    k: int = 10,
+    metrics: Sequence[str] = SEARCH_METRICS,
+    progress: bool = False,
+) -> EvalReport:
+    """Score an engine's cluster search on judged queries."""
+
+    def search(text: str) -> list[tuple[str, float]]:
+        return [(h.id, h.score) for h in engine.search(text, k=k, mode=mode)]
+
+    return evaluate_search(search, queries, qrels, metrics, progress)

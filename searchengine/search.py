@@ -1,0 +1,359 @@
+"""The query layer: dense and lexical candidates, fusion, grouping into clusters, highlights.
+
+A search ranks passages (a cluster's summary, each key point, each article)
+in two ways — cosine similarity in FAISS and bm25 in FTS5 — and turns each
+ranking into a ranking of clusters (a cluster scores by its best passage with
+a little credit for further matching passages). The two cluster rankings are
+then fused with reciprocal rank fusion. Fusing at the cluster level rather
+than the passage level keeps a cluster with five mildly matching passages
+from crowding out one with a single exact match, and measured better on the
+dev corpus (see `searchengine eval`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from enum import StrEnum
+
+import numpy as np
+
+from .documents import Field, fold
+from .store import Filters, PassageRow, Store
+from .vectors import VectorStore
+
+
+class Mode(StrEnum):
+    """How candidates are found."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+
+
+class Kind(StrEnum):
+    """What a search returns."""
+
+    CLUSTERS = "clusters"
+    ARTICLES = "articles"
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """The knobs of ranking; the defaults are what measured best on the dev corpus."""
+
+    candidates: int = 200  # passages taken from each of FAISS and FTS5
+    rrf_k: float = 60.0  # reciprocal rank fusion constant (Cormack et al. 2009)
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    trigram_weight: float = 0.5  # character trigrams: typos and cognates; noisier than words
+    extra_credit: float = 0.1  # weight of a group's further matching passages
+    extra_passages: int = 3  # how many further passages earn credit
+    shown_passages: int = 3  # matched passages returned per hit
+
+
+@dataclass
+class MatchedPassage:
+    """A passage that matched, labelled by field, with the query terms' spans in `text`."""
+
+    field: Field
+    position: int
+    text: str
+    score: float
+    article_id: str | None = None
+    highlights: list[tuple[int, int]] = dataclass_field(default_factory=list)
+
+
+@dataclass
+class Hit:
+    """One result: a cluster (or an article), its score and the passages that matched."""
+
+    id: str
+    cluster_id: str
+    date: str | None
+    title: str
+    sources: dict[str, int]
+    score: float
+    passages: list[MatchedPassage]
+    kind: Kind = Kind.CLUSTERS
+    publisher: str | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+# --- query analysis -----------------------------------------------------------
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Function words of the languages the digests and their readers use. They
+# carry no topic, and in an OR query they would match nearly every passage.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves s t don
+    did get got end up did ever
+    el la los las un una unos unas de del y o en que por para con sin sobre es son se su sus al lo
+    le les des du et ou à au aux pour par avec dans sur est sont une
+    o os as um uma no na nos nas do da dos das e em por para com sem é são ao
+    """.split()
+)
+
+
+def query_terms(query: str) -> list[str]:
+    """The folded content words of a query, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(fold(query)):
+        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def fts_query(terms: Sequence[str]) -> str | None:
+    """An FTS5 MATCH expression: any of the terms (bm25 rewards matching more of them)."""
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def trigram_query(terms: Sequence[str]) -> str | None:
+    """Any character trigram of any term of three or more characters."""
+    grams: dict[str, None] = {}
+    for term in terms:
+        for i in range(len(term) - 2):
+            grams.setdefault(term[i : i + 3], None)
+    return fts_query(list(grams))
+
+
+class Highlighter:
+    """Finds the query's words in a passage, by stem, so `releases` marks `released`."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self._stem = _stemmer()
+        self.stems = {self._stem(t) for t in terms}
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        if not self.stems:
+            return []
+        out = []
+        for m in _WORD.finditer(text):
+            word = fold(m.group())
+            if word in STOPWORDS:
+                continue
+            if self._stem(word) in self.stems:
+                out.append((m.start(), m.end()))
+        return out
+
+
+def _stemmer() -> Callable[[str], str]:
+    try:
+        import Stemmer
+
+        stemmer = Stemmer.Stemmer("english")
+        return lambda w: str(stemmer.stemWord(w))
+    except ImportError:  # pragma: no cover - PyStemmer is a dependency
+        return lambda w: w
+
+
+# --- ranking ----------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    key: str
+    scores: list[tuple[float, int]]  # (score, passage id), best first
+
+    def score(self, params: RankingParams) -> float:
+        best = self.scores[0][0]
+        extra = sum(s for s, _ in self.scores[1 : 1 + params.extra_passages])
+        return best + params.extra_credit * extra
+
+
+def group_ranking(
+    candidates: Sequence[tuple[int, float]],
+    rows: dict[int, PassageRow],
+    kind: Kind,
+    params: RankingParams,
+) -> list[_Group]:
+    """Passage hits -> groups (clusters or articles), best first.
+
+    Scores are first scaled to [0, 1] by the best passage of the query, so
+    that the credit for extra passages means the same for cosine and bm25.
+    """
+    if not candidates:
+        return []
+    top = max(s for _, s in candidates)
+    low = min(0.0, min(s for _, s in candidates))
+    span = (top - low) or 1.0
+    groups: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for pid, score in candidates:
+        row = rows.get(pid)
+        if row is None:
+            continue
+        key = row.article_id if kind is Kind.ARTICLES else row.cluster_id
+        if key is None:
+            continue
+        groups[key].append(((score - low) / span, pid))
+    out = [_Group(key, sorted(scores, reverse=True)) for key, scores in groups.items()]
+    out.sort(key=lambda g: (-g.score(params), g.key))
+    return out
+
+
+def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: float) -> dict[str, float]:
+    """Reciprocal rank fusion of several rankings, each with a weight."""
+    fused: dict[str, float] = defaultdict(float)
+    for ranking, weight in rankings:
+        for rank, key in enumerate(ranking, 1):
+            fused[key] += weight / (k + rank)
+    return fused
+
+
+class Searcher:
+    """Runs searches over one store and one vector index."""
+
+    def __init__(
+        self,
+        store: Store,
+        vectors: VectorStore,
+        encode_query: Callable[[str], np.ndarray | None] | None,
+        params: RankingParams | None = None,
+    ) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.encode_query = encode_query
+        self.params = params or RankingParams()
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: Mode = Mode.HYBRID,
+        filters: Filters | None = None,
+        kind: Kind = Kind.CLUSTERS,
+    ) -> list[Hit]:
+        """Ranked clusters (or articles) for a query, with the passages that matched."""
+        params = self.params
+        filters = filters or Filters()
+        if kind is Kind.ARTICLES:
+            filters = Filters(**{**filters.__dict__, "articles_only": True})
+        terms = query_terms(query)
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        trigram: list[tuple[int, float]] = []
+        if mode in (Mode.HYBRID, Mode.DENSE):
+            vector = self.encode_query(query) if self.encode_query else None
+            if vector is None:
+                raise RuntimeError("dense search needs an encoder")
+            allowed = self.store.allowed_passage_ids(filters) if filters else None
+            dense = self.vectors.search(vector, params.candidates, allowed)
+        if mode in (Mode.HYBRID, Mode.LEXICAL):
+            match = fts_query(terms)
+            if match:
+                lexical = self.store.full_text(match, params.candidates, filters)
+        if mode is Mode.HYBRID and params.trigram_weight > 0:
+            match = trigram_query(terms)
+            if match:
+                trigram = self.store.full_text(
+                    match, params.candidates, filters, table="passages_trigram"
+                )
+        rows = self.store.passages([pid for pid, _ in dense + lexical + trigram])
+        dense_groups = group_ranking(dense, rows, kind, params)
+        lexical_groups = group_ranking(lexical, rows, kind, params)
+        trigram_groups = group_ranking(trigram, rows, kind, params)
+
+        if mode is Mode.HYBRID:
+            fused = rrf(
+                [
+                    ([g.key for g in dense_groups], params.dense_weight),
+                    ([g.key for g in lexical_groups], params.lexical_weight),
+                    ([g.key for g in trigram_groups], params.trigram_weight),
+                ],
+                params.rrf_k,
+            )
+        else:
+            only = dense_groups or lexical_groups
+            fused = {g.key: g.score(params) for g in only}
+        # Ties in fused rank (1st + 2nd vs 2nd + 1st) go to the better semantic match.
+        dense_rank = {g.key: i for i, g in enumerate(dense_groups)}
+        ranked = sorted(
+            fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
+        )[:k]
+        return self._hits(ranked, fused, dense_groups, lexical_groups, rows, terms, kind)
+
+    def _hits(
+        self,
+        ranked: list[str],
+        fused: dict[str, float],
+        dense_groups: list[_Group],
+        lexical_groups: list[_Group],
+        rows: dict[int, PassageRow],
+        terms: list[str],
+        kind: Kind,
+    ) -> list[Hit]:
+        dense_by = {g.key: (i, g) for i, g in enumerate(dense_groups, 1)}
+        lexical_by = {g.key: (i, g) for i, g in enumerate(lexical_groups, 1)}
+        highlighter = Highlighter(terms)
+        cluster_ids = [rows_key_cluster(key, dense_by, lexical_by, rows) for key in ranked]
+        clusters = self.store.get_clusters(sorted(set(cluster_ids)))
+        hits: list[Hit] = []
+        for key, cluster_id in zip(ranked, cluster_ids, strict=True):
+            cluster = clusters.get(cluster_id)
+            if cluster is None:
+                continue
+            passage_scores: dict[int, float] = {}
+            for by in (dense_by, lexical_by):
+                if key in by:
+                    for score, pid in by[key][1].scores:
+                        passage_scores[pid] = max(passage_scores.get(pid, 0.0), score)
+            best = sorted(passage_scores.items(), key=lambda kv: -kv[1])[
+                : self.params.shown_passages
+            ]
+            passages = [
+                MatchedPassage(
+                    field=rows[pid].field,
+                    position=rows[pid].position,
+                    text=rows[pid].text,
+                    score=round(score, 4),
+                    article_id=rows[pid].article_id,
+                    highlights=highlighter.spans(rows[pid].text),
+                )
+                for pid, score in best
+            ]
+            hit = Hit(
+                id=key,
+                cluster_id=cluster_id,
+                date=cluster.date,
+                title=cluster.title,
+                sources=cluster.sources,
+                score=round(fused[key], 6),
+                passages=passages,
+                kind=kind,
+                dense_rank=dense_by[key][0] if key in dense_by else None,
+                lexical_rank=lexical_by[key][0] if key in lexical_by else None,
+            )
+            if kind is Kind.ARTICLES:
+                article = next((a for a in cluster.articles if a.id == key), None)
+                if article is not None:
+                    hit.title = article.title
+                    hit.publisher = article.publisher
+            hits.append(hit)
+        return hits
+
+
+def rows_key_cluster(
+    key: str,
+    dense_by: dict[str, tuple[int, _Group]],
+    lexical_by: dict[str, tuple[int, _Group]],
+    rows: dict[int, PassageRow],
+) -> str:
+    """The cluster a group key (cluster or article id) belongs to."""
+    entry = dense_by.get(key) or lexical_by.get(key)
+    assert entry is not None
+    return rows[entry[1].scores[0][1]].cluster_id

@@ -1,0 +1,30 @@
+"""Typed settings, resolved once at call time: argument beats environment beats default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .encoder import DEFAULT_MODEL
+
+DEFAULT_INDEX = Path("indexes/default")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the index lives and which model builds it."""
+
+    index: Path
+    model: str | None  # None: whatever the index was built with (or the default for a new one)
+
+    @classmethod
+    def resolve(cls, index: str | Path | None = None, model: str | None = None) -> Settings:
+        index_path = index or os.environ.get("SEARCHENGINE_INDEX") or DEFAULT_INDEX
+        return cls(
+            index=Path(index_path), model=model or os.environ.get("SEARCHENGINE_MODEL") or None
+        )
+
+    @property
+    def model_or_default(self) -> str:
+        return self.model or DEFAULT_MODEL

@@ -1,0 +1,465 @@
+"""SQLite: the records, their passages, full text (FTS5) and embeddings (float16).
+
+The database is the source of truth: the FAISS file can always be rebuilt
+from the embeddings kept here, without the model. Schema changes are named
+migrations applied on open, each in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .documents import Cluster, Field, Passage, fold
+
+_M001_INITIAL = """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE clusters (
+            id TEXT PRIMARY KEY,
+            date TEXT,
+            title TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            n_sources INTEGER NOT NULL,
+            sentiment TEXT,
+            record TEXT NOT NULL,
+            vector BLOB,
+            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+        );
+        CREATE INDEX clusters_date ON clusters(date);
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY,
+            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            publisher TEXT,
+            sentiment TEXT
+        );
+        CREATE INDEX articles_cluster ON articles(cluster_id);
+        CREATE TABLE sources (
+            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+            host TEXT NOT NULL,
+            count INTEGER NOT NULL
+        );
+        CREATE INDEX sources_host ON sources(host);
+        CREATE INDEX sources_cluster ON sources(cluster_id);
+        CREATE TABLE entities (
+            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+            article_id TEXT,
+            name TEXT NOT NULL,
+            key TEXT NOT NULL
+        );
+        CREATE INDEX entities_key ON entities(key);
+        CREATE INDEX entities_cluster ON entities(cluster_id);
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+            article_id TEXT,
+            field TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            context TEXT NOT NULL DEFAULT '',
+            embedding BLOB NOT NULL
+        );
+        CREATE INDEX passages_cluster ON passages(cluster_id);
+        CREATE INDEX passages_article ON passages(article_id);
+        CREATE VIRTUAL TABLE passages_fts USING fts5(
+            text, content='passages', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        -- Character trigrams of the folded text: matches survive typos
+        -- ("Liverpol") and cognates across languages ("Afeganistão").
+        CREATE VIRTUAL TABLE passages_trigram USING fts5(text, tokenize='trigram');
+        CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+            INSERT INTO passages_fts(rowid, text) VALUES (new.id, new.text);
+            INSERT INTO passages_trigram(rowid, text) VALUES (new.id, fold(new.text));
+        END;
+        CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+            INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            DELETE FROM passages_trigram WHERE rowid = old.id;
+        END;
+"""
+
+# Named migrations, applied in order on open; each runs in one transaction.
+MIGRATIONS: list[tuple[str, str]] = [("001_initial", _M001_INITIAL)]
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (corrupt, or from a newer version of the engine)."""
+
+
+@dataclass(frozen=True)
+class PassageRow:
+    """A stored passage with its id (the FAISS id)."""
+
+    id: int
+    cluster_id: str
+    article_id: str | None
+    field: Field
+    position: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied before ranking (to FAISS via id selectors, to FTS5 in SQL)."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    sentiment: str | None = None
+    articles_only: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.date_from
+            or self.date_to
+            or self.sources
+            or self.entities
+            or self.sentiment
+            or self.articles_only
+        )
+
+
+def cluster_sentiment(cluster: Cluster) -> str | None:
+    """The prevailing sentiment of a cluster's articles ('mixed' on a tie)."""
+    counts = Counter(a.sentiment for a in cluster.articles if a.sentiment)
+    if not counts:
+        return None
+    (top, n), *rest = counts.most_common()
+    return "mixed" if rest and rest[0][1] == n else top
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def from_blobs(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return (
+        np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(-1, dimension).astype(np.float32)
+    )
+
+
+class Store:
+    """One SQLite database: `meta.sqlite` in an index folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        # The triggers that fill the trigram table call fold(); SQLite 3.40's
+        # trigram tokenizer cannot remove diacritics by itself.
+        self.db.create_function("fold", 1, fold, deterministic=True)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        try:
+            self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
+            done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{self.path} is not a usable index database: {err}") from err
+        known = {name for name, _ in MIGRATIONS}
+        if done - known:
+            raise StoreError(
+                f"{self.path} was written by a newer searchengine (migrations {sorted(done - known)})"
+            )
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            # executescript() would commit an open transaction first, so the
+            # BEGIN/COMMIT pair lives inside the script itself.
+            try:
+                self.db.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO migrations(name) VALUES ('{name}');\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it lands, or none of it."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- meta ---------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation", "0") or 0)
+
+    def bump_generation(self) -> int:
+        gen = self.generation + 1
+        self.set_meta("generation", str(gen))
+        return gen
+
+    # --- writes (call inside a transaction) ----------------------------------
+
+    def content_hashes(self, ids: Iterable[str]) -> dict[str, str]:
+        ids = list(ids)
+        out: dict[str, str] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT id, content_hash FROM clusters WHERE id IN ({marks})", chunk
+            ):
+                out[row[0]] = row[1]
+        return out
+
+    def embeddings_by_text(
+        self, cluster_ids: Iterable[str], dimension: int
+    ) -> dict[str, np.ndarray]:
+        """Stored embeddings of these clusters' passages, by the text the encoder
+        read: a replaced cluster's unchanged passages are not encoded again."""
+        out: dict[str, np.ndarray] = {}
+        for chunk in _chunks(list(cluster_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT text, context, embedding FROM passages WHERE cluster_id IN ({marks})",
+                chunk,
+            ):
+                passage = Passage("", Field.SUMMARY, 0, row[0], context=row[1])
+                out[passage.embed_text] = from_blobs([row[2]], dimension)[0]
+        return out
+
+    def delete_clusters(self, ids: Iterable[str]) -> list[int]:
+        """Delete clusters with everything that hangs off them; returns the removed passage ids."""
+        removed: list[int] = []
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            removed.extend(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM passages WHERE cluster_id IN ({marks})", chunk
+                )
+            )
+            self.db.execute(f"DELETE FROM passages WHERE cluster_id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
+        return removed
+
+    def insert_cluster(
+        self,
+        cluster: Cluster,
+        passages: Sequence[Passage],
+        embeddings: np.ndarray,
+        cluster_vector: np.ndarray,
+    ) -> list[int]:
+        """Insert one cluster and its passages; returns the new passage ids in order."""
+        db = self.db
+        db.execute(
+            "INSERT INTO clusters(id, date, title, content_hash, n_sources, sentiment, record, vector)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                cluster.id,
+                cluster.date,
+                cluster.title,
+                cluster.content_hash(),
+                sum(cluster.sources.values()) or len(cluster.articles) or 1,
+                cluster_sentiment(cluster),
+                json.dumps(cluster.to_dict(), ensure_ascii=False),
+                to_blob(cluster_vector),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO articles(id, cluster_id, position, title, publisher, sentiment)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (a.id, cluster.id, i, a.title, a.publisher, a.sentiment)
+                for i, a in enumerate(cluster.articles, 1)
+            ],
+        )
+        db.executemany(
+            "INSERT INTO sources(cluster_id, host, count) VALUES (?, ?, ?)",
+            [(cluster.id, host.lower(), n) for host, n in cluster.sources.items()],
+        )
+        db.executemany(
+            "INSERT INTO entities(cluster_id, article_id, name, key) VALUES (?, ?, ?, ?)",
+            [(cluster.id, a.id, name, fold(name)) for a in cluster.articles for name in a.entities],
+        )
+        ids: list[int] = []
+        for passage, vector in zip(passages, embeddings, strict=True):
+            cur = db.execute(
+                "INSERT INTO passages(cluster_id, article_id, field, position, text, context,"
+                " embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    passage.cluster_id,
+                    passage.article_id,
+                    passage.field.value,
+                    passage.position,
+                    passage.text,
+                    passage.context,
+                    to_blob(vector),
+                ),
+            )
+            ids.append(int(cur.lastrowid or 0))
+        return ids
+
+    # --- reads ----------------------------------------------------------------
+
+    def get_cluster(self, cluster_id: str) -> Cluster | None:
+        row = self.db.execute("SELECT record FROM clusters WHERE id = ?", (cluster_id,)).fetchone()
+        return Cluster.from_dict(json.loads(row[0])) if row else None
+
+    def get_clusters(self, ids: Sequence[str]) -> dict[str, Cluster]:
+        out: dict[str, Cluster] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT id, record FROM clusters WHERE id IN ({marks})", chunk
+            ):
+                out[row[0]] = Cluster.from_dict(json.loads(row[1]))
+        return out
+
+    def cluster_of_article(self, article_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT cluster_id FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
+        out: dict[int, PassageRow] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                "SELECT id, cluster_id, article_id, field, position, text FROM passages"
+                f" WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[r[0]] = PassageRow(r[0], r[1], r[2], Field(r[3]), r[4], r[5])
+        return out
+
+    def all_embeddings(
+        self, dimension: int, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) in batches, for rebuilding the FAISS index without the model."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT id, embedding FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            yield ids, from_blobs([r[1] for r in rows], dimension)
+            last = int(ids[-1])
+
+    def cluster_vectors(
+        self, dimension: int, ids: Sequence[str] | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """Each cluster's own vector (for related / recommend)."""
+        if ids is None:
+            rows = self.db.execute("SELECT id, vector FROM clusters ORDER BY id").fetchall()
+        else:
+            rows = []
+            for chunk in _chunks(list(ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows.extend(
+                    self.db.execute(
+                        f"SELECT id, vector FROM clusters WHERE id IN ({marks})", chunk
+                    ).fetchall()
+                )
+        return [r[0] for r in rows], from_blobs([r[1] for r in rows], dimension)
+
+    def counts(self) -> dict[str, int]:
+        q = self.db.execute
+        return {
+            "clusters": q("SELECT count(*) FROM clusters").fetchone()[0],
+            "articles": q("SELECT count(*) FROM articles").fetchone()[0],
+            "passages": q("SELECT count(*) FROM passages").fetchone()[0],
+        }
+
+    def cluster_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM clusters ORDER BY date, id")]
+
+    # --- filters and full text ------------------------------------------------
+
+    def filter_sql(self, filters: Filters) -> tuple[str, list[object]]:
+        """A WHERE clause over `passages p JOIN clusters c` expressing the filters."""
+        where: list[str] = []
+        args: list[object] = []
+        if filters.date_from:
+            where.append("c.date >= ?")
+            args.append(filters.date_from)
+        if filters.date_to:
+            where.append("c.date <= ?")
+            args.append(filters.date_to)
+        if filters.sources:
+            marks = ",".join("?" * len(filters.sources))
+            where.append(f"c.id IN (SELECT cluster_id FROM sources WHERE host IN ({marks}))")
+            args.extend(h.lower() for h in filters.sources)
+        for name in filters.entities:
+            # Each named entity must be present (AND), matched on the folded key.
+            where.append("c.id IN (SELECT cluster_id FROM entities WHERE key = ?)")
+            args.append(fold(name))
+        if filters.articles_only:
+            where.append("p.article_id IS NOT NULL")
+        if filters.sentiment:
+            if filters.articles_only:
+                where.append("p.article_id IN (SELECT id FROM articles WHERE sentiment = ?)")
+            else:
+                where.append("c.sentiment = ?")
+            args.append(filters.sentiment.lower())
+        return (" AND ".join(where) or "1"), args
+
+    def allowed_passage_ids(self, filters: Filters) -> np.ndarray:
+        where, args = self.filter_sql(filters)
+        rows = self.db.execute(
+            f"SELECT p.id FROM passages p JOIN clusters c ON c.id = p.cluster_id WHERE {where}",
+            args,
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def full_text(
+        self, match: str, limit: int, filters: Filters, table: str = "passages_fts"
+    ) -> list[tuple[int, float]]:
+        """(passage id, bm25 score, higher is better) for an FTS5 MATCH expression
+        over the word index (`passages_fts`) or the trigram index (`passages_trigram`)."""
+        if table not in ("passages_fts", "passages_trigram"):
+            raise ValueError(f"no full-text table {table!r}")
+        where, args = self.filter_sql(filters)
+        rows = self.db.execute(
+            f"SELECT p.id, -bm25({table}) AS score FROM {table}"
+            f" JOIN passages p ON p.id = {table}.rowid"
+            " JOIN clusters c ON c.id = p.cluster_id"
+            f" WHERE {table} MATCH ? AND {where}"
+            f" ORDER BY bm25({table}) LIMIT ?",
+            [match, *args, limit],
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def _chunks(items: list[str] | list[int], size: int) -> Iterator[list]:  # type: ignore[type-arg]
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

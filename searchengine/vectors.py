@@ -1,0 +1,182 @@
+"""The vector store: FAISS behind a small interface (add / remove / search / save / load).
+
+Passage ids from SQLite are the FAISS ids (IndexIDMap2), so a hit maps straight
+back to its row. Filters are FAISS id selectors applied inside the search, so
+a filtered search returns the best *allowed* passages rather than whatever
+survives of an unfiltered top-k.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+
+# Flat (exact) search is fast enough until roughly this many passages on these
+# machines; past it an HNSW graph answers in well under a millisecond instead
+# of tens of milliseconds (see BENCHMARKS.md / scripts/bench.py).
+AUTO_FLAT_LIMIT = 200_000
+AUTO_APPROX = "HNSW32,Flat"
+# Filters allowing at most this many passages are scored exactly (see search()).
+EXACT_FILTER_LIMIT = 20_000
+
+
+class VectorStore(Protocol):
+    """What the engine asks of any vector backend (FAISS here; Milvus or Qdrant could serve)."""
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def remove(self, ids: Iterable[int]) -> None: ...
+    def search(
+        self, vector: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]: ...
+    def save(self, path: Path) -> None: ...
+    def __len__(self) -> int: ...
+
+
+def choose_index_type(requested: str, count: int) -> str:
+    """`auto` -> exact `Flat` for small corpora, HNSW past AUTO_FLAT_LIMIT passages."""
+    if requested != "auto":
+        return requested
+    return "Flat" if count <= AUTO_FLAT_LIMIT else AUTO_APPROX
+
+
+class FaissVectorStore:
+    """A FAISS index over unit vectors, scored by inner product (= cosine)."""
+
+    def __init__(self, dimension: int, index_type: str = "Flat") -> None:
+        self.dimension = dimension
+        self.index_type = index_type
+        try:
+            base = faiss.index_factory(dimension, index_type, faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError as err:
+            raise ValueError(f"bad FAISS index type {index_type!r}: {err}") from None
+        if isinstance(base, faiss.IndexHNSW):
+            base.hnsw.efConstruction = 80
+            base.hnsw.efSearch = 64
+        self.index = faiss.IndexIDMap2(base)
+
+    @classmethod
+    def build(
+        cls, dimension: int, index_type: str, ids: np.ndarray, vectors: np.ndarray
+    ) -> FaissVectorStore:
+        """A new index holding `vectors`; trains it first where the type needs training."""
+        store = cls(dimension, index_type)
+        if not store.index.is_trained:
+            if len(vectors) == 0:
+                return store
+            store.index.train(np.ascontiguousarray(vectors, dtype=np.float32))
+        store.add(ids, vectors)
+        return store
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def supports_remove(self) -> bool:
+        return not isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        self.index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+        )
+
+    def remove(self, ids: Iterable[int]) -> None:
+        array = np.fromiter(ids, dtype=np.int64)
+        if len(array):
+            self.index.remove_ids(faiss.IDSelectorBatch(array))
+
+    def search(
+        self, vector: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Best `k` (id, cosine) pairs, restricted to `allowed_ids` when given."""
+        if len(self) == 0 or k <= 0:
+            return []
+        if allowed_ids is not None:
+            if len(allowed_ids) == 0:
+                return []
+            k = min(k, len(allowed_ids))
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        if (
+            allowed_ids is not None
+            and self._is_graph
+            and len(allowed_ids) <= max(EXACT_FILTER_LIMIT, len(self) // 20)
+        ):
+            # A graph walk restricted to a few ids can miss them (it never
+            # reaches them); scoring those few exactly is both right and cheap.
+            return self._exact(query[0], k, np.asarray(allowed_ids, dtype=np.int64))
+        params = self._params(allowed_ids)
+        scores, ids = self.index.search(query, min(k, len(self)), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+    @property
+    def _is_graph(self) -> bool:
+        return isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW)
+
+    def _exact(self, query: np.ndarray, k: int, ids: np.ndarray) -> list[tuple[int, float]]:
+        present: list[int] = []
+        rows: list[np.ndarray] = []
+        for i in ids.tolist():
+            try:
+                rows.append(np.asarray(self.index.reconstruct(i)))
+            except RuntimeError:  # not in the index (removed since the filter was computed)
+                continue
+            present.append(i)
+        if not present:
+            return []
+        vecs = np.vstack(rows)
+        scores = vecs @ query
+        order = np.argsort(-scores)[:k]
+        return [(present[i], float(scores[i])) for i in order]
+
+    def _params(self, allowed_ids: np.ndarray | None) -> faiss.SearchParameters | None:
+        base = faiss.downcast_index(self.index.index)
+        sel = (
+            faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
+            if allowed_ids is not None
+            else None
+        )
+        if isinstance(base, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW(efSearch=base.hnsw.efSearch)  # type: ignore[attr-defined]
+        elif isinstance(base, faiss.IndexIVF):
+            # With a selective filter the allowed ids may sit in any list:
+            # probe them all (still cheap, the selector skips the rest).
+            selective = sel is not None and len(allowed_ids) <= EXACT_FILTER_LIMIT  # type: ignore[arg-type]
+            params = faiss.SearchParametersIVF(  # type: ignore[call-arg]
+                nprobe=base.nlist if selective else max(base.nprobe, 16)
+            )
+        elif sel is None:
+            return None
+        else:
+            params = faiss.SearchParameters()
+        if sel is not None:
+            params.sel = sel
+            params._sel_ref = sel  # keep the selector alive while FAISS holds a pointer to it
+        return params
+
+    def save(self, path: Path) -> None:
+        """Write beside the old file, then rename over it: a reader never sees half a file."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        faiss.write_index(self.index, str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path, index_type: str) -> FaissVectorStore:
+        index = faiss.read_index(str(path))
+        store = cls.__new__(cls)
+        # read_index already returns the concrete class; downcasting again would
+        # make a second proxy that does not own the memory (and a crash once
+        # the first is collected).
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise RuntimeError(f"{path} is not an id-mapped FAISS index")
+        store.index = index
+        store.dimension = int(index.d)
+        store.index_type = index_type
+        return store

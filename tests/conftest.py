@@ -1,0 +1,58 @@
+"""Shared fixtures: a fast deterministic encoder, temporary index folders, the dev corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from searchengine import Engine
+from searchengine.encoder import HashingEncoder
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the user's index or model settings, or writes outside tmp_path."""
+    monkeypatch.delenv("SEARCHENGINE_INDEX", raising=False)
+    monkeypatch.delenv("SEARCHENGINE_MODEL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def encoder() -> HashingEncoder:
+    return HashingEncoder(128)
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def engine(index_dir: Path, encoder: HashingEncoder) -> Engine:
+    eng = Engine.open(index_dir, encoder=encoder, create=True)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Engine:
+    """An engine holding the whole seeds/ folder (the seed digest and the 40-cluster dev corpus)."""
+    run = engine.add_paths([SEEDS])
+    assert not run.errors
+    return engine
+
+
+def seed_text(name: str) -> str:
+    return (SEEDS / name).read_text(encoding="utf-8")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,240 @@
+"""The CLI through its real entry point: exit codes, messages, valid JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA, SEEDS
+
+EXE = Path(sys.executable).parent / "searchengine"
+COMMANDS = ["index", "search", "show", "remove", "stats", "eval"]
+
+
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "searchengine.cli"]
+    return subprocess.run(
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of seeds/ built once by the CLI with the model-free `hashing` encoder."""
+    index = tmp_path_factory.mktemp("cli") / "idx"
+    result = cli("index", str(SEEDS), "--index", str(index), "--model", "hashing", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "41 added" in result.stdout and "passages/s" in result.stdout
+    return index
+
+
+def test_help_for_every_command() -> None:
+    top = cli("--help")
+    assert top.returncode == 0
+    for command in COMMANDS:
+        assert command in top.stdout
+        result = cli(command, "--help")
+        assert result.returncode == 0
+        assert "usage: searchengine " + command in result.stdout
+        assert len(result.stdout.splitlines()) > 4
+
+
+def test_reindex_says_nothing_to_do(built: Path) -> None:
+    result = cli("index", str(SEEDS), "--index", str(built), "-q")
+    assert result.returncode == 0
+    assert "nothing to do" in result.stdout and "41" in result.stdout
+
+
+def test_search_json_is_one_valid_document(built: Path) -> None:
+    result = cli(
+        "search",
+        "Venezuela political prisoners released",
+        "--index",
+        str(built),
+        "--json",
+        "-k",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["results"][0]["id"] == "2026-01-09-c10"
+    first = data["results"][0]
+    assert {"id", "date", "title", "sources", "score", "passages"} <= set(first)
+    passage = first["passages"][0]
+    assert passage["field"] in {"summary", "key_point", "article"} and passage["highlights"]
+
+
+def test_search_text_output_and_filters(built: Path) -> None:
+    result = cli(
+        "search",
+        "Maduro",
+        "--index",
+        str(built),
+        "--entity",
+        "Nicolas Maduro",
+        "--from",
+        "2026-01-01",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2026-01-09-c10" in result.stdout and "**" in result.stdout
+    assert "2025-10-10-c2" not in result.stdout  # names Maduro, but before --from
+
+
+def test_search_bad_date_is_a_clear_error(built: Path) -> None:
+    result = cli("search", "x", "--index", str(built), "--from", "yesterday")
+    assert result.returncode == 1
+    assert "--from" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_article_search_json(built: Path) -> None:
+    result = cli(
+        "search", "El Helicoide Caracas", "--index", str(built), "--articles", "--json", "-k", "2"
+    )
+    data = json.loads(result.stdout)
+    assert data["kind"] == "articles" and data["results"][0]["id"].startswith("2026-01-09-c10-a")
+
+
+def test_show_cluster_article_and_unknown(built: Path) -> None:
+    shown = cli("show", "2026-01-09-c10", "--index", str(built))
+    assert (
+        shown.returncode == 0
+        and "Key points" in shown.stdout
+        and "2026-01-09-c10-a3" in shown.stdout
+    )
+    article = json.loads(cli("show", "2026-01-09-c10-a2", "--index", str(built), "--json").stdout)
+    assert article["publisher"] == "Sky News" and article["cluster_id"] == "2026-01-09-c10"
+    missing = cli("show", "2099-01-01-c1", "--index", str(built))
+    assert (
+        missing.returncode == 1 and "no cluster or article with id 2099-01-01-c1" in missing.stderr
+    )
+
+
+def test_stats(built: Path) -> None:
+    data = json.loads(cli("stats", "--index", str(built), "--json").stdout)
+    assert (
+        data["clusters"] == 41 and data["model"] == "hashing-256" and data["index_type"] == "Flat"
+    )
+    assert data["size_bytes"] > 0 and data["updated_at"]
+    text = cli("stats", "--index", str(built)).stdout
+    assert "clusters" in text and "41" in text
+
+
+def test_missing_index(tmp_path: Path) -> None:
+    result = cli("search", "x", "--index", str(tmp_path / "none"))
+    assert result.returncode == 1 and "no index at" in result.stderr
+
+
+def test_index_env_variable(built: Path, tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "SEARCHENGINE_INDEX": str(built)}
+    result = cli("stats", "--json", env=env)
+    assert json.loads(result.stdout)["index"] == str(built)
+
+
+def test_model_mismatch_message(built: Path) -> None:
+    result = cli(
+        "index", str(SEEDS / "2025-10-03_c6.txt"), "--index", str(built), "--model", "hashing-64"
+    )
+    assert result.returncode == 1 and "was built with model 'hashing-256'" in result.stderr
+
+
+def test_malformed_cluster_is_reported_and_the_rest_indexed(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SEEDS / "2025-10-03_c6.txt", folder)
+    bad = (
+        (SEEDS / "000_04a9b59b936e3d08.txt")
+        .read_text()
+        .replace("Date: 09-01-2026", "Date: 09-13-2026")
+    )
+    (folder / "bad.txt").write_text(bad)
+    index = tmp_path / "idx"
+    result = cli("index", str(folder), "--index", str(index), "--model", "hashing", "-q")
+    assert result.returncode == 1
+    assert f"{folder / 'bad.txt'}:5" in result.stderr and "bad date" in result.stderr
+    assert "1 added" in result.stdout
+    strict = cli(
+        "index", str(folder), "--index", str(tmp_path / "strict"), "--model", "hashing", "--strict"
+    )
+    assert strict.returncode == 1 and "bad.txt:5" in strict.stderr
+    stats = json.loads(cli("stats", "--index", str(tmp_path / "strict"), "--json").stdout)
+    assert stats["clusters"] == 0
+
+
+def test_remove_command(tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    cli(
+        "index",
+        str(SEEDS / "multi_2025-11-20.txt"),
+        "--index",
+        str(index),
+        "--model",
+        "hashing",
+        "-q",
+    )
+    result = cli("remove", "2025-11-20-c3", "--index", str(index), "--json")
+    assert json.loads(result.stdout) == {"removed": ["2025-11-20-c3"]}
+    again = cli("remove", "2025-11-20-c3", "--index", str(index))
+    assert again.returncode == 1 and "no cluster with id 2025-11-20-c3" in again.stderr
+
+
+def test_rebuild_starts_fresh(tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    cli(
+        "index",
+        str(SEEDS / "multi_2025-11-20.txt"),
+        "--index",
+        str(index),
+        "--model",
+        "hashing",
+        "-q",
+    )
+    result = cli(
+        "index",
+        str(SEEDS / "2025-10-03_c6.txt"),
+        "--index",
+        str(index),
+        "--model",
+        "hashing",
+        "--rebuild",
+        "--json",
+    )
+    data = json.loads(result.stdout)
+    assert data["added"] == ["2025-10-03-c6"]
+    assert json.loads(cli("stats", "--index", str(index), "--json").stdout)["clusters"] == 1
+
+
+def test_eval_command_json(tmp_path: Path) -> None:
+    result = cli(
+        "eval",
+        str(SEEDS),
+        "--queries",
+        str(DATA / "queries.tsv"),
+        "--qrels",
+        str(DATA / "qrels.txt"),
+        "--model",
+        "hashing",
+        "--mode",
+        "lexical",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"ndcg@10", "recall@10", "mrr@10", "queries"} <= set(data)
+    assert len(data["queries"]) == 34  # d33 and d34 have no judgments
+    assert set(data["unjudged"]) == {"d33", "d34"}
+    assert 0.5 < data["ndcg@10"] <= 1.0

@@ -1,0 +1,288 @@
+"""The index on disk: incremental adds, replace, remove, crash safety, model checks, filters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchengine import Engine, Filters, IndexNotFound, ModelMismatch, UnknownId
+from searchengine.encoder import HashingEncoder
+from searchengine.engine import MANIFEST, VECTORS
+from searchengine.parse import parse_digest
+from searchengine.search import Kind, Mode
+from searchengine.vectors import FaissVectorStore
+
+from .conftest import SEEDS, seed_text
+
+SEED_ID = "2026-01-09-c10"
+
+
+def seed_cluster():  # type: ignore[no-untyped-def]
+    return parse_digest(seed_text("000_04a9b59b936e3d08.txt"), "seed").clusters[0]
+
+
+def test_index_then_search_finds_the_seed_cluster(seeded: Engine) -> None:
+    hits = seeded.search("Venezuela political prisoners released", k=5)
+    assert hits[0].id == SEED_ID
+    assert hits[0].passages and any(p.highlights for p in hits[0].passages)
+    stats = seeded.stats()
+    assert (stats["clusters"], stats["articles"]) == (41, 144)
+    assert stats["passages"] == stats["vectors"] > 0
+
+
+def test_reindexing_the_same_files_changes_nothing(seeded: Engine) -> None:
+    before = seeded.stats()
+    run = seeded.add_paths([SEEDS])
+    assert not run.report.changed and len(run.report.unchanged) == 41
+    assert run.report.passages_encoded == 0
+    after = seeded.stats()
+    assert after["generation"] == before["generation"]
+    assert after["passages"] == before["passages"]
+
+
+def test_a_changed_cluster_replaces_the_old_version(engine: Engine) -> None:
+    cluster = seed_cluster()
+    engine.add([cluster])
+    passages_before = engine.stats()["passages"]
+    cluster.summary = "Caracas freed the detainees after talks with Washington about oil."
+    cluster.key_points = cluster.key_points[:2]
+    report = engine.add([cluster])
+    assert report.replaced == [SEED_ID] and report.added == []
+    # Unchanged key points and articles keep their stored vectors.
+    assert report.passages_encoded == 1 and report.passages_reused == 5
+    assert engine.get(SEED_ID)[0].summary.startswith("Caracas freed")
+    assert engine.stats()["passages"] == passages_before - 3
+    assert (
+        engine.search("Caracas oil Washington detainees", k=1, mode=Mode.LEXICAL)[0].id == SEED_ID
+    )
+    assert engine.search(
+        "goodwill gesture response long-held demands", mode=Mode.LEXICAL, k=5
+    ) == [] or all(
+        p.field.value != "summary"
+        for h in engine.search("long-held", mode=Mode.LEXICAL)
+        for p in h.passages
+    )
+
+
+def test_remove_and_unknown_ids(seeded: Engine) -> None:
+    seeded.remove([SEED_ID])
+    assert SEED_ID not in [h.id for h in seeded.search("Venezuela prisoners", k=41)]
+    with pytest.raises(UnknownId):
+        seeded.get(SEED_ID)
+    with pytest.raises(UnknownId):
+        seeded.remove(["2025-10-03-c6", "nope"])
+    assert seeded.get("2025-10-03-c6")  # nothing removed when one id is unknown
+    assert seeded.stats()["clusters"] == 40
+
+
+def test_add_then_remove_leaves_the_index_as_it_was(seeded: Engine) -> None:
+    before = seeded.search("earthquake aid Afghanistan", k=10)
+    cluster = seed_cluster()
+    cluster.id = "2026-01-10-c1"
+    for i, article in enumerate(cluster.articles, 1):
+        article.id = f"{cluster.id}-a{i}"
+    seeded.add([cluster])
+    seeded.remove([cluster.id])
+    after = seeded.search("earthquake aid Afghanistan", k=10)
+    assert [(h.id, h.score) for h in before] == [(h.id, h.score) for h in after]
+
+
+def test_get_article_and_cluster(seeded: Engine) -> None:
+    cluster, article = seeded.get("2026-01-09-c10-a2")
+    assert cluster.id == SEED_ID and article is not None and article.publisher == "Sky News"
+
+
+def test_reopen_sees_what_was_written(
+    seeded: Engine, index_dir: Path, encoder: HashingEncoder
+) -> None:
+    expected = [h.id for h in seeded.search("Louvre jewels", k=3)]
+    seeded.close()
+    reopened = Engine.open(index_dir, encoder=encoder)
+    assert [h.id for h in reopened.search("Louvre jewels", k=3)] == expected
+
+
+def test_crash_after_commit_before_vectors_saved_reopens_consistent(
+    engine: Engine, index_dir: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.add([seed_cluster()])
+    gen = json.loads((index_dir / MANIFEST).read_text())["generation"]
+
+    def crash(self: FaissVectorStore, path: Path) -> None:
+        raise KeyboardInterrupt  # killed while writing the FAISS file
+
+    monkeypatch.setattr(FaissVectorStore, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        engine.add_paths([SEEDS / "2025-10-20_c1.txt"])
+    monkeypatch.undo()
+    engine.close()
+    # The database committed the new cluster; the manifest and FAISS file did not follow.
+    assert json.loads((index_dir / MANIFEST).read_text())["generation"] == gen
+    reopened = Engine.open(index_dir, encoder=encoder)
+    stats = reopened.stats()
+    assert stats["clusters"] == 2 and stats["vectors"] == stats["passages"]
+    assert reopened.search("Louvre crown jewels heist", k=1)[0].id == "2025-10-20-c1"
+    assert json.loads((index_dir / MANIFEST).read_text())["generation"] == stats["generation"]
+
+
+def test_crash_inside_the_transaction_keeps_the_last_good_state(
+    engine: Engine, index_dir: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.add([seed_cluster()])
+    original = engine.store.insert_cluster
+    calls = {"n": 0}
+
+    def insert_then_die(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine.store, "insert_cluster", insert_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        engine.add_paths([SEEDS / "multi_2025-11-20.txt"])
+    engine.close()
+    reopened = Engine.open(index_dir, encoder=encoder)
+    assert reopened.store.cluster_ids() == [SEED_ID]
+    assert reopened.stats()["vectors"] == reopened.stats()["passages"]
+
+
+def test_corrupt_vector_file_is_rebuilt_from_stored_embeddings(
+    seeded: Engine, index_dir: Path, encoder: HashingEncoder
+) -> None:
+    expected = [h.id for h in seeded.search("Nobel prize", k=3, mode=Mode.DENSE)]
+    seeded.close()
+    (index_dir / VECTORS).write_bytes(b"garbage")
+    reopened = Engine.open(index_dir, encoder=encoder)
+    assert [h.id for h in reopened.search("Nobel prize", k=3, mode=Mode.DENSE)] == expected
+
+
+def test_opening_with_another_model_is_a_clear_error(seeded: Engine, index_dir: Path) -> None:
+    seeded.close()
+    with pytest.raises(ModelMismatch, match="hashing-128"):
+        Engine.open(index_dir, encoder=HashingEncoder(64))
+    with pytest.raises(ModelMismatch):
+        Engine.open(index_dir, model="all-MiniLM-L6-v2")
+    assert Engine.open(index_dir).model_name == "hashing-128"
+
+
+def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFound, match="searchengine index"):
+        Engine.open(tmp_path / "nowhere")
+
+
+def test_embeddings_are_stored_as_float16(seeded: Engine, index_dir: Path) -> None:
+    db = sqlite3.connect(index_dir / "meta.sqlite")
+    blob = db.execute("SELECT embedding FROM passages LIMIT 1").fetchone()[0]
+    assert len(blob) == 128 * 2
+
+
+# --- filters -------------------------------------------------------------------
+
+
+def test_date_filter(seeded: Engine) -> None:
+    hits = seeded.search(
+        "talks", k=50, filters=Filters(date_from="2026-01-01", date_to="2026-01-31")
+    )
+    assert hits and all("2026-01-01" <= (h.date or "") <= "2026-01-31" for h in hits)
+
+
+def test_source_filter(seeded: Engine) -> None:
+    hits = seeded.search("crypto", k=50, filters=Filters(sources=("bloomberg.com",)))
+    assert hits
+    assert all("bloomberg.com" in h.sources for h in hits)
+
+
+def test_entity_filter_is_accent_and_case_insensitive(seeded: Engine) -> None:
+    plain = seeded.search("Venezuela", k=50, filters=Filters(entities=("nicolas maduro",)))
+    accented = seeded.search("Venezuela", k=50, filters=Filters(entities=("Nicolás Maduro",)))
+    assert [h.id for h in plain] == [h.id for h in accented]
+    assert SEED_ID in [h.id for h in plain]
+    assert all(
+        any(e.lower().replace("á", "a") == "nicolas maduro" for e in seeded.get(h.id)[0].entities)
+        for h in plain
+    )
+
+
+def test_sentiment_filter(seeded: Engine) -> None:
+    hits = seeded.search("prisoners", k=50, filters=Filters(sentiment="positive"))
+    assert hits
+    for h in hits:
+        cluster, _ = seeded.get(h.id)
+        sentiments = [a.sentiment for a in cluster.articles]
+        assert sentiments.count("positive") >= max(sentiments.count(s) for s in set(sentiments))
+
+
+def test_filters_apply_before_top_k(seeded: Engine) -> None:
+    """A filtered search returns the best allowed cluster even when it ranks far down unfiltered."""
+    unfiltered = [
+        h.id for h in seeded.search("Venezuela political prisoners", k=41, mode=Mode.DENSE)
+    ]
+    last = unfiltered[-1]
+    date = seeded.get(last)[0].date
+    for mode in Mode:
+        hits = seeded.search(
+            "Venezuela political prisoners",
+            k=1,
+            mode=mode,
+            filters=Filters(date_from=date, date_to=date),
+        )
+        if mode is Mode.LEXICAL and not hits:
+            continue  # no shared word: lexical has nothing to rank
+        assert hits and hits[0].date == date
+
+
+def test_article_search(seeded: Engine) -> None:
+    hits = seeded.search("Sky News prisoners Caracas El Helicoide", k=3, kind=Kind.ARTICLES)
+    assert hits[0].id == "2026-01-09-c10-a2"
+    assert hits[0].kind is Kind.ARTICLES and hits[0].cluster_id == SEED_ID
+    assert all(p.article_id == hits[0].id for p in hits[0].passages)
+
+
+def test_bad_requests(seeded: Engine) -> None:
+    from searchengine import BadRequest
+
+    with pytest.raises(BadRequest):
+        seeded.search("   ")
+    with pytest.raises(BadRequest):
+        seeded.search("x", k=0)
+
+
+def test_index_type_choice(tmp_path: Path, encoder: HashingEncoder) -> None:
+    eng = Engine.open(tmp_path / "hnsw", encoder=encoder, create=True, index_type="HNSW32,Flat")
+    eng.add_paths([SEEDS])
+    assert eng.stats()["index_type"] == "HNSW32,Flat"
+    assert eng.search("Louvre jewels", k=1)[0].id == "2025-10-20-c1"
+    eng.remove(["2025-10-20-c1"])  # HNSW cannot remove: rebuilt from stored embeddings
+    assert eng.stats()["vectors"] == eng.stats()["passages"]
+    eng.rebuild("Flat")
+    assert eng.stats()["index_type"] == "Flat"
+    with pytest.raises(ValueError):
+        Engine.open(tmp_path / "bad", encoder=encoder, create=True, index_type="NoSuchIndex")
+
+
+def test_auto_index_type_switches_past_the_flat_limit() -> None:
+    from searchengine.vectors import AUTO_FLAT_LIMIT, choose_index_type
+
+    assert choose_index_type("auto", 1000) == "Flat"
+    assert choose_index_type("auto", AUTO_FLAT_LIMIT + 1).startswith("HNSW")
+    assert choose_index_type("IVF256,SQ8", 10) == "IVF256,SQ8"
+
+
+def test_vector_store_filters_inside_search() -> None:
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(500, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(1000, 1500, dtype=np.int64)
+    for kind in ("Flat", "HNSW32,Flat", "IVF8,SQ8"):
+        store = FaissVectorStore.build(16, kind, ids, vecs)
+        allowed = np.array([1007, 1300, 1499], dtype=np.int64)
+        got = store.search(vecs[0], 10, allowed)
+        assert sorted(i for i, _ in got) == [1007, 1300, 1499]
+        if not store.supports_remove:
+            continue  # the engine rebuilds HNSW from stored embeddings instead
+        store.remove([1300])
+        assert sorted(i for i, _ in store.search(vecs[0], 10, allowed)) == [1007, 1499]
