@@ -152,6 +152,92 @@ def _print_hit(rank: int, hit: Any) -> None:
     print()
 
 
+def _print_related(stories: list[Any], header: str) -> None:
+    if not stories:
+        print("no results")
+        return
+    print(header)
+    for rank, story in enumerate(stories, 1):
+        flag = "same story" if story.same_story else "related"
+        pub = f" · {story.publisher}" if story.publisher else ""
+        print(f"{rank:2}. {story.id}  {story.date or '----------'}  {story.title}")
+        print(f"    score {story.score:.4f} · {flag}{pub}")
+
+
+def _related_filters(args: argparse.Namespace) -> Any:
+    from .serialize import iso_date
+    from .store import Filters
+
+    return Filters(
+        date_from=iso_date(args.date_from, "--from"),
+        date_to=iso_date(args.date_to, "--to"),
+        sources=tuple(args.source or ()),
+    )
+
+
+def cmd_related(args: argparse.Namespace) -> int:
+    from .serialize import related_to_dict
+
+    with _open(args) as engine:
+        stories = engine.related(
+            args.id,
+            k=args.k,
+            filters=_related_filters(args),
+            include_own_cluster=args.include_own_cluster,
+        )
+    if args.json:
+        _print_json({"id": args.id, "results": [related_to_dict(s) for s in stories]})
+    else:
+        _print_related(stories, f"related to {args.id}:")
+    return EXIT_OK
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from .serialize import related_to_dict
+
+    with _open(args) as engine:
+        stories = engine.similar(args.text, k=args.k, filters=_related_filters(args))
+    if args.json:
+        _print_json({"results": [related_to_dict(s) for s in stories]})
+    else:
+        _print_related(stories, "stories like this text:")
+    return EXIT_OK
+
+
+def cmd_thread(args: argparse.Namespace) -> int:
+    from .serialize import related_to_dict
+
+    with _open(args) as engine:
+        stories = engine.thread(args.id)
+    if args.json:
+        _print_json({"id": args.id, "thread": [related_to_dict(s) for s in stories]})
+        return EXIT_OK
+    print(f"story thread of {args.id} ({len(stories)} clusters, by date):")
+    for story in stories:
+        mark = "*" if story.id == args.id else " "
+        print(f" {mark} {story.date}  {story.id}  {story.title}")
+    return EXIT_OK
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from .serialize import parse_liked, related_to_dict
+
+    with _open(args) as engine:
+        stories = engine.recommend(
+            liked=parse_liked(args.liked or []),
+            disliked=args.disliked or [],
+            k=args.k,
+            strategy=args.strategy,
+            diversity=args.diversity,
+            half_life_days=args.half_life_days,
+        )
+    if args.json:
+        _print_json({"results": [related_to_dict(s) for s in stories]})
+    else:
+        _print_related(stories, "recommended:")
+    return EXIT_OK
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from .serialize import article_to_dict, cluster_to_dict
 
@@ -213,9 +299,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .evaluate import evaluate_engine, read_qrels, read_queries
 
-    if not (args.queries and args.qrels):
-        raise SystemExit("searchengine eval: error: give --queries and --qrels")
-    queries, qrels = read_queries(args.queries), read_qrels(args.qrels)
+    if not args.families and not (args.queries and args.qrels):
+        raise SystemExit("searchengine eval: error: give --queries and --qrels, or --families")
     with tempfile.TemporaryDirectory(prefix="searchengine-eval-") as tmp:
         if args.index:
             engine = _open(args)
@@ -227,6 +312,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             for err in run.errors:
                 print(f"error: {err} (cluster skipped)", file=sys.stderr)
         with engine:
+            if args.families:
+                return _eval_families(engine, args)
+            queries, qrels = read_queries(args.queries), read_qrels(args.qrels)
             report = evaluate_engine(engine, queries, qrels, mode=args.mode)
     metrics = ("ndcg@10", "recall@10", "mrr@10")
     if args.json:
@@ -236,6 +324,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"mode {args.mode}: {len(report.per_query)} judged queries, {len(report.unjudged)} unjudged"
     )
     print("  ".join(f"{m} {report.metrics[m]:.4f}" for m in metrics))
+    return EXIT_OK
+
+
+def _eval_families(engine: Any, args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_recommend, evaluate_related, families_from_field, read_families
+
+    source = Path(args.families)
+    families = (
+        read_families(source) if source.is_file() else families_from_field(engine, args.families)
+    )
+    report = evaluate_related(engine, families, progress=_progress_wanted(args))
+    report.extra.update(evaluate_recommend(engine, families))
+    metrics = ("ndcg@10", "map", "p@1")
+    if args.json:
+        _print_json(report.to_json(metrics))
+        return EXIT_OK
+    print(f"related: {len(report.per_query)} queries")
+    print("  ".join(f"{m} {report.metrics[m]:.4f}" for m in metrics))
+    same = report.extra["same_story"]
+    print(
+        f"same_story (threshold {same['threshold']}): precision {same['precision']}, recall {same['recall']}"
+    )
+    print(f"recommend_hit@5 {report.extra['recommend_hit@5']} over {report.extra['trials']} trials")
     return EXIT_OK
 
 
@@ -373,8 +484,96 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", metavar="TSV", help="queries, `qid<TAB>text` per line")
     p.add_argument("--qrels", metavar="FILE", help="TREC qrels, `qid 0 docid grade` per line")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument(
+        "--families",
+        metavar="TSV|FIELD",
+        help="score related stories and recommendations instead: a `cluster_id<TAB>family` "
+        "file, or the name of a record field (e.g. story_id in JSONL documents)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document (per query too)")
     p.set_defaults(func=cmd_eval)
+
+    def related_options(p: argparse.ArgumentParser) -> None:
+        _add_index_option(p)
+        p.add_argument("-k", "--k", type=int, default=10, help="number of results (default 10)")
+        p.add_argument(
+            "--from", dest="date_from", metavar="DATE", help="only clusters on or after DATE"
+        )
+        p.add_argument(
+            "--to", dest="date_to", metavar="DATE", help="only clusters on or before DATE"
+        )
+        p.add_argument("--source", action="append", metavar="HOST", help="only clusters with HOST")
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser(
+        "related",
+        help="clusters (or articles) about the same or a related story",
+        description="For a cluster id: other clusters about the same or a related story, across "
+        "days. For an article id: other articles (those of its own cluster left out). Each "
+        "result has a score and a same_story flag.",
+    )
+    p.add_argument("id", help="a cluster or article id")
+    related_options(p)
+    p.add_argument(
+        "--include-own-cluster",
+        action="store_true",
+        help="for an article: keep the other articles of its own cluster",
+    )
+    p.set_defaults(func=cmd_related)
+
+    p = sub.add_parser(
+        "similar",
+        help="clusters like a paragraph of text",
+        description="Stories like this text: the clusters most similar to TEXT.",
+    )
+    p.add_argument("text", help="a paragraph (or a few words)")
+    related_options(p)
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser(
+        "thread",
+        help="the chain of clusters of one developing story, by date",
+        description="Follow a story across days: the clusters linked to ID by same-story "
+        "decisions, ordered by date.",
+    )
+    p.add_argument("id", help="a cluster id")
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=cmd_thread)
+
+    p = sub.add_parser(
+        "recommend",
+        help="unseen clusters for a reader, from liked and disliked ones",
+        description="Recommend clusters a reader has not seen. With no --liked: the most widely "
+        "covered stories, diverse and fresh.",
+    )
+    _add_index_option(p)
+    p.add_argument(
+        "--liked", nargs="+", metavar="ID[:WEIGHT]", help="liked cluster ids, optionally weighted"
+    )
+    p.add_argument("--disliked", nargs="+", metavar="ID", help="disliked cluster ids")
+    p.add_argument("-k", "--k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument(
+        "--strategy",
+        choices=["best", "average"],
+        default="best",
+        help="best: by best match to any liked story (default); average: toward the "
+        "mean of liked vectors, away from disliked ones",
+    )
+    p.add_argument(
+        "--diversity",
+        type=float,
+        default=0.3,
+        help="0..1: how much to trade relevance for variety (MMR; default 0.3)",
+    )
+    p.add_argument(
+        "--half-life-days",
+        type=float,
+        metavar="N",
+        help="boost fresh clusters: a cluster N days older than the newest counts half",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=cmd_recommend)
     return parser
 
 

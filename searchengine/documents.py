@@ -136,6 +136,14 @@ class Passage:
         return _join(self.context, self.text) if self.context else self.text
 
 
+def cluster_texts(cluster: Cluster) -> list[str]:
+    """All of a cluster's searchable text, field by field."""
+    texts = [cluster.title, cluster.summary, *cluster.key_points]
+    for article in cluster.articles:
+        texts += [article.title, article.summary]
+    return texts
+
+
 def passages_of(cluster: Cluster) -> list[Passage]:
     """Split a cluster into passages.
 

@@ -12,6 +12,7 @@ the index rebuilds the vectors from the stored embeddings (no model needed).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import threading
@@ -30,8 +31,18 @@ from .encoder import DEFAULT_MODEL, Encoder, QueryCache, load_encoder
 from .errors import BadRequest, IndexCorrupt, IndexNotFound, ModelMismatch, UnknownId
 from .indexer import AddReport, Batch, cluster_vector, encode_batch
 from .parse import ParseError, iter_files
+from .related import (
+    ClusterMatrix,
+    RelatedStory,
+    SimilarityParams,
+    StorySimilarity,
+    freshness,
+    mmr,
+    rocchio,
+)
 from .search import Hit, Kind, Mode, RankingParams, Searcher
 from .store import Filters, Store, StoreError
+from .text import term_counts
 from .vectors import FaissVectorStore, choose_index_type
 
 FORMAT_VERSION = 1
@@ -82,6 +93,8 @@ class Engine:
         self._query_cache: QueryCache | None = None
         self._lock = threading.RLock()
         self.params = params or RankingParams()
+        self.similarity_params = SimilarityParams()
+        self._matrix: tuple[int, ClusterMatrix] | None = None
         self.vectors = self._load_vectors()
 
     # --- opening ----------------------------------------------------------------
@@ -372,6 +385,231 @@ class Engine:
         with self._lock:
             searcher = Searcher(self.store, self.vectors, lambda _: vector, self.params)
             return searcher.search(query, k=k, mode=mode, filters=filters, kind=kind)
+
+    # --- related stories, threads, recommendations -----------------------------------
+
+    def _similarity(self) -> StorySimilarity:
+        """Story similarity over the current index (cluster vectors cached per generation)."""
+        gen = self.store.generation
+        if self._matrix is None or self._matrix[0] != gen:
+            self._matrix = (gen, ClusterMatrix(self.store, self.dimension))
+        return StorySimilarity(self.store, self._matrix[1], self.dimension, self.similarity_params)
+
+    def _related_story(self, cid: str, score: float, cluster: Cluster) -> RelatedStory:
+        return RelatedStory(
+            id=cid,
+            cluster_id=cid,
+            date=cluster.date,
+            title=cluster.title,
+            sources=cluster.sources,
+            score=round(score, 4),
+            same_story=score >= self.similarity_params.same_story,
+        )
+
+    def related(
+        self,
+        item_id: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        include_own_cluster: bool = False,
+    ) -> list[RelatedStory]:
+        """Other clusters (for a cluster id) or articles (for an article id) about the
+        same or a related story, best first; the item itself never appears."""
+        if not 1 <= k <= 1000:
+            raise BadRequest(f"k must be between 1 and 1000, not {k}")
+        cluster, article = self.get(item_id)
+        filters = filters or Filters()
+        if article is not None:
+            return self._related_articles(cluster, article, k, filters, include_own_cluster)
+        with self._lock:
+            sim = self._similarity()
+            source = sim.profiles([cluster.id])[cluster.id]
+            ranked = sim.rank(source, filters, exclude={cluster.id})[:k]
+            clusters = self.store.get_clusters([cid for cid, _ in ranked])
+        return [self._related_story(cid, score, clusters[cid]) for cid, score in ranked]
+
+    def _related_articles(
+        self, cluster: Cluster, article: Article, k: int, filters: Filters, include_own: bool
+    ) -> list[RelatedStory]:
+        """Articles like this one: hybrid search with the article's own stored vector and
+        its words; same_story says whether their clusters are the same story."""
+        with self._lock:
+            stored = self.store.article_passages(article.id)
+            if not stored:
+                return []
+            vector = stored[0][2]
+            vector = vector / (float(np.linalg.norm(vector)) or 1.0)
+            searcher = Searcher(self.store, self.vectors, lambda _: vector, self.params)
+            text = f"{article.title} {article.summary}"
+            hits = searcher.search(
+                text,
+                k=k + len(cluster.articles) + 1,
+                mode=Mode.HYBRID,
+                filters=filters,
+                kind=Kind.ARTICLES,
+            )
+            hits = [
+                h
+                for h in hits
+                if h.id != article.id and (include_own or h.cluster_id != cluster.id)
+            ][:k]
+            sim = self._similarity()
+            wanted = list({h.cluster_id for h in hits} | {cluster.id})
+            profiles = sim.profiles(wanted)
+            source = profiles[cluster.id]
+        out = []
+        for h in hits:
+            same = h.cluster_id == cluster.id or (
+                sim.score(source, profiles[h.cluster_id]) >= self.similarity_params.same_story
+            )
+            out.append(
+                RelatedStory(
+                    id=h.id,
+                    cluster_id=h.cluster_id,
+                    date=h.date,
+                    title=h.title,
+                    sources=h.sources,
+                    score=h.score,
+                    same_story=same,
+                    publisher=h.publisher,
+                )
+            )
+        return out
+
+    def similar(self, text: str, k: int = 10, filters: Filters | None = None) -> list[RelatedStory]:
+        """Clusters like a paragraph of free text ("stories like this")."""
+        text = text.strip()
+        if not text:
+            raise BadRequest("the text is empty")
+        vector = self.encode_query(text)
+        with self._lock:
+            sim = self._similarity()
+            source = sim.text_profile(vector, term_counts([text]))
+            ranked = sim.rank(source, filters or Filters(), exclude=set())[:k]
+            clusters = self.store.get_clusters([cid for cid, _ in ranked])
+        return [self._related_story(cid, score, clusters[cid]) for cid, score in ranked]
+
+    def thread(self, cluster_id: str, limit: int = 50) -> list[RelatedStory]:
+        """The developing story a cluster belongs to: the clusters linked to it by
+        same-story decisions (followed from cluster to cluster), ordered by date."""
+        cluster, article = self.get(cluster_id)
+        if article is not None:
+            cluster_id = cluster.id
+        members: dict[str, float] = {cluster_id: 1.0}
+        frontier = [cluster_id]
+        with self._lock:
+            sim = self._similarity()
+            while frontier and len(members) < limit:
+                current = frontier.pop(0)
+                source = sim.profiles([current])[current]
+                for cid, score in sim.rank(source, Filters(), exclude=set(members))[:20]:
+                    if score < self.similarity_params.same_story:
+                        break
+                    if cid not in members and len(members) < limit:
+                        members[cid] = score
+                        frontier.append(cid)
+            clusters = self.store.get_clusters(list(members))
+        stories = [self._related_story(cid, s, clusters[cid]) for cid, s in members.items()]
+        stories[0].same_story = True
+        return sorted(stories, key=lambda r: (r.date or "", r.id))
+
+    def recommend(
+        self,
+        liked: Sequence[str | tuple[str, float]] = (),
+        disliked: Sequence[str] = (),
+        k: int = 10,
+        strategy: str = "best",
+        diversity: float = 0.3,
+        half_life_days: float | None = None,
+        filters: Filters | None = None,
+    ) -> list[RelatedStory]:
+        """Unseen clusters for a reader, from what they liked (optionally weighted,
+        `(id, weight)`) and disliked; diverse (MMR) and, with a half-life, fresh.
+        With nothing liked: the most widely covered stories, diverse and fresh."""
+        if strategy not in ("best", "average"):
+            raise BadRequest(f"strategy must be 'best' or 'average', not {strategy!r}")
+        if not 0.0 <= diversity <= 1.0:
+            raise BadRequest(f"diversity must be between 0 and 1, not {diversity}")
+        if not 1 <= k <= 1000:
+            raise BadRequest(f"k must be between 1 and 1000, not {k}")
+        if half_life_days is not None and half_life_days <= 0:
+            raise BadRequest("the half-life must be a positive number of days")
+        weighted = [(x, 1.0) if isinstance(x, str) else (x[0], float(x[1])) for x in liked]
+        if any(w <= 0 for _, w in weighted):
+            raise BadRequest("a liked item's weight must be positive")
+        liked_ids = [self._cluster_id_of(cid) for cid, _ in weighted]
+        disliked_ids = [self._cluster_id_of(cid) for cid in disliked]
+        seen = set(liked_ids) | set(disliked_ids)
+        filters = filters or Filters()
+        with self._lock:
+            sim = self._similarity()
+            matrix = sim.matrix
+            allowed = set(self.store.allowed_cluster_ids(filters)) if filters else None
+            pool = [c for c in matrix.ids if c not in seen and (allowed is None or c in allowed)]
+            scores = self._recommend_scores(
+                sim,
+                list(zip(liked_ids, [w for _, w in weighted], strict=True)),
+                disliked_ids,
+                pool,
+                strategy,
+            )
+            meta = self.store.cluster_meta(list(scores))
+            newest = self.store.newest_date()
+            for cid in scores:
+                decay = freshness(meta[cid][0], newest, half_life_days)
+                scores[cid] = scores[cid] * decay if scores[cid] > 0 else scores[cid] / decay
+            vectors = {cid: matrix.matrix[matrix.position[cid]] for cid in scores}
+            chosen = mmr(scores, vectors, k, diversity)
+            clusters = self.store.get_clusters(chosen)
+        out = []
+        for cid in chosen:
+            story = self._related_story(cid, scores[cid], clusters[cid])
+            story.same_story = False if not liked_ids else story.same_story
+            out.append(story)
+        return out
+
+    def _cluster_id_of(self, item_id: str) -> str:
+        cluster, _ = self.get(item_id)  # UnknownId for anything not indexed
+        return cluster.id
+
+    def _recommend_scores(
+        self,
+        sim: StorySimilarity,
+        liked: list[tuple[str, float]],
+        disliked: list[str],
+        pool: list[str],
+        strategy: str,
+    ) -> dict[str, float]:
+        matrix = sim.matrix
+        if not liked:
+            # Cold start: reach (how many outlets covered it), log-damped.
+            meta = self.store.cluster_meta(pool)
+            top = max((n for _, n in meta.values()), default=1)
+            return {cid: math.log1p(meta[cid][1]) / math.log1p(top) for cid in pool}
+        if strategy == "average":
+            profile = rocchio(
+                [(matrix.matrix[matrix.position[c]], w) for c, w in liked],
+                [matrix.matrix[matrix.position[c]] for c in disliked],
+            )
+            return {cid: float(matrix.matrix[matrix.position[cid]] @ profile) for cid in pool}
+        # best: each candidate by its best match to any liked story (weighted),
+        # minus half its best match to any disliked one; scored on candidates only.
+        profiles_l = sim.profiles([c for c, _ in liked])
+        profiles_d = sim.profiles(disliked)
+        top_weight = max(w for _, w in liked)
+        candidates: dict[str, None] = {}
+        pool_set = set(pool)
+        for cid, _ in liked:
+            for c in sim.candidates(profiles_l[cid], Filters(), exclude=set()):
+                if c in pool_set:
+                    candidates.setdefault(c, None)
+        profiles_c = sim.profiles(list(candidates))
+        scores: dict[str, float] = {}
+        for cid, prof in profiles_c.items():
+            best = max(sim.score(profiles_l[c], prof) * (w / top_weight) for c, w in liked)
+            penalty = max((sim.score(profiles_d[d], prof) for d in profiles_d), default=0.0)
+            scores[cid] = best - 0.5 * penalty
+        return scores
 
     def get(self, item_id: str) -> tuple[Cluster, Article | None]:
         """A cluster, or an article with its cluster; UnknownId if neither."""

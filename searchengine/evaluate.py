@@ -167,3 +167,97 @@ def evaluate_engine(
         return [(h.id, h.score) for h in engine.search(text, k=k, mode=mode)]
 
     return evaluate_search(search, queries, qrels, metrics, progress)
+
+
+RELATED_METRICS = ("ndcg@10", "map", "precision@1")
+
+
+def read_families(path: str | Path) -> dict[str, str]:
+    """`cluster_id<TAB>family` lines."""
+    out: dict[str, str] = {}
+    for number, line in enumerate(_lines(path), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{number}: expected 'cluster_id<TAB>family'")
+        out[parts[0].strip()] = parts[1].strip()
+    return out
+
+
+def families_from_field(engine: Any, field_name: str) -> dict[str, str]:
+    """Families from a field of the indexed records (e.g. JSONL documents' `story_id`)."""
+    out: dict[str, str] = {}
+    ids = engine.store.cluster_ids()
+    for cid, cluster in engine.store.get_clusters(ids).items():
+        value = cluster.extra.get(field_name)
+        if value is not None and str(value) != "":
+            out[cid] = str(value)
+    if not out:
+        raise ValueError(f"no indexed record has a {field_name!r} field")
+    return out
+
+
+def _groups(families: dict[str, str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for cid, fam in sorted(families.items()):
+        groups.setdefault(fam, []).append(cid)
+    return groups
+
+
+def evaluate_related(
+    engine: Any, families: dict[str, str], k: int = 10, progress: bool = False
+) -> EvalReport:
+    """Related-cluster retrieval: each member of a family of two or more asks for its
+    related clusters; the other members are the relevant ones. Also the `same_story`
+    flag's precision and recall over the returned pairs."""
+    groups = _groups(families)
+    known = set(engine.store.cluster_ids())
+    queries = [c for c in families if c in known and len(groups[families[c]]) >= 2]
+    qrels = {q: {o: 1 for o in groups[families[q]] if o != q and o in known} for q in queries}
+    run: dict[str, dict[str, float]] = {}
+    flagged = flagged_right = 0
+    items: Any = queries
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(queries, desc="related", unit="query")
+    for q in items:
+        results = engine.related(q, k=max(k, 10))
+        run[q] = _dedupe([(r.id, r.score) for r in results])
+        for r in results:
+            if r.same_story:
+                flagged += 1
+                flagged_right += r.id in qrels[q]
+    true_pairs = sum(len(v) for v in qrels.values())
+    means, per_query = score_run(qrels, run, RELATED_METRICS)
+    metrics = {"ndcg@10": means["ndcg@10"], "map": means["map"], "p@1": means["precision@1"]}
+    per_q = {
+        q: {"ndcg@10": v["ndcg@10"], "map": v["map"], "p@1": v["precision@1"]}
+        for q, v in per_query.items()
+    }
+    report = EvalReport(metrics, per_q)
+    report.extra["same_story"] = {
+        "threshold": engine.similarity_params.same_story,
+        "precision": round(flagged_right / flagged, 4) if flagged else None,
+        "recall": round(flagged_right / true_pairs, 4) if true_pairs else None,
+    }
+    return report
+
+
+def evaluate_recommend(engine: Any, families: dict[str, str], k: int = 5) -> dict[str, Any]:
+    """Leave one out: for each family of three or more, like all members but one;
+    how often is the held-out member among the top k?"""
+    groups = _groups(families)
+    known = set(engine.store.cluster_ids())
+    trials = hits = 0
+    for members in groups.values():
+        members = [m for m in members if m in known]
+        if len(members) < 3:
+            continue
+        for held in members:
+            liked = [m for m in members if m != held]
+            got = [r.id for r in engine.recommend(liked=liked, k=k)]
+            trials += 1
+            hits += held in got
+    return {f"recommend_hit@{k}": round(hits / trials, 4) if trials else None, "trials": trials}

@@ -12,7 +12,6 @@ dev corpus (see `searchengine eval`).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from enum import StrEnum
 
 import numpy as np
 
-from .documents import Field, fold
+from .documents import Field
 from .store import Filters, PassageRow, Store
+from .text import Highlighter, query_terms
 from .vectors import VectorStore
 
 
@@ -86,35 +86,6 @@ class Hit:
 
 # --- query analysis -----------------------------------------------------------
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-# Function words of the languages the digests and their readers use. They
-# carry no topic, and in an OR query they would match nearly every passage.
-STOPWORDS = frozenset(
-    """
-    a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers herself him himself his how i if in into is it its itself
-    just me more most my myself no nor not now of off on once only or other our ours ourselves out
-    over own same she should so some such than that the their theirs them themselves then there
-    these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours yourself yourselves s t don
-    did get got end up did ever
-    el la los las un una unos unas de del y o en que por para con sin sobre es son se su sus al lo
-    le les des du et ou à au aux pour par avec dans sur est sont une
-    o os as um uma no na nos nas do da dos das e em por para com sem é são ao
-    """.split()
-)
-
-
-def query_terms(query: str) -> list[str]:
-    """The folded content words of a query, in order, without repeats."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(fold(query)):
-        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
-            seen.setdefault(word, None)
-    return list(seen)
-
 
 def fts_query(terms: Sequence[str]) -> str | None:
     """An FTS5 MATCH expression: any of the terms (bm25 rewards matching more of them)."""
@@ -130,36 +101,6 @@ def trigram_query(terms: Sequence[str]) -> str | None:
         for i in range(len(term) - 2):
             grams.setdefault(term[i : i + 3], None)
     return fts_query(list(grams))
-
-
-class Highlighter:
-    """Finds the query's words in a passage, by stem, so `releases` marks `released`."""
-
-    def __init__(self, terms: Sequence[str]) -> None:
-        self._stem = _stemmer()
-        self.stems = {self._stem(t) for t in terms}
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        if not self.stems:
-            return []
-        out = []
-        for m in _WORD.finditer(text):
-            word = fold(m.group())
-            if word in STOPWORDS:
-                continue
-            if self._stem(word) in self.stems:
-                out.append((m.start(), m.end()))
-        return out
-
-
-def _stemmer() -> Callable[[str], str]:
-    try:
-        import Stemmer
-
-        stemmer = Stemmer.Stemmer("english")
-        return lambda w: str(stemmer.stemWord(w))
-    except ImportError:  # pragma: no cover - PyStemmer is a dependency
-        return lambda w: w
 
 
 # --- ranking ----------------------------------------------------------------

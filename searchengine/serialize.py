@@ -9,6 +9,7 @@ from .documents import Article, Cluster
 from .errors import BadRequest
 from .indexer import AddReport
 from .parse import ParseError, parse_date
+from .related import RelatedStory
 from .search import Hit, MatchedPassage
 
 
@@ -37,6 +38,41 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
     if hit.publisher is not None:
         out["publisher"] = hit.publisher
     return out
+
+
+def related_to_dict(story: RelatedStory) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": story.id,
+        "cluster_id": story.cluster_id,
+        "date": story.date,
+        "title": story.title,
+        "sources": story.sources,
+        "score": story.score,
+        "same_story": story.same_story,
+    }
+    if story.publisher is not None:
+        out["publisher"] = story.publisher
+    return out
+
+
+def parse_liked(values: list[str]) -> list[tuple[str, float]]:
+    """`ID` or `ID:WEIGHT` -> (id, weight)."""
+    out = []
+    for value in values:
+        item, sep, weight = value.rpartition(":")
+        if sep and item and _is_number(weight):
+            out.append((item, float(weight)))
+        else:
+            out.append((value, 1.0))
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:

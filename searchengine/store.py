@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .documents import Cluster, Field, Passage, fold
+from .documents import Cluster, Field, Passage, cluster_texts, fold
+from .text import term_counts
 
 _M001_INITIAL = """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,8 +87,21 @@ _M001_INITIAL = """
         END;
 """
 
+# Term vectors for story similarity ("more like this"): each cluster's term
+# counts, and the number of clusters each term occurs in.
+_M002_TERMS = """
+        CREATE TABLE cluster_terms (
+            cluster_id TEXT PRIMARY KEY REFERENCES clusters(id) ON DELETE CASCADE,
+            terms TEXT NOT NULL
+        );
+        CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
 # Named migrations, applied in order on open; each runs in one transaction.
-MIGRATIONS: list[tuple[str, str]] = [("001_initial", _M001_INITIAL)]
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_initial", _M001_INITIAL),
+    ("002_terms", _M002_TERMS),
+]
 
 
 class StoreError(RuntimeError):
@@ -265,6 +279,14 @@ class Store:
                     f"SELECT id FROM passages WHERE cluster_id IN ({marks})", chunk
                 )
             )
+            for (terms,) in self.db.execute(
+                f"SELECT terms FROM cluster_terms WHERE cluster_id IN ({marks})", chunk
+            ).fetchall():
+                self.db.executemany(
+                    "UPDATE term_df SET df = df - 1 WHERE term = ?",
+                    [(t,) for t in json.loads(terms)],
+                )
+            self.db.execute("DELETE FROM term_df WHERE df <= 0")
             self.db.execute(f"DELETE FROM passages WHERE cluster_id IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
         return removed
@@ -307,6 +329,16 @@ class Store:
         db.executemany(
             "INSERT INTO entities(cluster_id, article_id, name, key) VALUES (?, ?, ?, ?)",
             [(cluster.id, a.id, name, fold(name)) for a in cluster.articles for name in a.entities],
+        )
+        counts = term_counts(cluster_texts(cluster))
+        db.execute(
+            "INSERT INTO cluster_terms(cluster_id, terms) VALUES (?, ?)",
+            (cluster.id, json.dumps(counts, ensure_ascii=False)),
+        )
+        db.executemany(
+            "INSERT INTO term_df(term, df) VALUES (?, 1)"
+            " ON CONFLICT(term) DO UPDATE SET df = df + 1",
+            [(t,) for t in counts],
         )
         ids: list[int] = []
         for passage, vector in zip(passages, embeddings, strict=True):
@@ -392,6 +424,77 @@ class Store:
                 )
         return [r[0] for r in rows], from_blobs([r[1] for r in rows], dimension)
 
+    def term_vectors(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Each cluster's term counts."""
+        out: dict[str, dict[str, int]] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for cid, terms in self.db.execute(
+                f"SELECT cluster_id, terms FROM cluster_terms WHERE cluster_id IN ({marks})", chunk
+            ):
+                out[cid] = json.loads(terms)
+        return out
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(list(terms), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", chunk)
+            )
+        return out
+
+    def cluster_passage_vectors(self, ids: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        """Every passage vector of each cluster (for passage-level story similarity)."""
+        rows: dict[str, list[bytes]] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for cid, blob in self.db.execute(
+                f"SELECT cluster_id, embedding FROM passages WHERE cluster_id IN ({marks})"
+                " ORDER BY id",
+                chunk,
+            ):
+                rows.setdefault(cid, []).append(blob)
+        return {cid: from_blobs(blobs, dimension) for cid, blobs in rows.items()}
+
+    def cluster_meta(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
+        """(date, number of sources) per cluster: what recommend ranks freshness and reach by."""
+        out: dict[str, tuple[str | None, int]] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for cid, date, n in self.db.execute(
+                f"SELECT id, date, n_sources FROM clusters WHERE id IN ({marks})", chunk
+            ):
+                out[cid] = (date, n)
+        return out
+
+    def entity_keys(self, ids: Sequence[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for cid, key in self.db.execute(
+                f"SELECT cluster_id, key FROM entities WHERE cluster_id IN ({marks})", chunk
+            ):
+                out.setdefault(cid, set()).add(key)
+        return out
+
+    def entity_frequencies(self, keys: Iterable[str]) -> dict[str, int]:
+        """In how many clusters each entity key occurs."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(list(keys), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self.db.execute(
+                    f"SELECT key, count(DISTINCT cluster_id) FROM entities WHERE key IN ({marks})"
+                    " GROUP BY key",
+                    chunk,
+                )
+            )
+        return out
+
+    def newest_date(self) -> str | None:
+        return self.db.execute("SELECT max(date) FROM clusters").fetchone()[0]
+
     def counts(self) -> dict[str, int]:
         q = self.db.execute
         return {
@@ -440,6 +543,27 @@ class Store:
             args,
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def allowed_cluster_ids(self, filters: Filters) -> list[str]:
+        where, args = self.filter_sql(filters)
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT c.id FROM passages p JOIN clusters c ON c.id = p.cluster_id"
+                f" WHERE {where}",
+                args,
+            )
+        ]
+
+    def article_passages(self, article_id: str) -> list[tuple[int, str, np.ndarray]]:
+        """(passage id, text, vector) of an article's passages."""
+        rows = self.db.execute(
+            "SELECT id, text, embedding FROM passages WHERE article_id = ? ORDER BY id",
+            (article_id,),
+        ).fetchall()
+        return [
+            (r[0], r[1], np.frombuffer(r[2], dtype=np.float16).astype(np.float32)) for r in rows
+        ]
 
     def full_text(
         self, match: str, limit: int, filters: Filters, table: str = "passages_fts"

@@ -50,6 +50,19 @@ def seeded(engine: Engine) -> Engine:
     return engine
 
 
+@pytest.fixture(scope="session")
+def real_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """seeds/ indexed once per test session with the real bundled model."""
+    from searchengine.encoder import DEFAULT_MODEL, load_encoder
+
+    engine = Engine.open(
+        tmp_path_factory.mktemp("real") / "idx", encoder=load_encoder(DEFAULT_MODEL), create=True
+    )
+    run = engine.add_paths([SEEDS])
+    assert not run.errors and run.report.passages_encoded > 300
+    return engine
+
+
 def seed_text(name: str) -> str:
     return (SEEDS / name).read_text(encoding="utf-8")
 

@@ -5,20 +5,11 @@ from __future__ import annotations
 import pytest
 
 from searchengine import Engine, Filters
-from searchengine.encoder import DEFAULT_MODEL, load_encoder
+from searchengine.encoder import DEFAULT_MODEL
 
-from .conftest import DATA, SEEDS
+from .conftest import DATA
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def real_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    encoder = load_encoder(DEFAULT_MODEL)
-    engine = Engine.open(tmp_path_factory.mktemp("real") / "idx", encoder=encoder, create=True)
-    run = engine.add_paths([SEEDS])
-    assert not run.errors and run.report.passages_encoded > 300
-    return engine
 
 
 def test_the_model_is_the_bundled_one_and_offline(real_engine: Engine) -> None:

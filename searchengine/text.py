@@ -1,0 +1,113 @@
+"""Text analysis shared by search, highlighting and story similarity: folding,
+stop words, stemming, term vectors."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
+
+from .documents import fold
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Function words of the languages the digests and their readers use. They
+# carry no topic, and in an OR query they would match nearly every passage.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves s t don
+    did get got end up did ever
+    el la los las un una unos unas de del y o en que por para con sin sobre es son se su sus al lo
+    le les des du et ou à au aux pour par avec dans sur est sont une
+    o os as um uma no na nos nas do da dos das e em por para com sem é são ao
+    """.split()
+)
+
+
+def query_terms(query: str) -> list[str]:
+    """The folded content words of a query, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(fold(query)):
+        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+class Highlighter:
+    """Finds the query's words in a passage, by stem, so `releases` marks `released`."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self._stem = _snowball()
+        self.stems = {self._stem(t) for t in terms}
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        if not self.stems:
+            return []
+        out = []
+        for m in _WORD.finditer(text):
+            word = fold(m.group())
+            if word in STOPWORDS:
+                continue
+            if self._stem(word) in self.stems:
+                out.append((m.start(), m.end()))
+        return out
+
+
+def _stemmer() -> Callable[[str], str]:
+    try:
+        import Stemmer
+
+        stemmer = Stemmer.Stemmer("english")
+        return lambda w: str(stemmer.stemWord(w))
+    except ImportError:  # pragma: no cover - PyStemmer is a dependency
+        return lambda w: w
+
+
+@lru_cache(maxsize=1)
+def _snowball() -> Callable[[str], str]:
+    return _stemmer()
+
+
+def analyze(text: str) -> list[str]:
+    """Folded, stemmed content words: the terms of a story's term vector."""
+    stem = _snowball()
+    return [stem(w) for w in _WORD.findall(fold(text)) if w not in STOPWORDS and len(w) > 1]
+
+
+def term_counts(texts: Iterable[str]) -> dict[str, int]:
+    """Term frequencies over several texts (a cluster's fields)."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(analyze(text))
+    return dict(counts)
+
+
+def tfidf_vector(counts: Mapping[str, int], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
+    """Sublinear tf times smoothed idf, unit length (a sparse dict)."""
+    vec = {
+        t: (1.0 + math.log(c)) * math.log((n_docs + 1) / (df.get(t, 0) + 1) + 1.0)
+        for t, c in counts.items()
+        if c > 0
+    }
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {t: v / norm for t, v in vec.items()}
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Dot product of two unit sparse vectors."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(t, 0.0) for t, v in a.items())
+
+
+def top_terms(vec: Mapping[str, float], n: int) -> Sequence[str]:
+    """The n heaviest terms: a "more like this" query."""
+    return [t for t, _ in sorted(vec.items(), key=lambda kv: -kv[1])[:n]]

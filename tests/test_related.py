@@ -1,0 +1,258 @@
+"""Related stories, threads, similar text and recommendations."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from searchengine import BadRequest, Engine, Filters, UnknownId
+from searchengine.documents import Cluster
+from searchengine.evaluate import evaluate_recommend, evaluate_related, read_families
+
+from .conftest import DATA
+from .test_cli import cli
+
+UKR = ["2025-11-20-c7", "2025-11-24-c2", "2025-11-25-c5", "2026-01-24-c6", "2026-02-06-c3"]
+
+
+def clone(cluster: Cluster, new_id: str, date: str | None = None) -> Cluster:
+    twin = copy.deepcopy(cluster)
+    twin.id = new_id
+    twin.date = date or twin.date
+    for i, article in enumerate(twin.articles, 1):
+        article.id = f"{new_id}-a{i}"
+    return twin
+
+
+def test_related_never_returns_the_cluster_itself(seeded: Engine) -> None:
+    for cid in UKR:
+        results = seeded.related(cid, k=40)
+        assert cid not in [r.id for r in results]
+        assert len(results) == 40  # every other cluster is a candidate here
+        scores = [r.score for r in results]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_related_finds_the_same_story_across_days(seeded: Engine) -> None:
+    results = seeded.related("2025-11-20-c7", k=4)
+    assert len({r.id for r in results} & set(UKR)) >= 3
+    assert results[0].same_story
+
+
+def test_related_respects_filters(seeded: Engine) -> None:
+    results = seeded.related("2025-11-20-c7", k=10, filters=Filters(date_from="2026-01-01"))
+    assert results and all((r.date or "") >= "2026-01-01" for r in results)
+
+
+def test_related_for_an_article_leaves_out_its_own_cluster(seeded: Engine) -> None:
+    results = seeded.related("2025-11-20-c7-a1", k=10)
+    assert results and all(r.cluster_id != "2025-11-20-c7" for r in results)
+    assert all(r.id.rsplit("-a", 1)[0] == r.cluster_id for r in results)
+    with_own = seeded.related("2025-11-20-c7-a1", k=10, include_own_cluster=True)
+    ids = [r.id for r in with_own]
+    assert "2025-11-20-c7-a1" not in ids
+    assert {"2025-11-20-c7-a2", "2025-11-20-c7-a3"} & set(ids)
+
+
+def test_unknown_ids_are_clear_errors(seeded: Engine) -> None:
+    with pytest.raises(UnknownId, match="2099-01-01-c1"):
+        seeded.related("2099-01-01-c1")
+    with pytest.raises(UnknownId):
+        seeded.thread("nope")
+    with pytest.raises(UnknownId):
+        seeded.recommend(liked=["nope"])
+    with pytest.raises(BadRequest):
+        seeded.recommend(liked=["2025-11-20-c7"], strategy="magic")
+    with pytest.raises(BadRequest):
+        seeded.recommend(diversity=2.0)
+
+
+def test_similar_text(seeded: Engine) -> None:
+    results = seeded.similar("Bitcoin crash liquidations crypto markets tumble", k=3)
+    assert results[0].id in {"2025-10-11-c4", "2026-02-06-c1"}
+    with pytest.raises(BadRequest):
+        seeded.similar("  ")
+
+
+def test_recommend_never_returns_liked_or_disliked(seeded: Engine) -> None:
+    liked, disliked = UKR[:2], [UKR[2]]
+    results = seeded.recommend(liked=liked, disliked=disliked, k=30)
+    ids = [r.id for r in results]
+    assert not set(ids) & set(liked + disliked)
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("strategy", ["best", "average"])
+def test_disliked_pushes_results_away(seeded: Engine, strategy: str) -> None:
+    liked = ["2025-11-20-c7", "2025-10-13-c1"]  # Ukraine peace plan, Gaza hostages
+    plain = [r.id for r in seeded.recommend(liked=liked, k=40, diversity=0, strategy=strategy)]
+    pushed = [
+        r.id
+        for r in seeded.recommend(
+            liked=liked, disliked=["2025-11-24-c2"], k=40, diversity=0, strategy=strategy
+        )
+    ]
+    # The other Ukraine clusters sink when one of them is disliked.
+    others = [c for c in UKR if c not in ("2025-11-20-c7", "2025-11-24-c2")]
+    assert sum(pushed.index(c) for c in others) > sum(plain.index(c) for c in others)
+
+
+def test_weights_matter(seeded: Engine) -> None:
+    ukraine, nobel = "2025-11-20-c7", "2025-10-13-c9"  # economics Nobel
+    toward_ukraine = seeded.recommend(liked=[(ukraine, 5.0), (nobel, 1.0)], k=1, diversity=0)
+    toward_nobel = seeded.recommend(liked=[(ukraine, 1.0), (nobel, 5.0)], k=1, diversity=0)
+    assert toward_ukraine[0].id in UKR
+    assert toward_nobel[0].id == "2025-10-10-c2"  # the other Nobel cluster
+    with pytest.raises(BadRequest):
+        seeded.recommend(liked=[(ukraine, 0.0)])
+
+
+def test_diversity_breaks_up_near_duplicates(seeded: Engine) -> None:
+    base, _ = seeded.get("2025-10-20-c1")  # the Louvre heist
+    seeded.add([clone(base, f"2025-10-2{i}-c9") for i in range(1, 5)])
+    liked = ["2025-10-20-c1"]
+    plain = [r.id for r in seeded.recommend(liked=liked, k=5, diversity=0)]
+    diverse = [r.id for r in seeded.recommend(liked=liked, k=5, diversity=0.7)]
+    dupes = {f"2025-10-2{i}-c9" for i in range(1, 5)}
+    assert len(dupes & set(plain)) == 4
+    assert len(dupes & set(diverse)) < 4
+
+
+def test_half_life_favours_recent(seeded: Engine) -> None:
+    base, _ = seeded.get("2025-10-20-c1")
+    old, new = (
+        clone(base, "2025-01-01-c1", "2025-01-01"),
+        clone(base, "2026-03-01-c1", "2026-03-01"),
+    )
+    new.summary += " "  # not byte-identical, still the same story
+    seeded.add([old, new])
+    ranked = [r.id for r in seeded.recommend(liked=["2025-10-20-c1"], k=3, diversity=0)]
+    assert set(ranked[:2]) == {"2025-01-01-c1", "2026-03-01-c1"}  # equally similar without it
+    fresh = seeded.recommend(liked=["2025-10-20-c1"], k=100, diversity=0, half_life_days=30)
+    order = [r.id for r in fresh]
+    assert order[0] == "2026-03-01-c1"
+    assert order.index("2025-01-01-c1") > 0
+    score = {r.id: r.score for r in fresh}
+    assert score["2025-01-01-c1"] < 0.01 * score["2026-03-01-c1"]  # 14 months at a 30-day half-life
+
+
+def test_no_likes_gives_widely_covered_fresh_diverse_stories(seeded: Engine) -> None:
+    results = seeded.recommend(k=5)
+    assert len(results) == 5 and len({r.id for r in results}) == 5
+    coverage = sorted(
+        (sum(seeded.get(c)[0].sources.values()) for c in seeded.store.cluster_ids()), reverse=True
+    )
+    assert sum(sum(r.sources.values()) for r in results) >= sum(coverage[5:10])
+
+
+def test_thread_is_date_ordered_and_contains_the_cluster(seeded: Engine) -> None:
+    thread = seeded.thread("2025-11-24-c2")
+    dates = [s.date for s in thread]
+    assert dates == sorted(dates)
+    assert "2025-11-24-c2" in [s.id for s in thread]
+
+
+def test_thread_with_the_real_model_stays_on_its_story(real_engine: Engine) -> None:
+    thread = [s.id for s in real_engine.thread("2025-11-24-c2")]
+    assert len(thread) >= 4
+    assert set(thread) <= set(UKR)
+    gaza = [s.id for s in real_engine.thread("2025-10-13-c1")]
+    assert not set(gaza) & set(UKR)
+
+
+def test_family_evaluation_with_the_real_model(real_engine: Engine) -> None:
+    families = read_families(DATA / "families.tsv")
+    report = evaluate_related(real_engine, families)
+    assert report.metrics["p@1"] >= 0.9 and report.metrics["ndcg@10"] >= 0.9
+    same = report.extra["same_story"]
+    assert same["precision"] >= 0.8 and same["recall"] >= 0.4
+    assert evaluate_recommend(real_engine, families)["recommend_hit@5"] >= 0.8
+
+
+def test_cli_related_thread_recommend(tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    cli(
+        "index",
+        str(DATA.parent.parent / "seeds"),
+        "--index",
+        str(index),
+        "--model",
+        "hashing",
+        "-q",
+    )
+    related = json.loads(
+        cli("related", "2025-11-20-c7", "--index", str(index), "--json", "-k", "3").stdout
+    )
+    assert len(related["results"]) == 3 and "same_story" in related["results"][0]
+    thread = cli("thread", "2025-11-20-c7", "--index", str(index))
+    assert thread.returncode == 0 and "* 2025-11-20" in thread.stdout
+    rec = json.loads(
+        cli(
+            "recommend",
+            "--liked",
+            "2025-11-20-c7:2",
+            "2025-10-13-c1",
+            "--disliked",
+            "2025-11-24-c2",
+            "--index",
+            str(index),
+            "--json",
+        ).stdout
+    )
+    assert not {r["id"] for r in rec["results"]} & {
+        "2025-11-20-c7",
+        "2025-10-13-c1",
+        "2025-11-24-c2",
+    }
+    similar = cli("similar", "Louvre crown jewels stolen", "--index", str(index), "-k", "1")
+    assert "2025-10-20-c1" in similar.stdout
+    missing = cli("related", "nope", "--index", str(index))
+    assert missing.returncode == 1 and "no cluster or article with id nope" in missing.stderr
+
+
+def test_cli_eval_families_on_jsonl_documents(tmp_path: Path) -> None:
+    docs = [
+        {
+            "id": "d1",
+            "title": "Louvre jewels stolen in daylight heist",
+            "text": "Thieves took crown jewels from the Louvre museum in Paris.",
+            "story_id": "louvre",
+        },
+        {
+            "id": "d2",
+            "title": "Paris museum robbery: crown jewels taken",
+            "text": "The Louvre heist lasted seven minutes; jewels were stolen.",
+            "story_id": "louvre",
+        },
+        {
+            "id": "d3",
+            "title": "Bitcoin crashes after tariff threat",
+            "text": "Crypto markets saw record liquidations as bitcoin fell.",
+            "story_id": "btc",
+        },
+        {
+            "id": "d4",
+            "title": "Record crypto liquidations as bitcoin tumbles",
+            "text": "Bitcoin fell sharply and leveraged traders were liquidated.",
+            "story_id": "btc",
+        },
+        {
+            "id": "d5",
+            "title": "Earthquake in Afghanistan",
+            "text": "A strong quake hit northern Afghanistan.",
+            "story_id": "quake",
+        },
+    ]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(json.dumps(d) for d in docs))
+    result = cli("eval", str(path), "--families", "story_id", "--model", "hashing", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"ndcg@10", "map", "p@1", "queries"} <= set(data)
+    assert set(data["queries"]) == {"d1", "d2", "d3", "d4"}
+    assert data["p@1"] == 1.0
+    bad = cli("eval", str(path), "--families", "no_such_field", "--model", "hashing")
+    assert bad.returncode == 1 and "no_such_field" in bad.stderr
