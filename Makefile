@@ -27,8 +27,10 @@ install: $(VENV)/.installed
 index: install
 	$(BIN)/searchengine index seeds/ --index $(INDEX)
 
+# Index seeds/ (a no-op when nothing changed), show the example search, then serve.
 run: index
-	$(BIN)/searchengine search "$(QUERY)" --index $(INDEX)
+	$(BIN)/searchengine search "$(QUERY)" --index $(INDEX) -k 3
+	$(BIN)/searchengine serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest

@@ -238,6 +238,29 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api import ApiSettings, create_app
+    from .engine import MANIFEST
+
+    settings = ApiSettings.resolve(args.index, max_body_bytes=args.max_body, model=args.model)
+    if not (settings.index / MANIFEST).exists():
+        print(
+            f"error: no index at {settings.index}; build one with "
+            f"`searchengine index --index {settings.index} PATH...`",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    writes = "enabled" if settings.api_key else "disabled (set SEARCHENGINE_API_KEY to enable)"
+    print(
+        f"serving {settings.index} at http://{args.host}:{args.port}/  (writes {writes})",
+        flush=True,
+    )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return EXIT_OK
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from .serialize import article_to_dict, cluster_to_dict
 
@@ -442,6 +465,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--articles", action="store_true", help="rank articles instead of clusters")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the HTTP API and the search page",
+        description="Serve the JSON API (docs at /docs) and the search page at /. The index is "
+        "loaded once at start-up. Writes (POST /documents, DELETE) need "
+        "SEARCHENGINE_API_KEY set and 'Authorization: Bearer <key>'.",
+    )
+    _add_index_option(p)
+    _add_model_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--max-body",
+        type=int,
+        metavar="BYTES",
+        help="largest accepted request body (default 5 MB, or $SEARCHENGINE_MAX_BODY)",
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "show",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
@@ -44,21 +45,24 @@ class QueryCache:
         self.encoder = encoder
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # the HTTP server asks from several threads
         self.hits = 0
         self.misses = 0
 
     def __call__(self, text: str) -> np.ndarray:
-        vector = self._cache.get(text)
-        if vector is not None:
-            self._cache.move_to_end(text)
-            self.hits += 1
-            return vector
-        self.misses += 1
-        vector = self.encoder.encode([text])[0]
+        with self._lock:
+            vector = self._cache.get(text)
+            if vector is not None:
+                self._cache.move_to_end(text)
+                self.hits += 1
+                return vector
+            self.misses += 1
+        vector = self.encoder.encode([text])[0]  # outside the lock: the slow part
         vector.setflags(write=False)
-        self._cache[text] = vector
-        if len(self._cache) > self.size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[text] = vector
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
         return vector
 
     def clear(self) -> None:

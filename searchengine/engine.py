@@ -91,7 +91,13 @@ class Engine:
         self.manifest = manifest
         self._encoder = encoder
         self._query_cache: QueryCache | None = None
+        # _lock guards the SQLite connection and the in-memory FAISS index: held
+        # briefly by every read and by each write's commit. _write_lock
+        # serialises whole writes (their slow encoding runs outside _lock, so
+        # searches keep answering while documents are ingested).
         self._lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        self._model_lock = threading.Lock()
         self.params = params or RankingParams()
         self.similarity_params = SimilarityParams()
         self._matrix: tuple[int, ClusterMatrix] | None = None
@@ -186,19 +192,23 @@ class Engine:
     @property
     def encoder(self) -> Encoder:
         """The model, loaded on first use (stats and show never need it)."""
-        if self._encoder is None:
-            self._encoder = load_encoder(self.model_name)
-            if self._encoder.dimension != self.dimension:
-                raise ModelMismatch(
-                    f"model {self.model_name!r} gives {self._encoder.dimension}-d vectors, "
-                    f"the index holds {self.dimension}-d"
-                )
-        return self._encoder
+        with self._model_lock:  # loaded once, even when several threads ask at once
+            if self._encoder is None:
+                encoder = load_encoder(self.model_name)
+                if encoder.dimension != self.dimension:
+                    raise ModelMismatch(
+                        f"model {self.model_name!r} gives {encoder.dimension}-d vectors, "
+                        f"the index holds {self.dimension}-d"
+                    )
+                self._encoder = encoder
+            if self._query_cache is None:
+                self._query_cache = QueryCache(self._encoder)
+            return self._encoder
 
     def encode_query(self, text: str) -> np.ndarray:
         """A query's vector; each distinct query is encoded once per process."""
-        if self._query_cache is None:
-            self._query_cache = QueryCache(self.encoder)
+        self.encoder  # noqa: B018 - makes sure the model and the cache exist
+        assert self._query_cache is not None
         return self._query_cache(text)
 
     def _load_vectors(self) -> FaissVectorStore:
@@ -244,6 +254,10 @@ class Engine:
 
     def add(self, clusters: Sequence[Cluster], *, progress: bool = False) -> AddReport:
         """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped."""
+        with self._write_lock:
+            return self._add(clusters, progress)
+
+    def _add(self, clusters: Sequence[Cluster], progress: bool) -> AddReport:
         started = time.perf_counter()
         report = AddReport()
         latest: dict[str, Cluster] = {}
@@ -265,7 +279,9 @@ class Engine:
                 for i in range(0, len(todo), BATCH_CLUSTERS):
                     chunk = todo[i : i + BATCH_CLUSTERS]
                     batch = Batch(chunk, {c.id for c in chunk if c.id in hashes})
-                    embeddings = encode_batch(batch, self.store, self.encoder, report, bar)
+                    with self._lock:
+                        reuse = self.store.embeddings_by_text(batch.replacing, self.dimension)
+                    embeddings = encode_batch(batch, reuse, self.encoder, report, bar)
                     self._write_batch(batch, embeddings)
             finally:
                 if bar is not None:
@@ -340,7 +356,7 @@ class Engine:
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Remove clusters by id; an unknown id is an error and nothing is removed."""
         wanted = list(dict.fromkeys(ids))
-        with self._lock:
+        with self._write_lock, self._lock:
             known = self.store.content_hashes(wanted)
             missing = [i for i in wanted if i not in known]
             if missing:

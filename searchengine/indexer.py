@@ -15,7 +15,6 @@ import numpy as np
 
 from .documents import Cluster, Field, Passage, passages_of
 from .encoder import Encoder
-from .store import Store
 
 # Relative weight of each field in a cluster's own vector (related / recommend).
 # The summary states what the story is; key points restate it; articles add
@@ -68,14 +67,13 @@ class Batch:
 
 def encode_batch(
     batch: Batch,
-    store: Store,
+    reuse: dict[str, np.ndarray],
     encoder: Encoder,
     report: AddReport,
     progress: object | None = None,
     chunk: int = 256,
 ) -> dict[str, np.ndarray]:
-    """Embeddings for every passage of the batch, reusing stored ones by text."""
-    reuse = store.embeddings_by_text(batch.replacing, encoder.dimension) if batch.replacing else {}
+    """Embeddings for every passage of the batch, reusing stored ones (by the text encoded)."""
     todo: list[str] = []
     for passages in batch.passages.values():
         todo.extend(p.embed_text for p in passages if p.embed_text not in reuse)

@@ -1,0 +1,109 @@
+"""The search page in a real headless Chromium, served by a real `searchengine serve`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import SEEDS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+EXE = Path(sys.executable).parent / "searchengine"
+
+if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium); CI installs it",
+        allow_module_level=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    index = tmp_path / "idx"
+    subprocess.run(
+        [str(EXE), "index", str(SEEDS), "--index", str(index), "--model", "hashing", "-q"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    port = free_port()
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(EXE), "serve", "--index", str(index), "--port", str(port), "--log-level", "warning"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "server.log").read_text())
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_search_open_cluster_see_articles(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            failed: list[str] = []
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.goto(server + "/")
+            page.fill("#q", "Venezuela prisoner releases")
+            page.click("#go")
+            first = page.locator("#results .result").first
+            first.wait_for(timeout=15_000)
+            assert first.get_attribute("data-id") == "2026-01-09-c10"
+            assert "Venezuela Releases Political Prisoners" in first.inner_text()
+            assert page.locator("#results .result").first.locator("mark").count() > 0
+            page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+
+            first.locator("a.open").click()
+            page.locator("#articles .article").first.wait_for(timeout=15_000)
+            assert page.locator("#articles .article").count() == 3
+            assert "Sky News" in page.locator("#articles").inner_text()
+            page.locator("#related li").first.wait_for(timeout=15_000)
+            page.screenshot(path=str(tmp_path / "cluster.png"), full_page=True)
+            assert (tmp_path / "cluster.png").stat().st_size > 0
+            assert not failed, failed  # nothing fetched from outside the app
+        finally:
+            browser.close()
