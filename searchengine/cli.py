@@ -322,8 +322,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .evaluate import evaluate_engine, read_qrels, read_queries
 
+    if args.beir:
+        return _eval_beir(args)
     if not args.families and not (args.queries and args.qrels):
-        raise SystemExit("searchengine eval: error: give --queries and --qrels, or --families")
+        raise SystemExit(
+            "searchengine eval: error: give --queries and --qrels, --families, or --beir"
+        )
     with tempfile.TemporaryDirectory(prefix="searchengine-eval-") as tmp:
         if args.index:
             engine = _open(args)
@@ -347,6 +351,43 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"mode {args.mode}: {len(report.per_query)} judged queries, {len(report.unjudged)} unjudged"
     )
     print("  ".join(f"{m} {report.metrics[m]:.4f}" for m in metrics))
+    return EXIT_OK
+
+
+def _eval_beir(args: argparse.Namespace) -> int:
+    """BEIR: index the corpus as generic documents (or reuse --index), score the test queries."""
+    from .engine import Engine
+    from .evaluate import BEIR_METRICS, evaluate_engine, read_beir
+
+    data = read_beir(args.beir)
+    with tempfile.TemporaryDirectory(prefix="searchengine-beir-") as tmp:
+        where = Path(args.index) if args.index else Path(tmp) / "index"
+        with Engine.open(where, model=args.model, create=True) as engine:
+            report_add = engine.add(data.documents, progress=_progress_wanted(args))
+            report = evaluate_engine(
+                engine,
+                data.queries,
+                data.qrels,
+                mode=args.mode,
+                k=100,
+                metrics=BEIR_METRICS,
+                progress=_progress_wanted(args),
+            )
+            stats = engine.stats()
+    report.extra.update(
+        documents=len(data.documents),
+        passages=stats["passages"],
+        passages_encoded=report_add.passages_encoded,
+        passages_per_second=round(report_add.passages_per_second, 1),
+    )
+    if args.json:
+        _print_json({"mode": args.mode, **report.to_json(BEIR_METRICS)})
+        return EXIT_OK
+    print(
+        f"BEIR {args.beir}: {len(data.documents)} documents ({stats['passages']} passages), "
+        f"{len(report.per_query)} queries, mode {args.mode}"
+    )
+    print("  ".join(f"{m} {report.metrics[m]:.4f}" for m in BEIR_METRICS))
     return EXIT_OK
 
 
@@ -529,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", metavar="TSV", help="queries, `qid<TAB>text` per line")
     p.add_argument("--qrels", metavar="FILE", help="TREC qrels, `qid 0 docid grade` per line")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument(
+        "--beir",
+        metavar="DIR",
+        help="score a BEIR folder (corpus.jsonl[.gz], queries.jsonl[.gz], qrels/test.tsv): "
+        "nDCG@10 and Recall@100; with --index the corpus index is kept there and reused",
+    )
     p.add_argument(
         "--families",
         metavar="TSV|FIELD",

@@ -261,3 +261,46 @@ def evaluate_recommend(engine: Any, families: dict[str, str], k: int = 5) -> dic
             trials += 1
             hits += held in got
     return {f"recommend_hit@{k}": round(hits / trials, 4) if trials else None, "trials": trials}
+
+
+BEIR_METRICS = ("ndcg@10", "recall@100")
+
+
+@dataclass
+class BeirData:
+    """A BEIR folder: the corpus as generic documents, the test queries and qrels."""
+
+    documents: list[Any]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _first_existing(folder: Path, names: Sequence[str]) -> Path:
+    for name in names:
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(f"{folder} has none of {', '.join(names)}")
+
+
+def read_beir(folder: str | Path, split: str = "test") -> BeirData:
+    """`corpus.jsonl[.gz]`, `queries.jsonl[.gz]` and `qrels/<split>.tsv` (CRLF or LF)."""
+    from .parse import record_to_cluster
+
+    root = Path(folder)
+    corpus_path = _first_existing(root, ["corpus.jsonl", "corpus.jsonl.gz"])
+    queries_path = _first_existing(root, ["queries.jsonl", "queries.jsonl.gz"])
+    qrels = read_qrels(_first_existing(root / "qrels", [f"{split}.tsv"]))
+    documents = []
+    for number, record in enumerate(read_jsonl(corpus_path), 1):
+        record = {
+            "id": record.get("_id", record.get("id")),
+            "title": record.get("title", ""),
+            "text": record.get("text", ""),
+        }
+        documents.append(record_to_cluster(record, str(corpus_path), number))
+    queries = {}
+    for record in read_jsonl(queries_path):
+        qid = str(record.get("_id", record.get("id")))
+        if qid in qrels:
+            queries[qid] = str(record["text"])
+    return BeirData(documents, queries, qrels)
