@@ -144,9 +144,11 @@ class Engine:
                     f"`searchengine index --rebuild --model {wanted} --index {path} ...`"
                 )
         elif create:
-            path.mkdir(parents=True, exist_ok=True)
             if encoder is None:
                 encoder = load_encoder(model or DEFAULT_MODEL)
+            if index_type != "auto":
+                FaissVectorStore(encoder.dimension, index_type)  # a bad type fails before any write
+            path.mkdir(parents=True, exist_ok=True)
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "model": encoder.name,

@@ -123,11 +123,11 @@ def evaluate_search(
     """Run every query through `search` (text -> [(doc id, score)]) and score the run."""
     run: dict[str, dict[str, float]] = {}
     unjudged: dict[str, list[tuple[str, float]]] = {}
-    items = list(queries.items())
+    items: Any = list(queries.items())
     if progress:
         from tqdm import tqdm
 
-        items = list(tqdm(items, desc="queries", unit="query"))
+        items = tqdm(items, desc="queries", unit="query")
     for qid, text in items:
         hits = search(text)
         if qid in qrels:

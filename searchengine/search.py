@@ -41,6 +41,13 @@ class Kind(StrEnum):
     ARTICLES = "articles"
 
 
+class Fusion(StrEnum):
+    """How the signals' rankings are combined."""
+
+    RRF = "rrf"  # reciprocal rank fusion: ranks only
+    CONVEX = "convex"  # weighted sum of scores, each signal scaled by its best group
+
+
 @dataclass(frozen=True)
 class RankingParams:
     """The knobs of ranking; the defaults are what measured best on the dev corpus."""
@@ -50,7 +57,10 @@ class RankingParams:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     trigram_weight: float = 0.5  # character trigrams: typos and cognates; noisier than words
-    extra_credit: float = 0.1  # weight of a group's further matching passages
+    fusion: Fusion = Fusion.CONVEX
+    # Credit for a group's further matching passages: kept to a tie-breaker. More
+    # favoured long documents and big clusters (SciFact nDCG@10 0.730 -> 0.701 at 0.1).
+    extra_credit: float = 0.02
     extra_passages: int = 3  # how many further passages earn credit
     shown_passages: int = 3  # matched passages returned per hit
 
@@ -205,43 +215,43 @@ class Searcher:
                     match, params.candidates, filters, table="passages_trigram"
                 )
         rows = self.store.passages([pid for pid, _ in dense + lexical + trigram])
-        dense_groups = group_ranking(dense, rows, kind, params)
-        lexical_groups = group_ranking(lexical, rows, kind, params)
-        trigram_groups = group_ranking(trigram, rows, kind, params)
-
+        signals = [
+            _Signal("dense", group_ranking(dense, rows, kind, params), params.dense_weight),
+            _Signal("lexical", group_ranking(lexical, rows, kind, params), params.lexical_weight),
+            _Signal("trigram", group_ranking(trigram, rows, kind, params), params.trigram_weight),
+        ]
+        signals = [sig for sig in signals if sig.groups]
         if mode is Mode.HYBRID:
-            fused = rrf(
-                [
-                    ([g.key for g in dense_groups], params.dense_weight),
-                    ([g.key for g in lexical_groups], params.lexical_weight),
-                    ([g.key for g in trigram_groups], params.trigram_weight),
-                ],
-                params.rrf_k,
-            )
+            fused = fuse(signals, params)
         else:
-            only = dense_groups or lexical_groups
-            fused = {g.key: g.score(params) for g in only}
+            fused = {g.key: g.score(params) for sig in signals[:1] for g in sig.groups}
         # Ties in fused rank (1st + 2nd vs 2nd + 1st) go to the better semantic match.
-        dense_rank = {g.key: i for i, g in enumerate(dense_groups)}
+        dense_rank = {
+            g.key: i for sig in signals if sig.name == "dense" for i, g in enumerate(sig.groups)
+        }
         ranked = sorted(
             fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
         )[:k]
-        return self._hits(ranked, fused, dense_groups, lexical_groups, rows, terms, kind)
+        return self._hits(ranked, fused, signals, rows, terms, kind)
 
     def _hits(
         self,
         ranked: list[str],
         fused: dict[str, float],
-        dense_groups: list[_Group],
-        lexical_groups: list[_Group],
+        signals: list[_Signal],
         rows: dict[int, PassageRow],
         terms: list[str],
         kind: Kind,
     ) -> list[Hit]:
-        dense_by = {g.key: (i, g) for i, g in enumerate(dense_groups, 1)}
-        lexical_by = {g.key: (i, g) for i, g in enumerate(lexical_groups, 1)}
+        by_signal = {
+            sig.name: {g.key: (i, g) for i, g in enumerate(sig.groups, 1)} for sig in signals
+        }
         highlighter = Highlighter(terms)
-        cluster_ids = [rows_key_cluster(key, dense_by, lexical_by, rows) for key in ranked]
+        groups_of: dict[str, list[_Group]] = defaultdict(list)
+        for ranks in by_signal.values():
+            for key, (_, group) in ranks.items():
+                groups_of[key].append(group)
+        cluster_ids = [rows[groups_of[key][0].scores[0][1]].cluster_id for key in ranked]
         clusters = self.store.get_clusters(sorted(set(cluster_ids)))
         hits: list[Hit] = []
         for key, cluster_id in zip(ranked, cluster_ids, strict=True):
@@ -249,10 +259,9 @@ class Searcher:
             if cluster is None:
                 continue
             passage_scores: dict[int, float] = {}
-            for by in (dense_by, lexical_by):
-                if key in by:
-                    for score, pid in by[key][1].scores:
-                        passage_scores[pid] = max(passage_scores.get(pid, 0.0), score)
+            for group in groups_of[key]:
+                for score, pid in group.scores:
+                    passage_scores[pid] = max(passage_scores.get(pid, 0.0), score)
             best = sorted(passage_scores.items(), key=lambda kv: -kv[1])[
                 : self.params.shown_passages
             ]
@@ -267,6 +276,7 @@ class Searcher:
                 )
                 for pid, score in best
             ]
+            dense_by, lexical_by = by_signal.get("dense", {}), by_signal.get("lexical", {})
             hit = Hit(
                 id=key,
                 cluster_id=cluster_id,
@@ -288,13 +298,23 @@ class Searcher:
         return hits
 
 
-def rows_key_cluster(
-    key: str,
-    dense_by: dict[str, tuple[int, _Group]],
-    lexical_by: dict[str, tuple[int, _Group]],
-    rows: dict[int, PassageRow],
-) -> str:
-    """The cluster a group key (cluster or article id) belongs to."""
-    entry = dense_by.get(key) or lexical_by.get(key)
-    assert entry is not None
-    return rows[entry[1].scores[0][1]].cluster_id
+@dataclass
+class _Signal:
+    """One way of ranking (dense, word bm25, trigram bm25): its groups, best first, and weight."""
+
+    name: str
+    groups: list[_Group]
+    weight: float
+
+
+def fuse(signals: Sequence[_Signal], params: RankingParams) -> dict[str, float]:
+    """Combine the rankings: reciprocal rank fusion, or a convex combination of the
+    groups' scores (each signal scaled to [0, 1] by its best group)."""
+    if params.fusion is Fusion.RRF:
+        return rrf([([g.key for g in sig.groups], sig.weight) for sig in signals], params.rrf_k)
+    fused: dict[str, float] = defaultdict(float)
+    for sig in signals:
+        top = sig.groups[0].score(params) or 1.0
+        for g in sig.groups:
+            fused[g.key] += sig.weight * g.score(params) / top
+    return fused

@@ -20,16 +20,36 @@ def beir(tmp_path: Path) -> Path:
     (root / "qrels").mkdir(parents=True)
     long_text = " ".join(f"Sentence {i} about nothing in particular." for i in range(120))
     docs = [
-        {"_id": "10", "title": "Vitamin D and bone density", "text": "Vitamin D supplements increase bone density in older adults.", "metadata": {}},
-        {"_id": "11", "title": "Aspirin and heart attacks", "text": "Daily aspirin lowers the risk of a first heart attack.", "metadata": {}},
-        {"_id": "12", "title": "A long abstract", "text": long_text + " The key finding: zinc shortens colds.", "metadata": {}},
+        {
+            "_id": "10",
+            "title": "Vitamin D and bone density",
+            "text": "Vitamin D supplements increase bone density in older adults.",
+            "metadata": {},
+        },
+        {
+            "_id": "11",
+            "title": "Aspirin and heart attacks",
+            "text": "Daily aspirin lowers the risk of a first heart attack.",
+            "metadata": {},
+        },
+        {
+            "_id": "12",
+            "title": "A long abstract",
+            "text": long_text + " The key finding: zinc shortens colds.",
+            "metadata": {},
+        },
     ]
     with gzip.open(root / "corpus.jsonl.gz", "wt", encoding="utf-8") as fh:
         fh.write("\n".join(json.dumps(d) for d in docs) + "\n")
-    queries = [{"_id": "1", "text": "vitamin D improves bone density"}, {"_id": "2", "text": "zinc shortens the common cold"},
-               {"_id": "3", "text": "a training query with no test qrels"}]
+    queries = [
+        {"_id": "1", "text": "vitamin D improves bone density"},
+        {"_id": "2", "text": "zinc shortens the common cold"},
+        {"_id": "3", "text": "a training query with no test qrels"},
+    ]
     (root / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
-    (root / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\r\n1\t10\t1\r\n2\t12\t1\r\n")
+    (root / "qrels" / "test.tsv").write_bytes(
+        b"query-id\tcorpus-id\tscore\r\n1\t10\t1\r\n2\t12\t1\r\n"
+    )
     return root
 
 

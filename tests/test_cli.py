@@ -238,3 +238,35 @@ def test_eval_command_json(tmp_path: Path) -> None:
     assert len(data["queries"]) == 34  # d33 and d34 have no judgments
     assert set(data["unjudged"]) == {"d33", "d34"}
     assert 0.5 < data["ndcg@10"] <= 1.0
+
+
+def test_index_type_is_chosen_at_build_time(tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    result = cli(
+        "index",
+        str(SEEDS / "multi_2025-11-20.txt"),
+        "--index",
+        str(index),
+        "--model",
+        "hashing",
+        "--index-type",
+        "HNSW32,Flat",
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(cli("stats", "--index", str(index), "--json").stdout)
+    assert stats["index_type"] == "HNSW32,Flat" and stats["index_type_requested"] == "HNSW32,Flat"
+    hits = json.loads(cli("search", "Zelenskyy peace plan", "--index", str(index), "--json").stdout)
+    assert hits["results"][0]["id"] == "2025-11-20-c7"
+    bad = cli(
+        "index",
+        str(SEEDS / "multi_2025-11-20.txt"),
+        "--index",
+        str(tmp_path / "bad"),
+        "--model",
+        "hashing",
+        "--index-type",
+        "Nonsense42",
+    )
+    assert bad.returncode == 1 and "bad FAISS index type" in bad.stderr
+    assert not (tmp_path / "bad").exists()  # nothing half-made left behind

@@ -1,0 +1,380 @@
+"""Performance benchmark: indexing, query latency, vector search at scale, memory.
+
+Prints a table and writes JSON (--out). Corpora are SYNTHETIC (scripts/synthetic.py).
+
+    .venv/bin/python scripts/bench.py --e2e 10000 100000 --vectors 100000 1000000 --out bench-results/bench.json
+
+End to end with the real model runs only while the estimated encoding time
+(passages / raw encoder rate) fits --e2e-budget minutes; a larger size is run
+end to end with the model-free `hashing` encoder, which measures everything
+but the model (parse, store, FTS5, FAISS), and its MiniLM time is reported as
+an estimate from the raw encoder rate. Each end-to-end build runs in its own
+process so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def percentiles(values_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(values_ms)
+
+    def pick(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(round(p / 100 * len(ordered))) - 1)], 2)
+
+    return {"p50_ms": pick(50), "p95_ms": pick(95), "p99_ms": pick(99)}
+
+
+def memory_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process, from /proc (ru_maxrss survives exec,
+    so a child would inherit its parent's peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- end to end (run in a child process) ------------------------------------------
+
+
+def child_build(corpus: str, index: str, model: str) -> dict[str, Any]:
+    from searchengine import Engine
+
+    started = time.perf_counter()
+    engine = Engine.open(index, model=model, create=True)
+    run = engine.add_paths([corpus])
+    wall = time.perf_counter() - started
+    stats = engine.stats()
+    engine.close()
+    return {
+        "passages": stats["passages"],
+        "clusters": stats["clusters"],
+        "seconds": round(wall, 2),
+        "end_to_end_passages_per_second": round(stats["passages"] / wall, 1),
+        "encode_passages_per_second": round(run.report.passages_per_second, 1),
+        "encode_seconds": round(run.report.encode_seconds, 2),
+        "index_bytes": stats["size_bytes"],
+        "peak_rss_mb": round(memory_mb("VmHWM"), 1),
+        "parse_errors": len(run.errors),
+    }
+
+
+def child_query(index: str, queries_file: str) -> dict[str, Any]:
+    from searchengine import Engine
+
+    queries = json.loads(Path(queries_file).read_text())
+    engine = Engine.open(index)
+    encoder = engine.encoder  # the model alone, before the index is touched by a search
+    rss_model = memory_mb("VmRSS")
+    engine.search("warm up the index", k=10)
+    loaded_rss = memory_mb("VmRSS")
+
+    raw = []
+    for q in queries:
+        t = time.perf_counter()
+        encoder.encode([q])
+        raw.append((time.perf_counter() - t) * 1000)
+    assert engine._query_cache is not None
+    engine._query_cache.clear()
+    cold = []
+    for q in queries:
+        t = time.perf_counter()
+        engine.search(q, k=10)
+        cold.append((time.perf_counter() - t) * 1000)
+    warm = []
+    for q in queries:  # every vector is cached now: this is search without the model
+        t = time.perf_counter()
+        engine.search(q, k=10)
+        warm.append((time.perf_counter() - t) * 1000)
+    return {
+        "queries": len(queries),
+        "hybrid_cold": percentiles(cold),
+        "raw_query_encode": percentiles(raw),
+        "hybrid_warm_cache": percentiles(warm),
+        "loaded_index_rss_mb": round(loaded_rss, 1),
+        "model_only_rss_mb": round(rss_model, 1),
+    }
+
+
+def run_child(function: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", function, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child_raw(texts_file: str) -> dict[str, Any]:
+    from searchengine.encoder import DEFAULT_MODEL, load_encoder
+
+    texts = json.loads(Path(texts_file).read_text())
+    encoder = load_encoder(DEFAULT_MODEL)
+    encoder.encode(texts[:32])  # warm-up
+    t = time.perf_counter()
+    encoder.encode(texts)
+    return {"passages_per_second": len(texts) / (time.perf_counter() - t)}
+
+
+def raw_encoder_rate(texts: list[str], workdir: Path) -> float:
+    """The bare model on the same texts, in a child (so this process never loads torch)."""
+    path = workdir / "raw-texts.json"
+    path.write_text(json.dumps(texts))
+    return float(run_child("raw", str(path))["passages_per_second"])
+
+
+def end_to_end(size: int, budget_minutes: float, workdir: Path, sample: int) -> dict[str, Any]:
+    from synthetic import generate
+
+    from searchengine.documents import passages_of
+    from searchengine.parse import iter_files
+
+    corpus = workdir / f"corpus-{size}"
+    generate(size, corpus)
+    texts = [
+        p.embed_text for _, r in iter_files([corpus]) for c in r.clusters for p in passages_of(c)
+    ]
+    rng = random.Random(1)
+    sample_texts = rng.sample(texts, min(sample, len(texts)))
+    raw_rate = raw_encoder_rate(sample_texts, workdir)
+    estimate_min = len(texts) / raw_rate / 60
+    model = "all-MiniLM-L6-v2" if estimate_min <= budget_minutes else "hashing"
+    index = workdir / f"index-{size}"
+    build = run_child("build", str(corpus), str(index), model)
+    queries = make_queries(texts, 200)
+    qfile = workdir / f"queries-{size}.json"
+    qfile.write_text(json.dumps(queries))
+    query = run_child("query", str(index), str(qfile)) if model != "hashing" else None
+    result = {
+        "passages": build["passages"],
+        "model": model,
+        "raw_encoder_passages_per_second": round(raw_rate, 1),
+        "raw_encoder_sample": len(sample_texts),
+        **build,
+        "bytes_per_passage": round(build["index_bytes"] / build["passages"]),
+        "build_rss_kb_per_passage": round(build["peak_rss_mb"] * 1024 / build["passages"], 2),
+    }
+    if model == "hashing":
+        result["minilm_estimate_minutes"] = round(estimate_min, 1)
+        result["note"] = (
+            "MiniLM end to end would exceed the budget: built with the hashing encoder "
+            "(all but the model); MiniLM time estimated from the raw encoder rate"
+        )
+    else:
+        result["ratio_end_to_end_to_raw"] = round(
+            build["end_to_end_passages_per_second"] / raw_rate, 3
+        )
+    if query:
+        result["query"] = query
+        result["loaded_rss_kb_per_passage"] = round(
+            (query["loaded_index_rss_mb"] - query["model_only_rss_mb"]) * 1024 / build["passages"],
+            2,
+        )
+    return result
+
+
+def make_queries(texts: list[str], n: int) -> list[str]:
+    """Distinct queries: a few words cut from random passages (like keyword queries)."""
+    rng = random.Random(3)
+    out: set[str] = set()
+    while len(out) < n:
+        words = rng.choice(texts).split()
+        start = rng.randrange(max(1, len(words) - 6))
+        out.add(" ".join(words[start : start + rng.randint(2, 6)]))
+    return sorted(out)
+
+
+# --- vector search at scale ---------------------------------------------------------
+
+
+def synthetic_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit vectors around 2,000 random topic centres (real embeddings cluster; pure
+    noise would make every approximate index look worse than it is)."""
+    centres = rng.standard_normal((2000, dim)).astype(np.float32)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        picks = rng.integers(0, len(centres), stop - start)
+        block = centres[picks] + 0.9 * rng.standard_normal((stop - start, dim)).astype(np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out[start:stop] = block
+    return out
+
+
+def vector_scale(n: int, dim: int, types: list[str], n_queries: int = 200) -> list[dict[str, Any]]:
+    import faiss
+
+    rng = np.random.default_rng(11)
+    data = synthetic_vectors(n + n_queries, dim, rng)
+    base, queries = data[:n], data[n:]
+    ids = np.arange(n, dtype=np.int64)
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(base)
+    _, truth = exact.search(queries, 10)
+    rows = []
+    for kind in types:
+        spec = kind.replace("{nlist}", str(int(4 * np.sqrt(n))))
+        t = time.perf_counter()
+        index = faiss.IndexIDMap2(faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT))
+        inner = faiss.downcast_index(index.index)
+        if isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efConstruction = 80
+        if not index.is_trained:
+            sample = base[rng.choice(n, min(n, 100_000), replace=False)]
+            index.train(sample)
+        index.add_with_ids(base, ids)
+        build_s = time.perf_counter() - t
+        if isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efSearch = 64
+        if isinstance(inner, faiss.IndexIVF):
+            inner.nprobe = 32
+        size = len(faiss.serialize_index(index))
+        lat = []
+        found = np.empty((len(queries), 10), dtype=np.int64)
+        for i, q in enumerate(queries):
+            t = time.perf_counter()
+            _, got = index.search(q.reshape(1, -1), 10)
+            lat.append((time.perf_counter() - t) * 1000)
+            found[i] = got[0]
+        recall = float(
+            np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(len(queries))])
+        )
+        rows.append(
+            {
+                "vectors": n,
+                "type": spec,
+                "build_s": round(build_s, 1),
+                "bytes_per_vector": round(size / n, 1),
+                "search_p50_ms": round(statistics.median(lat), 3),
+                "recall@10": round(recall, 3),
+            }
+        )
+        print(
+            f"  {n:>9,} {spec:<16} build {build_s:7.1f}s  {size / n:7.1f} B/vec  "
+            f"p50 {statistics.median(lat):8.3f} ms  recall@10 {recall:.3f}",
+            flush=True,
+        )
+        del index
+    return rows
+
+
+# --- main -------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    import faiss
+    import torch
+
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "faiss": faiss.__version__,
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        function, args = sys.argv[2], sys.argv[3:]
+        children = {"build": child_build, "query": child_query, "raw": child_raw}
+        result = children[function](*args)
+        print(json.dumps(result))
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--e2e",
+        type=int,
+        nargs="*",
+        default=[10_000],
+        metavar="PASSAGES",
+        help="end-to-end corpus sizes, in passages",
+    )
+    parser.add_argument(
+        "--vectors",
+        type=int,
+        nargs="*",
+        default=[100_000],
+        metavar="N",
+        help="vector-search sizes (synthetic unit vectors, no encoder)",
+    )
+    parser.add_argument(
+        "--types", nargs="*", default=["Flat", "HNSW32,Flat", "IVF{nlist},Flat", "IVF{nlist},SQ8"]
+    )
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument(
+        "--e2e-budget",
+        type=float,
+        default=10.0,
+        metavar="MINUTES",
+        help="largest estimated MiniLM encoding time to run end to end",
+    )
+    parser.add_argument("--encoder-sample", type=int, default=1500)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
+    args = parser.parse_args()
+
+    report: dict[str, Any] = {"machine": machine(), "end_to_end": [], "vector_search": []}
+    print(f"machine: {report['machine']}")
+    with tempfile.TemporaryDirectory(prefix="searchengine-bench-") as tmp:
+        for size in args.e2e:
+            print(f"end to end, {size:,} passages (synthetic)…", flush=True)
+            row = end_to_end(size, args.e2e_budget, Path(tmp), args.encoder_sample)
+            report["end_to_end"].append(row)
+            print(json.dumps(row, indent=1), flush=True)
+    for n in args.vectors:
+        print(f"vector search, {n:,} synthetic vectors of {args.dim} dims…", flush=True)
+        report["vector_search"].extend(vector_scale(n, args.dim, args.types))
+
+    print("\nEnd to end (passages/s; latency ms)")
+    print(
+        f"{'passages':>9} {'model':<17} {'e2e p/s':>8} {'raw p/s':>8} {'ratio':>6} "
+        f"{'cold p50/p95/p99':>20} {'raw enc p50':>11} {'warm p50/p95/p99':>20} {'build RSS':>9}"
+    )
+    for r in report["end_to_end"]:
+        q = r.get("query")
+        cold = (
+            "/".join(str(q["hybrid_cold"][k]) for k in ("p50_ms", "p95_ms", "p99_ms")) if q else "-"
+        )
+        warm = (
+            "/".join(str(q["hybrid_warm_cache"][k]) for k in ("p50_ms", "p95_ms", "p99_ms"))
+            if q
+            else "-"
+        )
+        raw = q["raw_query_encode"]["p50_ms"] if q else "-"
+        print(
+            f"{r['passages']:>9,} {r['model']:<17} {r['end_to_end_passages_per_second']:>8} "
+            f"{r['raw_encoder_passages_per_second']:>8} {r.get('ratio_end_to_end_to_raw', '-'):>6} "
+            f"{cold:>20} {raw:>11} {warm:>20} {r['peak_rss_mb']:>7}MB"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
