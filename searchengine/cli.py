@@ -92,8 +92,8 @@ def _filters(args: argparse.Namespace) -> Any:
         date_from=iso_date(args.date_from, "--from"),
         date_to=iso_date(args.date_to, "--to"),
         sources=tuple(args.source or ()),
-        entities=tuple(args.entity or ()),
-        sentiment=args.sentiment,
+        entities=tuple(getattr(args, "entity", None) or ()),
+        sentiment=getattr(args, "sentiment", None),
     )
 
 
@@ -165,14 +165,7 @@ def _print_related(stories: list[Any], header: str) -> None:
 
 
 def _related_filters(args: argparse.Namespace) -> Any:
-    from .serialize import iso_date
-    from .store import Filters
-
-    return Filters(
-        date_from=iso_date(args.date_from, "--from"),
-        date_to=iso_date(args.date_to, "--to"),
-        sources=tuple(args.source or ()),
-    )
+    return _filters(args)
 
 
 def cmd_related(args: argparse.Namespace) -> int:
@@ -425,6 +418,19 @@ def _add_index_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_date_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--from", dest="date_from", metavar="DATE", help="only clusters on or after DATE"
+    )
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="only clusters on or before DATE")
+    p.add_argument(
+        "--source",
+        action="append",
+        metavar="HOST",
+        help="only clusters with an article from HOST (repeatable: any of them)",
+    )
+
+
 def _add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
@@ -482,16 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="hybrid",
         help="hybrid (default): embeddings and full text fused; dense; lexical",
     )
-    p.add_argument(
-        "--from", dest="date_from", metavar="DATE", help="only clusters on or after DATE"
-    )
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="only clusters on or before DATE")
-    p.add_argument(
-        "--source",
-        action="append",
-        metavar="HOST",
-        help="only clusters with an article from HOST (repeatable: any of them)",
-    )
+    _add_date_source_options(p)
     p.add_argument(
         "--entity",
         action="append",
@@ -588,13 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     def related_options(p: argparse.ArgumentParser) -> None:
         _add_index_option(p)
         p.add_argument("-k", "--k", type=int, default=10, help="number of results (default 10)")
-        p.add_argument(
-            "--from", dest="date_from", metavar="DATE", help="only clusters on or after DATE"
-        )
-        p.add_argument(
-            "--to", dest="date_to", metavar="DATE", help="only clusters on or before DATE"
-        )
-        p.add_argument("--source", action="append", metavar="HOST", help="only clusters with HOST")
+        _add_date_source_options(p)
         p.add_argument("--json", action="store_true", help="print one JSON document")
 
     p = sub.add_parser(

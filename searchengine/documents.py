@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-MAX_PASSAGE_WORDS = 180
+MAX_PASSAGE_CHARS = 1000  # title included; ~220 word pieces of English
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -152,46 +152,59 @@ def passages_of(cluster: Cluster) -> list[Passage]:
     title; users see (and full text matches) the key point alone.
     """
     out = [
-        Passage(cluster.id, Field.SUMMARY, i, _join(cluster.title, chunk))
-        for i, chunk in enumerate(chunk_text(cluster.summary))
+        Passage(cluster.id, Field.SUMMARY, i, text)
+        for i, text in enumerate(_windows(cluster.title, cluster.summary))
     ]
     for i, point in enumerate(cluster.key_points, 1):
         out.append(Passage(cluster.id, Field.KEY_POINT, i, point, context=cluster.title))
     for i, article in enumerate(cluster.articles, 1):
-        out.append(
-            Passage(cluster.id, Field.ARTICLE, i, _join(article.title, article.summary), article.id)
-        )
+        for text in _windows(article.title, article.summary):
+            out.append(Passage(cluster.id, Field.ARTICLE, i, text, article.id))
     return out
 
 
-def chunk_text(text: str, max_words: int = MAX_PASSAGE_WORDS) -> list[str]:
-    """Split long text into windows of whole sentences of at most ~`max_words` words.
+def chunk_text(text: str, max_chars: int = MAX_PASSAGE_CHARS) -> list[str]:
+    """Split long text into windows of whole sentences of at most `max_chars` characters.
 
-    The encoder reads only its first 256 word pieces (~180 English words);
-    without this a long document would be judged by its opening alone. A
-    sentence longer than the window is cut at the window; windows overlap by
-    one sentence so that a match across a boundary is not lost. Digest
-    summaries are shorter than one window and stay whole.
+    The encoder reads only its first 256 word pieces; without this a long
+    document is judged by its opening alone (on BEIR SciFact, 71% of documents
+    are longer, and truncation would drop 29% of all their tokens). English
+    runs ~4.5 characters per word piece, so 1,000 characters fit the window
+    for all but the densest text. A sentence longer than a window is cut at
+    word boundaries; windows overlap by one sentence so that a match across a
+    boundary is not lost. Digest summaries and articles fit one window.
     """
-    words = text.split()
-    if len(words) <= max_words:
-        return [text.strip()] if text.strip() else [""]
-    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
-    pieces: list[list[str]] = []
-    for sentence in sentences:
-        sw = sentence.split()
-        for start in range(0, len(sw), max_words):
-            pieces.append(sw[start : start + max_words])
+    text = text.strip()
+    if len(text) <= max_chars:
+        return [text]
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        words = sentence.split()
+        piece: list[str] = []
+        for word in words:
+            if piece and len(" ".join(piece)) + 1 + len(word) > max_chars:
+                pieces.append(" ".join(piece))
+                piece = []
+            piece.append(word)
+        if piece:
+            pieces.append(" ".join(piece))
     chunks: list[str] = []
-    current: list[list[str]] = []
-    for piece in pieces:
-        if current and sum(map(len, current)) + len(piece) > max_words:
-            chunks.append(" ".join(w for p in current for w in p))
-            current = [current[-1]] if len(current[-1]) + len(piece) <= max_words else []
-        current.append(piece)
+    current: list[str] = []
+    for part in pieces:
+        if current and len(" ".join(current)) + 1 + len(part) > max_chars:
+            chunks.append(" ".join(current))
+            overlap = current[-1]
+            current = [overlap] if len(overlap) + 1 + len(part) <= max_chars else []
+        current.append(part)
     if current:
-        chunks.append(" ".join(w for p in current for w in p))
+        chunks.append(" ".join(current))
     return chunks
+
+
+def _windows(title: str, body: str) -> list[str]:
+    """`title. chunk` passages whose whole text fits one encoder window."""
+    budget = max(MAX_PASSAGE_CHARS // 2, MAX_PASSAGE_CHARS - len(title) - 2)
+    return [_join(title, chunk) for chunk in chunk_text(body, budget)]
 
 
 def _join(title: str, body: str) -> str:

@@ -253,9 +253,20 @@ def test_passages_of_a_cluster() -> None:
 def test_long_text_is_chunked_without_losing_words() -> None:
     sentence = "The quick brown fox jumps over the lazy dog number {}."
     text = " ".join(sentence.format(i) for i in range(100))
-    chunks = chunk_text(text, max_words=60)
+    chunks = chunk_text(text, max_chars=300)
     assert len(chunks) > 1
-    assert all(len(c.split()) <= 60 for c in chunks)
+    assert all(len(c) <= 300 for c in chunks)
     for i in range(100):
         assert any(f"number {i}." in c for c in chunks)
     assert chunk_text("short text") == ["short text"]
+    run_on = "word " * 500  # one sentence longer than a window is cut at word boundaries
+    assert all(len(c) <= 300 for c in chunk_text(run_on, max_chars=300))
+    assert sum(c.count("word") for c in chunk_text(run_on, max_chars=300)) >= 500
+
+
+def test_long_articles_are_split_and_keep_their_title() -> None:
+    cluster = parse_digest(SEED).clusters[0]
+    cluster.articles[0].summary = " ".join(["A sentence about the prison releases."] * 80)
+    passages = [p for p in passages_of(cluster) if p.article_id == cluster.articles[0].id]
+    assert len(passages) >= 3
+    assert all(p.text.startswith(cluster.articles[0].title) and len(p.text) <= 1000 for p in passages)
