@@ -209,7 +209,10 @@ class Searcher:
             if match:
                 lexical = self.store.full_text(match, params.candidates, filters)
         if mode is Mode.HYBRID and params.trigram_weight > 0:
-            match = trigram_query(terms)
+            # Trigrams rescue words the word index does not know (typos, other
+            # languages' spellings); known words are already matched exactly,
+            # and their trigrams would only add noise and cost.
+            match = trigram_query(self.store.unknown_terms(terms))
             if match:
                 trigram = self.store.full_text(
                     match, params.candidates, filters, table="passages_trigram"

@@ -544,6 +544,18 @@ class Store:
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def unknown_terms(self, terms: Sequence[str]) -> list[str]:
+        """The terms that occur in no passage (as the word index tokenises and stems them)."""
+        out = []
+        for term in terms:
+            match = '"' + term.replace('"', '""') + '"'
+            found = self.db.execute(
+                "SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT 1", (match,)
+            ).fetchone()
+            if found is None:
+                out.append(term)
+        return out
+
     def allowed_cluster_ids(self, filters: Filters) -> list[str]:
         where, args = self.filter_sql(filters)
         return [

@@ -53,7 +53,8 @@ class Highlighter:
             return []
         out = []
         for m in _WORD.finditer(text):
-            word = fold(m.group())
+            word = m.group()
+            word = word.lower() if word.isascii() else fold(word)  # fold() is the slow path
             if word in STOPWORDS:
                 continue
             if self._stem(word) in self.stems:

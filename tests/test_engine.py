@@ -286,3 +286,12 @@ def test_vector_store_filters_inside_search() -> None:
             continue  # the engine rebuilds HNSW from stored embeddings instead
         store.remove([1300])
         assert sorted(i for i, _ in store.search(vecs[0], 10, allowed)) == [1007, 1499]
+
+
+def test_trigrams_rescue_only_unknown_words(seeded: Engine) -> None:
+    assert seeded.store.unknown_terms(["liverpool", "liverpol", "anfield", "anfeld"]) == [
+        "liverpol",
+        "anfeld",
+    ]
+    assert seeded.search("Liverpol Anfeld", mode=Mode.LEXICAL) == []  # no word matches
+    assert seeded.search("Liverpol Anfeld", k=1)[0].id == "2025-11-27-c6"  # trigrams do

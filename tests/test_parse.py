@@ -269,4 +269,6 @@ def test_long_articles_are_split_and_keep_their_title() -> None:
     cluster.articles[0].summary = " ".join(["A sentence about the prison releases."] * 80)
     passages = [p for p in passages_of(cluster) if p.article_id == cluster.articles[0].id]
     assert len(passages) >= 3
-    assert all(p.text.startswith(cluster.articles[0].title) and len(p.text) <= 1000 for p in passages)
+    assert all(
+        p.text.startswith(cluster.articles[0].title) and len(p.text) <= 1000 for p in passages
+    )
