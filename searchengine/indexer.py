@@ -77,7 +77,9 @@ def encode_batch(
     todo: list[str] = []
     for passages in batch.passages.values():
         todo.extend(p.embed_text for p in passages if p.embed_text not in reuse)
-    todo = list(dict.fromkeys(todo))
+    # Longest first over the whole batch: sentence-transformers sorts by length only
+    # within one encode() call, and mixed lengths in a 256-text chunk mean padding.
+    todo = sorted(dict.fromkeys(todo), key=len, reverse=True)
     encoded: dict[str, np.ndarray] = {}
     start = time.perf_counter()
     for i in range(0, len(todo), chunk):
