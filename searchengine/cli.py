@@ -164,10 +164,6 @@ def _print_related(stories: list[Any], header: str) -> None:
         print(f"    score {story.score:.4f} · {flag}{pub}")
 
 
-def _related_filters(args: argparse.Namespace) -> Any:
-    return _filters(args)
-
-
 def cmd_related(args: argparse.Namespace) -> int:
     from .serialize import related_to_dict
 
@@ -175,7 +171,7 @@ def cmd_related(args: argparse.Namespace) -> int:
         stories = engine.related(
             args.id,
             k=args.k,
-            filters=_related_filters(args),
+            filters=_filters(args),
             include_own_cluster=args.include_own_cluster,
         )
     if args.json:
@@ -189,7 +185,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
     from .serialize import related_to_dict
 
     with _open(args) as engine:
-        stories = engine.similar(args.text, k=args.k, filters=_related_filters(args))
+        stories = engine.similar(args.text, k=args.k, filters=_filters(args))
     if args.json:
         _print_json({"results": [related_to_dict(s) for s in stories]})
     else:

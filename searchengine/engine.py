@@ -243,7 +243,7 @@ class Engine:
 
     def _save(self) -> None:
         """FAISS file first, manifest last: the manifest's generation vouches for both."""
-        self.vectors.save(self.path / VECTORS) if hasattr(self, "vectors") else None
+        self.vectors.save(self.path / VECTORS)
         self.manifest.update(
             generation=self.store.generation,
             counts=self.store.counts(),
@@ -276,11 +276,15 @@ class Engine:
             (report.replaced if old else report.added).append(cid)
             todo.append(cluster)
         if todo:
-            bar = self._progress(todo, enabled=progress)
+            batches = [
+                Batch(chunk, {c.id for c in chunk if c.id in hashes})
+                for chunk in (
+                    todo[i : i + BATCH_CLUSTERS] for i in range(0, len(todo), BATCH_CLUSTERS)
+                )
+            ]
+            bar = self._progress(batches, enabled=progress)
             try:
-                for i in range(0, len(todo), BATCH_CLUSTERS):
-                    chunk = todo[i : i + BATCH_CLUSTERS]
-                    batch = Batch(chunk, {c.id for c in chunk if c.id in hashes})
+                for batch in batches:
                     with self._lock:
                         reuse = self.store.embeddings_by_text(batch.replacing, self.dimension)
                     embeddings = encode_batch(batch, reuse, self.encoder, report, bar)
@@ -294,12 +298,12 @@ class Engine:
         report.total_seconds = time.perf_counter() - started
         return report
 
-    def _progress(self, clusters: Sequence[Cluster], enabled: bool) -> Any:
+    def _progress(self, batches: Sequence[Batch], enabled: bool) -> Any:
         if not enabled:
             return None
         from tqdm import tqdm
 
-        total = sum(len(Batch([c], set()).passages[c.id]) for c in clusters)
+        total = sum(len(p) for batch in batches for p in batch.passages.values())
         return tqdm(total=total, desc="encoding", unit="passage", leave=True)
 
     def _write_batch(self, batch: Batch, embeddings: dict[str, np.ndarray]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -239,18 +240,16 @@ class Store:
         self.set_meta("generation", str(gen))
         return gen
 
+    def _select_in(self, sql: str, values: Iterable[Any]) -> Iterator[Any]:
+        """Rows of `sql`, whose `IN ({})` is filled with `values` in chunks that stay
+        under SQLite's limit on bound parameters."""
+        for chunk in _chunks(list(values), 500):  # type: ignore[arg-type]
+            yield from self.db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
     # --- writes (call inside a transaction) ----------------------------------
 
     def content_hashes(self, ids: Iterable[str]) -> dict[str, str]:
-        ids = list(ids)
-        out: dict[str, str] = {}
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"SELECT id, content_hash FROM clusters WHERE id IN ({marks})", chunk
-            ):
-                out[row[0]] = row[1]
-        return out
+        return dict(self._select_in("SELECT id, content_hash FROM clusters WHERE id IN ({})", ids))
 
     def embeddings_by_text(
         self, cluster_ids: Iterable[str], dimension: int
@@ -258,14 +257,11 @@ class Store:
         """Stored embeddings of these clusters' passages, by the text the encoder
         read: a replaced cluster's unchanged passages are not encoded again."""
         out: dict[str, np.ndarray] = {}
-        for chunk in _chunks(list(cluster_ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"SELECT text, context, embedding FROM passages WHERE cluster_id IN ({marks})",
-                chunk,
-            ):
-                passage = Passage("", Field.SUMMARY, 0, row[0], context=row[1])
-                out[passage.embed_text] = from_blobs([row[2]], dimension)[0]
+        for text, context, blob in self._select_in(
+            "SELECT text, context, embedding FROM passages WHERE cluster_id IN ({})", cluster_ids
+        ):
+            passage = Passage("", Field.SUMMARY, 0, text, context=context)
+            out[passage.embed_text] = from_blobs([blob], dimension)[0]
         return out
 
     def delete_clusters(self, ids: Iterable[str]) -> list[int]:
@@ -365,14 +361,12 @@ class Store:
         return Cluster.from_dict(json.loads(row[0])) if row else None
 
     def get_clusters(self, ids: Sequence[str]) -> dict[str, Cluster]:
-        out: dict[str, Cluster] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"SELECT id, record FROM clusters WHERE id IN ({marks})", chunk
-            ):
-                out[row[0]] = Cluster.from_dict(json.loads(row[1]))
-        return out
+        return {
+            cid: Cluster.from_dict(json.loads(record))
+            for cid, record in self._select_in(
+                "SELECT id, record FROM clusters WHERE id IN ({})", ids
+            )
+        }
 
     def cluster_of_article(self, article_id: str) -> str | None:
         row = self.db.execute(
@@ -381,16 +375,14 @@ class Store:
         return row[0] if row else None
 
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
-        out: dict[int, PassageRow] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                "SELECT id, cluster_id, article_id, field, position, text FROM passages"
-                f" WHERE id IN ({marks})",
-                chunk,
-            ):
-                out[r[0]] = PassageRow(r[0], r[1], r[2], Field(r[3]), r[4], r[5])
-        return out
+        sql = (
+            "SELECT id, cluster_id, article_id, field, position, text FROM passages"
+            " WHERE id IN ({})"
+        )
+        return {
+            r[0]: PassageRow(r[0], r[1], r[2], Field(r[3]), r[4], r[5])
+            for r in self._select_in(sql, ids)
+        }
 
     def all_embeddings(
         self, dimension: int, batch: int = 50_000
@@ -414,83 +406,41 @@ class Store:
         if ids is None:
             rows = self.db.execute("SELECT id, vector FROM clusters ORDER BY id").fetchall()
         else:
-            rows = []
-            for chunk in _chunks(list(ids), 500):
-                marks = ",".join("?" * len(chunk))
-                rows.extend(
-                    self.db.execute(
-                        f"SELECT id, vector FROM clusters WHERE id IN ({marks})", chunk
-                    ).fetchall()
-                )
+            rows = list(self._select_in("SELECT id, vector FROM clusters WHERE id IN ({})", ids))
         return [r[0] for r in rows], from_blobs([r[1] for r in rows], dimension)
 
     def term_vectors(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """Each cluster's term counts."""
-        out: dict[str, dict[str, int]] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for cid, terms in self.db.execute(
-                f"SELECT cluster_id, terms FROM cluster_terms WHERE cluster_id IN ({marks})", chunk
-            ):
-                out[cid] = json.loads(terms)
-        return out
+        sql = "SELECT cluster_id, terms FROM cluster_terms WHERE cluster_id IN ({})"
+        return {cid: json.loads(terms) for cid, terms in self._select_in(sql, ids)}
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for chunk in _chunks(list(terms), 500):
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", chunk)
-            )
-        return out
+        return dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({})", terms))
 
     def cluster_passage_vectors(self, ids: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
         """Every passage vector of each cluster (for passage-level story similarity)."""
         rows: dict[str, list[bytes]] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for cid, blob in self.db.execute(
-                f"SELECT cluster_id, embedding FROM passages WHERE cluster_id IN ({marks})"
-                " ORDER BY id",
-                chunk,
-            ):
-                rows.setdefault(cid, []).append(blob)
+        sql = "SELECT cluster_id, embedding FROM passages WHERE cluster_id IN ({}) ORDER BY id"
+        for cid, blob in self._select_in(sql, ids):
+            rows.setdefault(cid, []).append(blob)
         return {cid: from_blobs(blobs, dimension) for cid, blobs in rows.items()}
 
     def cluster_meta(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         """(date, number of sources) per cluster: what recommend ranks freshness and reach by."""
-        out: dict[str, tuple[str | None, int]] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for cid, date, n in self.db.execute(
-                f"SELECT id, date, n_sources FROM clusters WHERE id IN ({marks})", chunk
-            ):
-                out[cid] = (date, n)
-        return out
+        sql = "SELECT id, date, n_sources FROM clusters WHERE id IN ({})"
+        return {cid: (date, n) for cid, date, n in self._select_in(sql, ids)}
 
     def entity_keys(self, ids: Sequence[str]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for cid, key in self.db.execute(
-                f"SELECT cluster_id, key FROM entities WHERE cluster_id IN ({marks})", chunk
-            ):
-                out.setdefault(cid, set()).add(key)
+        sql = "SELECT cluster_id, key FROM entities WHERE cluster_id IN ({})"
+        for cid, key in self._select_in(sql, ids):
+            out.setdefault(cid, set()).add(key)
         return out
 
     def entity_frequencies(self, keys: Iterable[str]) -> dict[str, int]:
         """In how many clusters each entity key occurs."""
-        out: dict[str, int] = {}
-        for chunk in _chunks(list(keys), 500):
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.db.execute(
-                    f"SELECT key, count(DISTINCT cluster_id) FROM entities WHERE key IN ({marks})"
-                    " GROUP BY key",
-                    chunk,
-                )
-            )
-        return out
+        sql = "SELECT key, count(DISTINCT cluster_id) FROM entities WHERE key IN ({}) GROUP BY key"
+        return dict(self._select_in(sql, keys))
 
     def newest_date(self) -> str | None:
         return self.db.execute("SELECT max(date) FROM clusters").fetchone()[0]
