@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .documents import Article, Cluster, Field, Passage  # noqa: E402
-from .engine import Engine  # noqa: E402
-from .errors import BadRequest, IndexCorrupt, IndexNotFound, ModelMismatch, UnknownId  # noqa: E402
-from .parse import ParseError  # noqa: E402
-from .search import Hit, Kind, Mode  # noqa: E402
-from .store import Filters  # noqa: E402
+from ._version import __version__
+from .contract import (
+    Filters,
+    Kind,
+    Liked,
+    Mode,
+    RecommendRequest,
+    RelatedRequest,
+    Response,
+    SearchRequest,
+    Sentiment,
+    SimilarRequest,
+    Strategy,
+    ThreadRequest,
+)
+from .documents import Article, Cluster, Field, Passage
+from .engine import Engine
+from .errors import (
+    BadRequest,
+    IndexCorrupt,
+    IndexNotFound,
+    ModelMismatch,
+    ModelUnavailable,
+    ParseError,
+    SearchEngineError,
+    UnknownId,
+)
+from .search import Hit
 
 __all__ = [
     "Article",
@@ -22,10 +42,21 @@ __all__ = [
     "IndexCorrupt",
     "IndexNotFound",
     "Kind",
+    "Liked",
     "Mode",
     "ModelMismatch",
+    "ModelUnavailable",
     "ParseError",
     "Passage",
+    "RecommendRequest",
+    "RelatedRequest",
+    "Response",
+    "SearchEngineError",
+    "SearchRequest",
+    "Sentiment",
+    "SimilarRequest",
+    "Strategy",
+    "ThreadRequest",
     "UnknownId",
     "__version__",
 ]

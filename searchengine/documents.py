@@ -19,6 +19,11 @@ MAX_PASSAGE_CHARS = 1000  # title included; ~220 word pieces of English
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def text_hash(text: str) -> str:
+    """A short key for a text the encoder read: equal keys, equal embeddings."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def fold(text: str) -> str:
     """Accent- and case-insensitive key: `Nicolás Maduro` and `nicolas  maduro` fold alike."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -214,3 +219,15 @@ def _join(title: str, body: str) -> str:
     if not body:
         return title
     return f"{title}. {body}" if title[-1] not in ".!?:" else f"{title} {body}"
+
+
+def record_to_dict(cluster: Cluster, article: Article | None = None) -> dict[str, Any]:
+    """The JSON form a user sees of a cluster (with its entities) or of one article
+    (with its cluster's id, title and date)."""
+    if article is None:
+        data = cluster.to_dict()
+        data["entities"] = cluster.entities
+        return data
+    data = dict(article.__dict__)
+    data.update(cluster_id=cluster.id, cluster_title=cluster.title, date=cluster.date)
+    return data

@@ -19,12 +19,10 @@ from typing import Protocol
 import numpy as np
 
 from .documents import fold
+from .errors import ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-
-
-class ModelUnavailable(RuntimeError):
-    """The named model cannot be loaded here (not installed, or not a model folder)."""
+__all__ = ["DEFAULT_MODEL", "Encoder", "HashingEncoder", "ModelUnavailable", "QueryCache"]
 
 
 class Encoder(Protocol):
@@ -90,8 +88,9 @@ class SentenceTransformerEncoder:
             pass
         try:
             self.model = SentenceTransformer(path, device="cpu")
-        except (OSError, ValueError) as err:
-            raise ModelUnavailable(f"cannot load model {name!r} from {path}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - any failure to load is "unavailable"
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ModelUnavailable(f"cannot load model {name!r} from {path}: {reason}") from err
         self.name = name
         dimension = (
             self.model.get_embedding_dimension()

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import BadRequest
+
 SEARCH_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
 
@@ -27,7 +29,7 @@ def read_queries(path: str | Path) -> dict[str, str]:
             continue
         qid, sep, text = line.partition("\t")
         if not sep:
-            raise ValueError(f"{path}:{number}: expected 'qid<TAB>text'")
+            raise BadRequest(f"{path}:{number}: expected 'qid<TAB>text'")
         out[qid.strip()] = text.strip()
     return out
 
@@ -44,13 +46,13 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
         elif len(parts) == 3:
             qid, doc, grade = parts
         else:
-            raise ValueError(f"{path}:{number}: expected 'qid 0 docid grade'")
+            raise BadRequest(f"{path}:{number}: expected 'qid 0 docid grade'")
         try:
             value = int(float(grade))
         except ValueError:
             if number == 1:  # a header line, as BEIR's qrels have
                 continue
-            raise ValueError(f"{path}:{number}: grade {grade!r} is not a number") from None
+            raise BadRequest(f"{path}:{number}: grade {grade!r} is not a number") from None
         qrels.setdefault(qid, {})[doc] = value
     return qrels
 
@@ -180,7 +182,7 @@ def read_families(path: str | Path) -> dict[str, str]:
             continue
         parts = line.split("\t")
         if len(parts) != 2:
-            raise ValueError(f"{path}:{number}: expected 'cluster_id<TAB>family'")
+            raise BadRequest(f"{path}:{number}: expected 'cluster_id<TAB>family'")
         out[parts[0].strip()] = parts[1].strip()
     return out
 
@@ -194,7 +196,7 @@ def families_from_field(engine: Any, field_name: str) -> dict[str, str]:
         if value is not None and str(value) != "":
             out[cid] = str(value)
     if not out:
-        raise ValueError(f"no indexed record has a {field_name!r} field")
+        raise BadRequest(f"no indexed record has a {field_name!r} field")
     return out
 
 
@@ -304,3 +306,121 @@ def read_beir(folder: str | Path, split: str = "test") -> BeirData:
         if qid in qrels:
             queries[qid] = str(record["text"])
     return BeirData(documents, queries, qrels)
+
+
+# --- the `eval` command's jobs ------------------------------------------------------
+
+
+@dataclass
+class EvalJob:
+    """What `searchengine eval` was asked to do."""
+
+    digests: list[str]
+    index: Path | None = None
+    model: str | None = None
+    queries: str | None = None
+    qrels: str | None = None
+    mode: str = "hybrid"
+    beir: str | None = None
+    families: str | None = None
+    progress: bool = False
+
+
+@dataclass
+class EvalOutcome:
+    """An evaluation's JSON document, its summary lines for a person, and any
+    indexing errors met on the way."""
+
+    data: dict[str, Any]
+    lines: list[str]
+    errors: list[Any] = field(default_factory=list)
+
+
+def run_eval(job: EvalJob) -> EvalOutcome:
+    """Index what the job names (a temporary index unless `job.index`), then score
+    search (queries + qrels), BEIR, or related stories and recommendations (families)."""
+    import tempfile
+
+    from .engine import Engine
+
+    if job.beir:
+        return _run_beir(job)
+    if not job.families and not (job.queries and job.qrels):
+        raise BadRequest("give --queries and --qrels, --families, or --beir")
+    with tempfile.TemporaryDirectory(prefix="searchengine-eval-") as tmp:
+        errors: list[Any] = []
+        if job.index:
+            engine = Engine.open(job.index, model=job.model)
+        elif not job.digests:
+            raise BadRequest("give DIGESTS or --index")
+        else:
+            engine = Engine.open(Path(tmp) / "index", model=job.model, create=True)
+            errors = engine.add_paths(job.digests, progress=job.progress).errors
+        with engine:
+            if job.families:
+                outcome = _run_families(engine, job)
+                outcome.errors = errors
+                return outcome
+            queries, qrels = read_queries(job.queries or ""), read_qrels(job.qrels or "")
+            report = evaluate_engine(engine, queries, qrels, mode=job.mode)
+    lines = [
+        f"mode {job.mode}: {len(report.per_query)} judged queries, {len(report.unjudged)} unjudged",
+        "  ".join(f"{m} {report.metrics[m]:.4f}" for m in SEARCH_METRICS),
+    ]
+    return EvalOutcome({"mode": job.mode, **report.to_json(SEARCH_METRICS)}, lines, errors)
+
+
+def _run_beir(job: EvalJob) -> EvalOutcome:
+    """BEIR: index the corpus as generic documents (or reuse job.index), score the test queries."""
+    import tempfile
+
+    from .engine import Engine
+
+    data = read_beir(job.beir or "")
+    with tempfile.TemporaryDirectory(prefix="searchengine-beir-") as tmp:
+        where = Path(job.index) if job.index else Path(tmp) / "index"
+        with Engine.open(where, model=job.model, create=True) as engine:
+            added = engine.add(data.documents, progress=job.progress)
+            report = evaluate_engine(
+                engine,
+                data.queries,
+                data.qrels,
+                mode=job.mode,
+                k=100,
+                metrics=BEIR_METRICS,
+                progress=job.progress,
+            )
+            stats = engine.stats()
+    report.extra.update(
+        documents=len(data.documents),
+        passages=stats["passages"],
+        passages_encoded=added.passages_encoded,
+        passages_per_second=round(added.passages_per_second, 1),
+    )
+    lines = [
+        f"BEIR {job.beir}: {len(data.documents)} documents ({stats['passages']} passages), "
+        f"{len(report.per_query)} queries, mode {job.mode}",
+        "  ".join(f"{m} {report.metrics[m]:.4f}" for m in BEIR_METRICS),
+    ]
+    return EvalOutcome({"mode": job.mode, **report.to_json(BEIR_METRICS)}, lines)
+
+
+def _run_families(engine: Any, job: EvalJob) -> EvalOutcome:
+    source = Path(job.families or "")
+    families = (
+        read_families(source)
+        if source.is_file()
+        else families_from_field(engine, job.families or "")
+    )
+    report = evaluate_related(engine, families, progress=job.progress)
+    report.extra.update(evaluate_recommend(engine, families))
+    metrics = ("ndcg@10", "map", "p@1")
+    same = report.extra["same_story"]
+    lines = [
+        f"related: {len(report.per_query)} queries",
+        "  ".join(f"{m} {report.metrics[m]:.4f}" for m in metrics),
+        f"same_story (threshold {same['threshold']}): precision {same['precision']}, "
+        f"recall {same['recall']}",
+        f"recommend_hit@5 {report.extra['recommend_hit@5']} over {report.extra['trials']} trials",
+    ]
+    return EvalOutcome(report.to_json(metrics), lines)

@@ -1,20 +1,36 @@
 """Clusters -> passages -> vectors -> store: the write path, incremental and batched.
 
 Unchanged clusters (same id, same content hash) cost nothing; a changed
-cluster is replaced, and those of its passages whose text did not change keep
-their stored embedding instead of being encoded again.
+cluster is replaced; and a passage whose text was ever encoded into this
+index (found by the hash of the text the encoder read) keeps that embedding
+instead of being encoded again.
+
+Encoding, the slow part, runs without any lock. Each batch then takes the
+folder's write lock (against every other writer, in any process), checks
+again what is already stored — another writer may have indexed the same
+clusters meanwhile — and commits in one transaction that also logs the vector
+changes. Readers never wait for the encoder, and never see half a batch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .documents import Cluster, Field, Passage, passages_of
+from .documents import Cluster, Field, Passage, passages_of, text_hash
 from .encoder import Encoder
+from .errors import ParseError, UnknownId
+from .folder import IndexFolder
+from .vectors import choose_index_type
+
+# Clusters per transaction: big enough that commit overhead vanishes next to
+# encoding (~2,300 passages), small enough that a concurrent writer or a crash
+# waits for / loses at most a few seconds of work.
+BATCH_CLUSTERS = 256
 
 # Relative weight of each field in a cluster's own vector (related / recommend).
 # The summary states what the story is; key points restate it; articles add
@@ -42,6 +58,33 @@ class AddReport:
     def passages_per_second(self) -> float:
         return self.passages_encoded / self.encode_seconds if self.encode_seconds else 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "passages_encoded": self.passages_encoded,
+            "passages_reused": self.passages_reused,
+            "passages_per_second": round(self.passages_per_second, 1),
+            "seconds": round(self.total_seconds, 3),
+        }
+
+
+@dataclass
+class IndexRun:
+    """The outcome of indexing files: what changed, and every parse error met on the way."""
+
+    report: AddReport
+    errors: list[ParseError] = field(default_factory=list)
+    files: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.report.to_dict(),
+            "files": self.files,
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
 
 def cluster_vector(passages: Sequence[Passage], embeddings: np.ndarray) -> np.ndarray:
     """One vector for the whole cluster: the field-weighted mean of its passage
@@ -59,24 +102,28 @@ def cluster_vector(passages: Sequence[Passage], embeddings: np.ndarray) -> np.nd
 class Batch:
     """One batch of clusters to write in a single transaction."""
 
-    def __init__(self, clusters: list[Cluster], replacing: set[str]) -> None:
+    def __init__(self, clusters: list[Cluster]) -> None:
         self.clusters = clusters
-        self.replacing = replacing
         self.passages = {c.id: passages_of(c) for c in clusters}
+
+    def text_hashes(self) -> set[str]:
+        return {text_hash(p.embed_text) for ps in self.passages.values() for p in ps}
 
 
 def encode_batch(
     batch: Batch,
     reuse: dict[str, np.ndarray],
-    encoder: Encoder,
+    encoder: Encoder | None,
     report: AddReport,
     progress: object | None = None,
     chunk: int = 256,
+    dimension: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Embeddings for every passage of the batch, reusing stored ones (by the text encoded)."""
+    """Embeddings for every passage of the batch, reusing stored ones (`reuse` maps the
+    hash of the text the encoder reads to its embedding)."""
     todo: list[str] = []
     for passages in batch.passages.values():
-        todo.extend(p.embed_text for p in passages if p.embed_text not in reuse)
+        todo.extend(p.embed_text for p in passages if text_hash(p.embed_text) not in reuse)
     # Longest first over the whole batch: sentence-transformers sorts by length only
     # within one encode() call, and mixed lengths in a 256-text chunk mean padding.
     todo = sorted(dict.fromkeys(todo), key=len, reverse=True)
@@ -84,6 +131,7 @@ def encode_batch(
     start = time.perf_counter()
     for i in range(0, len(todo), chunk):
         texts = todo[i : i + chunk]
+        assert encoder is not None, "texts to encode but no encoder"
         vectors = encoder.encode(texts)
         encoded.update(zip(texts, vectors, strict=True))
         if progress is not None:
@@ -94,10 +142,113 @@ def encode_batch(
     for cid, passages in batch.passages.items():
         rows = []
         for p in passages:
-            if p.embed_text in reuse:
+            key = text_hash(p.embed_text)
+            if key in reuse:
                 report.passages_reused += 1
-                rows.append(reuse[p.embed_text])
+                rows.append(reuse[key])
             else:
                 rows.append(encoded[p.embed_text])
-        out[cid] = np.vstack(rows) if rows else np.zeros((0, encoder.dimension), np.float32)
+        out[cid] = np.vstack(rows) if rows else np.zeros((0, dimension), np.float32)
     return out
+
+
+class Indexer:
+    """The write path of one index folder: add (new, replaced, unchanged) and remove."""
+
+    def __init__(self, folder: IndexFolder, encoder: Callable[[], Encoder]) -> None:
+        self.folder = folder
+        self.store = folder.store
+        self._encoder = encoder  # called only when something must be encoded
+
+    def add(self, clusters: Iterable[Cluster], progress: bool = False) -> AddReport:
+        """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped."""
+        started = time.perf_counter()
+        report = AddReport()
+        latest: dict[str, Cluster] = {}
+        for cluster in clusters:
+            latest[cluster.id] = cluster  # the last version of an id in one call wins
+        with self.folder.reading():
+            hashes = self.store.content_hashes(latest)
+        todo = []
+        for cid, cluster in latest.items():
+            if hashes.get(cid) == cluster.content_hash():
+                report.unchanged.append(cid)
+            else:
+                todo.append(cluster)
+        batches = [Batch(todo[i : i + BATCH_CLUSTERS]) for i in range(0, len(todo), BATCH_CLUSTERS)]
+        bar = _progress(batches) if progress and batches else None
+        try:
+            for batch in batches:
+                with self.folder.reading():
+                    reuse = self.store.embeddings_by_hash(
+                        batch.text_hashes(), self.folder.manifest.dimension
+                    )
+                encoder = self._encoder() if _needs_encoding(batch, reuse) else None
+                embeddings = encode_batch(
+                    batch, reuse, encoder, report, bar, dimension=self.folder.manifest.dimension
+                )
+                self._write(batch, embeddings, report)
+        finally:
+            if bar is not None:
+                bar.close()
+        report.total_seconds = time.perf_counter() - started
+        return report
+
+    def _write(self, batch: Batch, embeddings: dict[str, np.ndarray], report: AddReport) -> None:
+        with self.folder.write_lock(), self.store.write() as gen:
+            current = self.store.content_hashes(c.id for c in batch.clusters)
+            fresh = [c for c in batch.clusters if current.get(c.id) != c.content_hash()]
+            fresh_ids = {c.id for c in fresh}
+            report.unchanged.extend(c.id for c in batch.clusters if c.id not in fresh_ids)
+            replacing = [c.id for c in fresh if c.id in current]
+            self.store.delete_clusters(replacing, gen)
+            for cluster in fresh:
+                passages, vecs = batch.passages[cluster.id], embeddings[cluster.id]
+                self.store.insert_cluster(
+                    cluster, passages, vecs, cluster_vector(passages, vecs), gen
+                )
+                (report.replaced if cluster.id in current else report.added).append(cluster.id)
+            self._after_write(gen)
+
+    def _after_write(self, gen: int) -> None:
+        """Inside the write: switch `auto` to an approximate index once the corpus
+        outgrows flat search, and prune the vector log."""
+        requested = self.store.get_meta("index_type_requested") or "auto"
+        if requested == "auto":
+            wanted = choose_index_type("auto", self.store.counts()["passages"])
+            if wanted != self.store.get_meta("index_type"):
+                self.store.set_meta("index_type", wanted)
+        self.store.prune_log(self.folder.prune_upto(gen))
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        """Remove clusters by id; an unknown id is an error and nothing is removed."""
+        wanted = list(dict.fromkeys(ids))
+        with self.folder.write_lock(), self.store.write() as gen:
+            known = self.store.content_hashes(wanted)
+            missing = [i for i in wanted if i not in known]
+            if missing:
+                raise UnknownId(f"no cluster with id {', '.join(missing)}")
+            self.store.delete_clusters(wanted, gen)
+            self._after_write(gen)
+        return wanted
+
+    def set_index_type(self, index_type: str) -> None:
+        """Ask for another FAISS index type; every process rebuilds its vectors from
+        the stored embeddings on its next read."""
+        with self.folder.write_lock():
+            with self.folder.reading():
+                count = self.store.counts()["passages"]
+            with self.store.write():
+                self.store.set_meta("index_type_requested", index_type)
+                self.store.set_meta("index_type", choose_index_type(index_type, count))
+
+
+def _needs_encoding(batch: Batch, reuse: dict[str, np.ndarray]) -> bool:
+    return any(text_hash(p.embed_text) not in reuse for ps in batch.passages.values() for p in ps)
+
+
+def _progress(batches: Sequence[Batch]) -> Any:
+    from tqdm import tqdm
+
+    total = sum(len(p) for batch in batches for p in batch.passages.values())
+    return tqdm(total=total, desc="encoding", unit="passage", leave=True)

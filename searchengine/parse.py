@@ -21,16 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .documents import Article, Cluster
-
-
-class ParseError(ValueError):
-    """A cluster (or JSONL record) that cannot be read; names where and why."""
-
-    def __init__(self, source: str, line: int, reason: str) -> None:
-        super().__init__(f"{source}:{line}: {reason}")
-        self.source = source
-        self.line = line
-        self.reason = reason
+from .errors import ParseError
 
 
 @dataclass

@@ -17,28 +17,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
+from .contract import Filters, Kind, Mode, SearchRequest
 from .documents import Field
-from .store import Filters, PassageRow, Store
+from .store import PassageRow, Store
 from .text import Highlighter, query_terms
 from .vectors import VectorStore
 
-
-class Mode(StrEnum):
-    """How candidates are found."""
-
-    HYBRID = "hybrid"
-    DENSE = "dense"
-    LEXICAL = "lexical"
-
-
-class Kind(StrEnum):
-    """What a search returns."""
-
-    CLUSTERS = "clusters"
-    ARTICLES = "articles"
+__all__ = ["Hit", "Kind", "MatchedPassage", "Mode", "RankingParams", "Searcher"]
 
 
 class Fusion(StrEnum):
@@ -52,7 +41,13 @@ class Fusion(StrEnum):
 class RankingParams:
     """The knobs of ranking; the defaults are what measured best on the dev corpus."""
 
-    candidates: int = 200  # passages taken from each of FAISS and FTS5
+    candidates: int = 200  # passages taken from each of FAISS and FTS5, at least
+    # A cluster holds ~9 passages (summary, key points, articles) and its best
+    # few usually sit together near the top, so 4 passages per wanted result
+    # find k distinct clusters in one round for most queries; when they do not,
+    # the depth grows by `deepen` until k are found or the signal runs dry.
+    candidates_per_result: int = 4
+    deepen: int = 4
     rrf_k: float = 60.0  # reciprocal rank fusion constant (Cormack et al. 2009)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
@@ -76,6 +71,16 @@ class MatchedPassage:
     article_id: str | None = None
     highlights: list[tuple[int, int]] = dataclass_field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field.value,
+            "position": self.position,
+            "article_id": self.article_id,
+            "text": self.text,
+            "score": self.score,
+            "highlights": [list(span) for span in self.highlights],
+        }
+
 
 @dataclass
 class Hit:
@@ -92,6 +97,21 @@ class Hit:
     publisher: str | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind.value.rstrip("s"),
+            "cluster_id": self.cluster_id,
+            "date": self.date,
+            "title": self.title,
+            "sources": self.sources,
+            "score": self.score,
+            "passages": [p.to_dict() for p in self.passages],
+        }
+        if self.publisher is not None:
+            out["publisher"] = self.publisher
+        return out
 
 
 # --- query analysis -----------------------------------------------------------
@@ -167,57 +187,49 @@ def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: float) -> dict[str, 
 
 
 class Searcher:
-    """Runs searches over one store and one vector index."""
+    """Runs searches over one store and one vector index (at one generation)."""
 
     def __init__(
-        self,
-        store: Store,
-        vectors: VectorStore,
-        encode_query: Callable[[str], np.ndarray | None] | None,
-        params: RankingParams | None = None,
+        self, store: Store, vectors: VectorStore, params: RankingParams | None = None
     ) -> None:
         self.store = store
         self.vectors = vectors
-        self.encode_query = encode_query
         self.params = params or RankingParams()
 
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        mode: Mode = Mode.HYBRID,
-        filters: Filters | None = None,
-        kind: Kind = Kind.CLUSTERS,
-    ) -> list[Hit]:
-        """Ranked clusters (or articles) for a query, with the passages that matched."""
+    def search(self, request: SearchRequest, vector: np.ndarray | None) -> list[Hit]:
+        """Ranked clusters (or articles) for a query, with the passages that matched.
+        `vector` is the query's embedding (None for a lexical search)."""
         params = self.params
-        filters = filters or Filters()
+        filters, kind, mode, k = request.filters, request.kind, request.mode, request.k
         if kind is Kind.ARTICLES:
             filters = Filters(**{**filters.__dict__, "articles_only": True})
-        terms = query_terms(query)
+        terms = query_terms(request.query)
+        depth = max(params.candidates, k * params.candidates_per_result)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         trigram: list[tuple[int, float]] = []
+        rows: dict[int, PassageRow] = {}
         if mode in (Mode.HYBRID, Mode.DENSE):
-            vector = self.encode_query(query) if self.encode_query else None
             if vector is None:
-                raise RuntimeError("dense search needs an encoder")
+                raise ValueError("a dense search needs the query's vector")
             allowed = self.store.allowed_passage_ids(filters) if filters else None
-            dense = self.vectors.search(vector, params.candidates, allowed)
+            dense = self._deep(
+                lambda n: self.vectors.search(vector, n, allowed), depth, k, kind, rows
+            )
         if mode in (Mode.HYBRID, Mode.LEXICAL):
             match = fts_query(terms)
             if match:
-                lexical = self.store.full_text(match, params.candidates, filters)
+                lexical = self._deep(
+                    lambda n: self.store.full_text(match, n, filters), depth, k, kind, rows
+                )
         if mode is Mode.HYBRID and params.trigram_weight > 0:
             # Trigrams rescue words the word index does not know (typos, other
             # languages' spellings); known words are already matched exactly,
             # and their trigrams would only add noise and cost.
-            match = trigram_query(self.store.unknown_terms(terms))
-            if match:
-                trigram = self.store.full_text(
-                    match, params.candidates, filters, table="passages_trigram"
-                )
-        rows = self.store.passages([pid for pid, _ in dense + lexical + trigram])
+            tri = trigram_query(self.store.unknown_terms(terms))
+            if tri:
+                trigram = self.store.full_text(tri, depth, filters, table="passages_trigram")
+        rows.update(self.store.passages([pid for pid, _ in trigram if pid not in rows]))
         signals = [
             _Signal("dense", group_ranking(dense, rows, kind, params), params.dense_weight),
             _Signal("lexical", group_ranking(lexical, rows, kind, params), params.lexical_weight),
@@ -236,6 +248,28 @@ class Searcher:
             fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
         )[:k]
         return self._hits(ranked, fused, signals, rows, terms, kind)
+
+    def _deep(
+        self,
+        fetch: Callable[[int], list[tuple[int, float]]],
+        depth: int,
+        k: int,
+        kind: Kind,
+        rows: dict[int, PassageRow],
+    ) -> list[tuple[int, float]]:
+        """A signal's candidates, deep enough to hold `k` distinct groups (or all there are):
+        the depth grows until it does, so no mode silently returns fewer than exist."""
+        while True:
+            found = fetch(depth)
+            rows.update(self.store.passages([pid for pid, _ in found if pid not in rows]))
+            keys = {
+                (rows[pid].article_id if kind is Kind.ARTICLES else rows[pid].cluster_id)
+                for pid, _ in found
+                if pid in rows
+            }
+            if len(keys) >= k or len(found) < depth:
+                return found
+            depth *= self.params.deepen
 
     def _hits(
         self,

@@ -1,14 +1,19 @@
 """SQLite: the records, their passages, full text (FTS5) and embeddings (float16).
 
 The database is the source of truth: the FAISS file can always be rebuilt
-from the embeddings kept here, without the model. Schema changes are named
-migrations applied on open, each in one transaction.
+from the embeddings kept here, without the model. Several threads and
+several processes use one database at once, so a connection is never shared:
+each thread gets its own (WAL lets readers run beside the one writer), every
+read runs inside a snapshot (`Store.snapshot`) and every write in one
+transaction (`Store.write`) that bumps the generation and logs which vectors
+it added and removed (`schema.py`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,91 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from .documents import Cluster, Field, Passage, cluster_texts, fold
+from .contract import Filters
+from .documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
+from .schema import MIGRATIONS
 from .text import term_counts
 
-_M001_INITIAL = """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE clusters (
-            id TEXT PRIMARY KEY,
-            date TEXT,
-            title TEXT NOT NULL,
-            content_hash TEXT NOT NULL,
-            n_sources INTEGER NOT NULL,
-            sentiment TEXT,
-            record TEXT NOT NULL,
-            vector BLOB,
-            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-        );
-        CREATE INDEX clusters_date ON clusters(date);
-        CREATE TABLE articles (
-            id TEXT PRIMARY KEY,
-            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
-            position INTEGER NOT NULL,
-            title TEXT NOT NULL,
-            publisher TEXT,
-            sentiment TEXT
-        );
-        CREATE INDEX articles_cluster ON articles(cluster_id);
-        CREATE TABLE sources (
-            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
-            host TEXT NOT NULL,
-            count INTEGER NOT NULL
-        );
-        CREATE INDEX sources_host ON sources(host);
-        CREATE INDEX sources_cluster ON sources(cluster_id);
-        CREATE TABLE entities (
-            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
-            article_id TEXT,
-            name TEXT NOT NULL,
-            key TEXT NOT NULL
-        );
-        CREATE INDEX entities_key ON entities(key);
-        CREATE INDEX entities_cluster ON entities(cluster_id);
-        CREATE TABLE passages (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
-            article_id TEXT,
-            field TEXT NOT NULL,
-            position INTEGER NOT NULL,
-            text TEXT NOT NULL,
-            context TEXT NOT NULL DEFAULT '',
-            embedding BLOB NOT NULL
-        );
-        CREATE INDEX passages_cluster ON passages(cluster_id);
-        CREATE INDEX passages_article ON passages(article_id);
-        CREATE VIRTUAL TABLE passages_fts USING fts5(
-            text, content='passages', content_rowid='id',
-            tokenize='porter unicode61 remove_diacritics 2'
-        );
-        -- Character trigrams of the folded text: matches survive typos
-        -- ("Liverpol") and cognates across languages ("Afeganistão").
-        CREATE VIRTUAL TABLE passages_trigram USING fts5(text, tokenize='trigram');
-        CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
-            INSERT INTO passages_fts(rowid, text) VALUES (new.id, new.text);
-            INSERT INTO passages_trigram(rowid, text) VALUES (new.id, fold(new.text));
-        END;
-        CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
-            INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-            DELETE FROM passages_trigram WHERE rowid = old.id;
-        END;
-"""
-
-# Term vectors for story similarity ("more like this"): each cluster's term
-# counts, and the number of clusters each term occurs in.
-_M002_TERMS = """
-        CREATE TABLE cluster_terms (
-            cluster_id TEXT PRIMARY KEY REFERENCES clusters(id) ON DELETE CASCADE,
-            terms TEXT NOT NULL
-        );
-        CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
-"""
-
-# Named migrations, applied in order on open; each runs in one transaction.
-MIGRATIONS: list[tuple[str, str]] = [
-    ("001_initial", _M001_INITIAL),
-    ("002_terms", _M002_TERMS),
-]
+# How long a connection waits for another process's write lock before it
+# gives up: a daily ingest commits in batches of well under a second, so a
+# minute means something is stuck, not busy.
+BUSY_TIMEOUT_MS = 60_000
 
 
 class StoreError(RuntimeError):
@@ -122,25 +51,11 @@ class PassageRow:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Restrictions applied before ranking (to FAISS via id selectors, to FTS5 in SQL)."""
+class VectorChanges:
+    """What happened to the passage vectors between two generations."""
 
-    date_from: str | None = None
-    date_to: str | None = None
-    sources: tuple[str, ...] = ()
-    entities: tuple[str, ...] = ()
-    sentiment: str | None = None
-    articles_only: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.date_from
-            or self.date_to
-            or self.sources
-            or self.entities
-            or self.sentiment
-            or self.articles_only
-        )
+    added: np.ndarray  # passage ids present now and absent then
+    removed: np.ndarray  # passage ids present then and absent now
 
 
 def cluster_sentiment(cluster: Cluster) -> str | None:
@@ -164,28 +79,70 @@ def from_blobs(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
     )
 
 
+def _passage_hash(context: str, text: str) -> str:
+    return text_hash(Passage("", Field.SUMMARY, 0, text, context=context).embed_text)
+
+
 class Store:
-    """One SQLite database: `meta.sqlite` in an index folder."""
+    """One SQLite database (`meta.sqlite` in an index folder), one connection per thread."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        # The triggers that fill the trigram table call fold(); SQLite 3.40's
-        # trigram tokenizer cannot remove diacritics by itself.
-        self.db.create_function("fold", 1, fold, deterministic=True)
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
         self._migrate()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            self._local.depth = 0
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # check_same_thread=False only so that close() can close every
+            # thread's connection; each is used by its own thread alone.
+            conn = sqlite3.connect(
+                str(self.path),
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            conn.row_factory = sqlite3.Row
+            # The triggers that fill the trigram table call fold(); SQLite 3.40's
+            # trigram tokenizer cannot remove diacritics by itself.
+            conn.create_function("fold", 1, fold, deterministic=True)
+            conn.create_function("passage_hash", 2, _passage_hash, deterministic=True)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{self.path} is not a usable index database: {err}") from err
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
     def close(self) -> None:
-        self.db.close()
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                pass
+        self._local = threading.local()
 
     def _migrate(self) -> None:
+        db = self.db
         try:
-            self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
-            done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
+            done = {r[0] for r in db.execute("SELECT name FROM migrations")}
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path} is not a usable index database: {err}") from err
         known = {name for name, _ in MIGRATIONS}
@@ -196,27 +153,83 @@ class Store:
         for name, sql in MIGRATIONS:
             if name in done:
                 continue
-            # executescript() would commit an open transaction first, so the
-            # BEGIN/COMMIT pair lives inside the script itself.
+            # Statement by statement inside one transaction (executescript()
+            # would commit first). Another process may have applied it since
+            # we looked: checked again once the write lock is held.
+            db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.executescript(
-                    f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO migrations(name) VALUES ('{name}');\nCOMMIT;"
-                )
-            except sqlite3.Error:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
+                if not db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                    for statement in _statements(sql):
+                        db.execute(statement)
+                    db.execute("INSERT INTO migrations(name) VALUES (?)", (name,))
+            except BaseException:
+                db.execute("ROLLBACK")
                 raise
+            db.execute("COMMIT")
+
+    # --- transactions -------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: everything read inside sees one committed state.
+        Re-entrant within a thread (only the outermost begins and ends it)."""
+        db = self.db
+        local = self._local
+        if local.depth:
+            local.depth += 1
+            try:
+                yield
+            finally:
+                local.depth -= 1
+            return
+        db.execute("BEGIN DEFERRED")
+        local.depth = 1
+        try:
+            yield
+        finally:
+            local.depth = 0
+            if db.in_transaction:
+                db.execute("COMMIT")
+
+    def renew_snapshot(self) -> None:
+        """Move this thread's open snapshot to the newest committed state."""
+        db = self.db
+        if db.in_transaction:
+            db.execute("COMMIT")
+        db.execute("BEGIN DEFERRED")
+
+    @property
+    def in_snapshot(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
+    @contextmanager
+    def write(self) -> Iterator[int]:
+        """One write transaction that bumps the generation; yields the new generation.
+        All of it lands, or none of it."""
+        db = self.db
+        if self.in_snapshot:
+            raise RuntimeError("a write cannot start inside a read snapshot")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            gen = self.generation + 1
+            self.set_meta("generation", str(gen))
+            yield gen
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it lands, or none of it."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """A write transaction that leaves the generation alone (settings, not content)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
+            yield db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        db.execute("COMMIT")
 
     # --- meta ---------------------------------------------------------------
 
@@ -235,10 +248,14 @@ class Store:
     def generation(self) -> int:
         return int(self.get_meta("generation", "0") or 0)
 
-    def bump_generation(self) -> int:
-        gen = self.generation + 1
-        self.set_meta("generation", str(gen))
-        return gen
+    def state(self) -> tuple[int, str | None]:
+        """(generation, index type) in one query: what every read checks first."""
+        rows = dict(
+            self.db.execute(
+                "SELECT key, value FROM meta WHERE key IN ('generation', 'index_type')"
+            ).fetchall()
+        )
+        return int(rows.get("generation") or 0), rows.get("index_type")
 
     def _select_in(self, sql: str, values: Iterable[Any]) -> Iterator[Any]:
         """Rows of `sql`, whose `IN ({})` is filled with `values` in chunks that stay
@@ -246,25 +263,70 @@ class Store:
         for chunk in _chunks(list(values), 500):  # type: ignore[arg-type]
             yield from self.db.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
-    # --- writes (call inside a transaction) ----------------------------------
+    # --- the vector log ------------------------------------------------------
+
+    def vector_changes(self, since: int) -> VectorChanges | None:
+        """Net changes to the passage vectors after generation `since`, or None when
+        the log no longer reaches back that far (the caller reloads everything)."""
+        if since < int(self.get_meta("log_floor", "0") or 0):
+            return None
+        state: dict[int, tuple[bool, bool]] = {}  # id -> (present before, present now)
+        for pid, added in self.db.execute(
+            "SELECT passage_id, added FROM vector_log WHERE generation > ?"
+            " ORDER BY generation, rowid",
+            (since,),
+        ):
+            before = state[pid][0] if pid in state else not added
+            state[pid] = (before, bool(added))
+        added_ids = [p for p, (was, now) in state.items() if now and not was]
+        removed_ids = [p for p, (was, now) in state.items() if was and not now]
+        return VectorChanges(
+            np.array(added_ids, dtype=np.int64), np.array(removed_ids, dtype=np.int64)
+        )
+
+    def log_since(self, since: int) -> int:
+        """How many vector changes were logged after generation `since`."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM vector_log WHERE generation > ?", (since,)
+            ).fetchone()[0]
+        )
+
+    def prune_log(self, upto: int) -> None:
+        """Forget the log up to generation `upto` (call inside a write)."""
+        floor = int(self.get_meta("log_floor", "0") or 0)
+        if upto <= floor:
+            return
+        self.db.execute("DELETE FROM vector_log WHERE generation <= ?", (upto,))
+        self.set_meta("log_floor", str(upto))
+
+    def embeddings(self, ids: Sequence[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of these passages, in id order."""
+        rows = sorted(
+            self._select_in("SELECT id, embedding FROM passages WHERE id IN ({})", ids),
+            key=lambda r: r[0],
+        )
+        return (
+            np.array([r[0] for r in rows], dtype=np.int64),
+            from_blobs([r[1] for r in rows], dimension),
+        )
+
+    # --- writes (call inside `write()`) ---------------------------------------
 
     def content_hashes(self, ids: Iterable[str]) -> dict[str, str]:
         return dict(self._select_in("SELECT id, content_hash FROM clusters WHERE id IN ({})", ids))
 
-    def embeddings_by_text(
-        self, cluster_ids: Iterable[str], dimension: int
-    ) -> dict[str, np.ndarray]:
-        """Stored embeddings of these clusters' passages, by the text the encoder
-        read: a replaced cluster's unchanged passages are not encoded again."""
+    def embeddings_by_hash(self, hashes: Iterable[str], dimension: int) -> dict[str, np.ndarray]:
+        """Stored embeddings by the hash of the text the encoder read, from anywhere in
+        the index: a passage text seen before is never encoded again."""
         out: dict[str, np.ndarray] = {}
-        for text, context, blob in self._select_in(
-            "SELECT text, context, embedding FROM passages WHERE cluster_id IN ({})", cluster_ids
+        for key, blob in self._select_in(
+            "SELECT text_hash, embedding FROM passages WHERE text_hash IN ({})", set(hashes)
         ):
-            passage = Passage("", Field.SUMMARY, 0, text, context=context)
-            out[passage.embed_text] = from_blobs([blob], dimension)[0]
+            out.setdefault(key, from_blobs([blob], dimension)[0])
         return out
 
-    def delete_clusters(self, ids: Iterable[str]) -> list[int]:
+    def delete_clusters(self, ids: Iterable[str], generation: int) -> list[int]:
         """Delete clusters with everything that hangs off them; returns the removed passage ids."""
         removed: list[int] = []
         for chunk in _chunks(list(ids), 500):
@@ -285,6 +347,10 @@ class Store:
             self.db.execute("DELETE FROM term_df WHERE df <= 0")
             self.db.execute(f"DELETE FROM passages WHERE cluster_id IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
+        self.db.executemany(
+            "INSERT INTO vector_log(generation, passage_id, added) VALUES (?, ?, 0)",
+            [(generation, pid) for pid in removed],
+        )
         return removed
 
     def insert_cluster(
@@ -293,6 +359,7 @@ class Store:
         passages: Sequence[Passage],
         embeddings: np.ndarray,
         cluster_vector: np.ndarray,
+        generation: int,
     ) -> list[int]:
         """Insert one cluster and its passages; returns the new passage ids in order."""
         db = self.db
@@ -340,7 +407,7 @@ class Store:
         for passage, vector in zip(passages, embeddings, strict=True):
             cur = db.execute(
                 "INSERT INTO passages(cluster_id, article_id, field, position, text, context,"
-                " embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " embedding, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     passage.cluster_id,
                     passage.article_id,
@@ -349,9 +416,14 @@ class Store:
                     passage.text,
                     passage.context,
                     to_blob(vector),
+                    text_hash(passage.embed_text),
                 ),
             )
             ids.append(int(cur.lastrowid or 0))
+        db.executemany(
+            "INSERT INTO vector_log(generation, passage_id, added) VALUES (?, ?, 1)",
+            [(generation, pid) for pid in ids],
+        )
         return ids
 
     # --- reads ----------------------------------------------------------------
@@ -544,6 +616,19 @@ class Store:
             [match, *args, limit],
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The complete SQL statements of a script (triggers' inner `;` included)."""
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                yield current.strip()
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement: {current.strip()[:60]}")
 
 
 def _chunks(items: list[str] | list[int], size: int) -> Iterator[list]:  # type: ignore[type-arg]

@@ -76,6 +76,10 @@ class FaissVectorStore:
         return int(self.index.ntotal)
 
     @property
+    def is_trained(self) -> bool:
+        return bool(self.index.is_trained)
+
+    @property
     def supports_remove(self) -> bool:
         return not isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW)
 

@@ -81,7 +81,7 @@ def test_search_filters_and_articles(client: TestClient) -> None:
         {"q": "   "},
         {"q": "x" * 1001},
         {"q": "x", "k": 0},
-        {"q": "x", "k": 101},
+        {"q": "x", "k": 1001},
         {"q": "x", "k": "ten"},
         {"q": "x", "from": "not-a-date"},
         {"q": "x", "mode": "psychic"},
@@ -117,7 +117,7 @@ def test_related_thread_similar_recommend(client: TestClient) -> None:
     assert len(rel) == 3 and "2025-11-20-c7" not in [r["id"] for r in rel]
     art = client.get("/articles/2025-11-20-c7-a1/related", params={"k": 3}).json()["results"]
     assert art and all(r["cluster_id"] != "2025-11-20-c7" for r in art)
-    thread = client.get("/clusters/2025-11-20-c7/thread").json()["thread"]
+    thread = client.get("/clusters/2025-11-20-c7/thread").json()["results"]
     assert [t["date"] for t in thread] == sorted(t["date"] for t in thread)
     sim = client.post(
         "/similar", json={"text": "Louvre crown jewels stolen in heist", "k": 2}

@@ -11,7 +11,7 @@ import pytest
 
 from searchengine import Engine, Filters, IndexNotFound, ModelMismatch, UnknownId
 from searchengine.encoder import HashingEncoder
-from searchengine.engine import MANIFEST, VECTORS
+from searchengine.folder import MANIFEST
 from searchengine.parse import parse_digest
 from searchengine.search import Kind, Mode
 from searchengine.vectors import FaissVectorStore
@@ -114,18 +114,20 @@ def test_crash_after_commit_before_vectors_saved_reopens_consistent(
     def crash(self: FaissVectorStore, path: Path) -> None:
         raise KeyboardInterrupt  # killed while writing the FAISS file
 
+    engine.add_paths([SEEDS / "2025-10-20_c1.txt"])
     monkeypatch.setattr(FaissVectorStore, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        engine.add_paths([SEEDS / "2025-10-20_c1.txt"])
+        engine.close()  # the checkpoint at close dies
     monkeypatch.undo()
-    engine.close()
     # The database committed the new cluster; the manifest and FAISS file did not follow.
     assert json.loads((index_dir / MANIFEST).read_text())["generation"] == gen
     reopened = Engine.open(index_dir, encoder=encoder)
     stats = reopened.stats()
     assert stats["clusters"] == 2 and stats["vectors"] == stats["passages"]
     assert reopened.search("Louvre crown jewels heist", k=1)[0].id == "2025-10-20-c1"
-    assert json.loads((index_dir / MANIFEST).read_text())["generation"] == stats["generation"]
+    reopened.add_paths([SEEDS / "2025-10-03_c6.txt"])
+    reopened.close()  # the next writer's checkpoint catches the manifest up
+    assert json.loads((index_dir / MANIFEST).read_text())["generation"] == stats["generation"] + 1
 
 
 def test_crash_inside_the_transaction_keeps_the_last_good_state(
@@ -155,7 +157,8 @@ def test_corrupt_vector_file_is_rebuilt_from_stored_embeddings(
 ) -> None:
     expected = [h.id for h in seeded.search("Nobel prize", k=3, mode=Mode.DENSE)]
     seeded.close()
-    (index_dir / VECTORS).write_bytes(b"garbage")
+    vectors = json.loads((index_dir / MANIFEST).read_text())["vectors_file"]
+    (index_dir / vectors).write_bytes(b"garbage")
     reopened = Engine.open(index_dir, encoder=encoder)
     assert [h.id for h in reopened.search("Nobel prize", k=3, mode=Mode.DENSE)] == expected
 

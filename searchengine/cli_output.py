@@ -1,0 +1,145 @@
+"""How the CLI prints answers for a person: hits with highlighted passages, related
+lists, a story thread, a record, stats, an index run. `--json` skips all of this and
+prints the response envelope itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from .documents import Article, Cluster
+from .indexer import IndexRun
+from .related import RelatedStory
+from .search import Hit
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def snippet(
+    text: str, spans: list[tuple[int, int]], width: int = 240
+) -> tuple[str, list[tuple[int, int]]]:
+    """A window of `text` around the first highlight, with spans moved to match."""
+    if len(text) <= width:
+        return text, spans
+    start = 0
+    if spans:
+        start = max(0, spans[0][0] - width // 4)
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if start and space != -1 else start
+    end = min(len(text), start + width)
+    space = text.rfind(" ", start, end)
+    if end < len(text) and space > start:
+        end = space
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    shift = len(prefix) - start
+    moved = [(a + shift, b + shift) for a, b in spans if a >= start and b <= end]
+    return prefix + text[start:end] + suffix, moved
+
+
+def mark(text: str, spans: list[tuple[int, int]]) -> str:
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    open_, close = ("\033[1;33m", "\033[0m") if color else ("**", "**")
+    out, last = [], 0
+    for a, b in spans:
+        out += [text[last:a], open_, text[a:b], close]
+        last = b
+    out.append(text[last:])
+    return "".join(out)
+
+
+def print_hits(hits: list[Hit]) -> None:
+    if not hits:
+        print("no results")
+    for rank, hit in enumerate(hits, 1):
+        sources = ", ".join(hit.sources) or "-"
+        extra = f" · {hit.publisher}" if hit.publisher else ""
+        print(f"{rank:2}. {hit.id}  {hit.date or '----------'}  {hit.title}")
+        print(f"    score {hit.score:.4f} · sources: {sources}{extra}")
+        for p in hit.passages:
+            label = p.field.value.replace("_", " ")
+            if p.field.value == "key_point":
+                label = f"key point {p.position}"
+            elif p.field.value == "article":
+                label = f"article {p.article_id}"
+            text, spans = snippet(p.text, p.highlights)
+            print(f"    {label}: {mark(text, spans)}")
+        print()
+
+
+def print_related(stories: list[RelatedStory], header: str) -> None:
+    if not stories:
+        print("no results")
+        return
+    print(header)
+    for rank, story in enumerate(stories, 1):
+        flag = "same story" if story.same_story else "related"
+        pub = f" · {story.publisher}" if story.publisher else ""
+        print(f"{rank:2}. {story.id}  {story.date or '----------'}  {story.title}")
+        print(f"    score {story.score:.4f} · {flag}{pub}")
+
+
+def print_thread(stories: list[RelatedStory], asked: str) -> None:
+    n = len(stories)
+    print(f"story thread of {asked} ({n} cluster{'s' if n != 1 else ''}, by date):")
+    for story in stories:
+        star = "*" if story.id == asked else " "
+        print(f" {star} {story.date or '----------'}  {story.id}  {story.title}")
+
+
+def print_record(cluster: Cluster, article: Article | None) -> None:
+    if article is not None:
+        print(f"{article.id}  (in {cluster.id}: {cluster.title})")
+        print(f"{article.title}" + (f"  — {article.publisher}" if article.publisher else ""))
+        print(
+            f"date: {cluster.date}  tone: {article.tone}  sentiment: {article.sentiment}  "
+            f"intent: {article.intent}"
+        )
+        print(f"entities: {', '.join(article.entities) or '-'}\n")
+        print(article.summary)
+        return
+    print(f"{cluster.id}  {cluster.date}  {cluster.title}")
+    print("sources: " + (" | ".join(f"{h}: {n}" for h, n in cluster.sources.items()) or "-"))
+    if cluster.origin:
+        print(f"from: {cluster.origin}")
+    print(f"\n{cluster.summary}\n")
+    if cluster.key_points:
+        print("Key points")
+        for point in cluster.key_points:
+            print(f"  • {point}")
+        print()
+    if cluster.articles:
+        print(f"Articles ({len(cluster.articles)})")
+        for a in cluster.articles:
+            pub = f" — {a.publisher}" if a.publisher else ""
+            print(f"  {a.id}  {a.title}{pub}  [{a.sentiment or '-'}]")
+
+
+def print_table(data: dict[str, Any]) -> None:
+    width = max(map(len, data))
+    for key, value in data.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def print_index_run(run: IndexRun, where: str) -> None:
+    for err in run.errors:
+        print(f"error: {err} (cluster skipped)", file=sys.stderr)
+    report = run.report
+    if report.changed:
+        print(
+            f"indexed {run.files} file(s) into {where}: {len(report.added)} added, "
+            f"{len(report.replaced)} replaced, {len(report.unchanged)} unchanged; "
+            f"{report.passages_encoded} passages encoded at "
+            f"{report.passages_per_second:.1f} passages/s "
+            f"({report.passages_reused} reused), {report.total_seconds:.1f}s in all"
+        )
+    else:
+        print(
+            f"nothing to do: all {len(report.unchanged)} cluster(s) in {run.files} file(s) "
+            f"are already indexed and unchanged in {where}"
+        )

@@ -1,0 +1,276 @@
+"""The CLI's argument parser: every command, its options and its help text.
+
+Choices come from the contract's enums and limits, so the CLI offers exactly
+what the engine accepts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+
+from ._version import __version__
+from .contract import MAX_K, MIN_K, Mode, Sentiment, Strategy
+
+
+def _add_index_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index",
+        metavar="DIR",
+        help="index folder (default: $SEARCHENGINE_INDEX or indexes/default)",
+    )
+
+
+def _add_date_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--from", dest="date_from", metavar="DATE", help="only clusters on or after DATE"
+    )
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="only clusters on or before DATE")
+    p.add_argument(
+        "--source",
+        action="append",
+        metavar="HOST",
+        help="only clusters with an article from HOST (repeatable: any of them)",
+    )
+
+
+def _add_model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        help="sentence-transformers model: the bundled all-MiniLM-L6-v2 (default, or "
+        "$SEARCHENGINE_MODEL), a model folder, or 'hashing' (no model; for tests)",
+    )
+
+
+def build_parser(
+    commands: Mapping[str, Callable[[argparse.Namespace], int]],
+) -> argparse.ArgumentParser:
+    """The parser; `commands` maps `cmd_<name>` to the function that runs each command."""
+    parser = argparse.ArgumentParser(
+        prog="searchengine",
+        description="Semantic search, related stories and recommendations over news story-cluster digests.",
+        epilog="Exit codes: 0 success, 1 error (message on stderr), 2 bad usage. "
+        "Run `searchengine COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"searchengine {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "index",
+        help="index digest files, folders or JSONL",
+        description="Index digest files or folders (and .jsonl/.json records). Unchanged clusters "
+        "are skipped, changed ones replaced. A malformed cluster is reported with file and "
+        "line and skipped; the rest is indexed and the exit code is 1.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="digest files, folders, .jsonl files")
+    _add_index_option(p)
+    _add_model_option(p)
+    p.add_argument("--rebuild", action="store_true", help="delete the index first and start fresh")
+    p.add_argument(
+        "--strict", action="store_true", help="stop at the first parse error, index nothing"
+    )
+    p.add_argument(
+        "--index-type",
+        default="auto",
+        help="FAISS index for a new index: auto (Flat up to 200k passages, then HNSW), "
+        "Flat, HNSW32,Flat, IVF1024,SQ8, ... (a faiss.index_factory string)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands["cmd_index"])
+
+    p = sub.add_parser(
+        "search",
+        help="search clusters (or articles) with a natural-language query",
+        description="Ranked clusters with the passages that matched, query terms highlighted.",
+    )
+    p.add_argument("query", help="keywords or a question")
+    _add_index_option(p)
+    _add_model_option(p)
+    p.add_argument(
+        "-k", "--k", type=int, default=10, help=f"number of results, {MIN_K}-{MAX_K} (default 10)"
+    )
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default="hybrid",
+        help="hybrid (default): embeddings and full text fused; dense; lexical",
+    )
+    _add_date_source_options(p)
+    p.add_argument(
+        "--entity",
+        action="append",
+        metavar="NAME",
+        help="only clusters naming NAME, accent- and case-insensitive (repeatable: all of them)",
+    )
+    p.add_argument(
+        "--sentiment",
+        choices=[s.value for s in Sentiment],
+        help="clusters whose prevailing sentiment is this (articles: their own)",
+    )
+    p.add_argument("--articles", action="store_true", help="rank articles instead of clusters")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_search"])
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the HTTP API and the search page",
+        description="Serve the JSON API (docs at /docs) and the search page at /. The index is "
+        "loaded once at start-up. Writes (POST /documents, DELETE) need "
+        "SEARCHENGINE_API_KEY set and 'Authorization: Bearer <key>'.",
+    )
+    _add_index_option(p)
+    _add_model_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--max-body",
+        type=int,
+        metavar="BYTES",
+        help="largest accepted request body (default 5 MB, or $SEARCHENGINE_MAX_BODY)",
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.set_defaults(func=commands["cmd_serve"])
+
+    p = sub.add_parser(
+        "show",
+        help="show a cluster or an article in full",
+        description="Show a cluster (with key points and articles) or one article.",
+    )
+    p.add_argument("id", help="cluster id (2026-01-09-c10) or article id (2026-01-09-c10-a1)")
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_show"])
+
+    p = sub.add_parser(
+        "remove",
+        help="remove clusters by id",
+        description="Remove clusters by id. An unknown id removes nothing and exits 1.",
+    )
+    p.add_argument("ids", nargs="+", metavar="ID")
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_remove"])
+
+    p = sub.add_parser(
+        "stats",
+        help="counts, model, index type, size, last update",
+        description="Describe an index: counts, model, FAISS type, size on disk, last update.",
+    )
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_stats"])
+
+    p = sub.add_parser(
+        "eval",
+        help="score search against judged queries (nDCG@10, Recall@10, MRR@10)",
+        description="Build a temporary index of DIGESTS (or use --index), run every query and "
+        "score the ranking with ranx against TREC qrels (`qid 0 cluster_id grade`).",
+    )
+    p.add_argument("digests", nargs="*", metavar="DIGESTS", help="digest files or folders")
+    _add_index_option(p)
+    _add_model_option(p)
+    p.add_argument("--queries", metavar="TSV", help="queries, `qid<TAB>text` per line")
+    p.add_argument("--qrels", metavar="FILE", help="TREC qrels, `qid 0 docid grade` per line")
+    p.add_argument("--mode", choices=[m.value for m in Mode], default="hybrid")
+    p.add_argument(
+        "--beir",
+        metavar="DIR",
+        help="score a BEIR folder (corpus.jsonl[.gz], queries.jsonl[.gz], qrels/test.tsv): "
+        "nDCG@10 and Recall@100; with --index the corpus index is kept there and reused",
+    )
+    p.add_argument(
+        "--families",
+        metavar="TSV|FIELD",
+        help="score related stories and recommendations instead: a `cluster_id<TAB>family` "
+        "file, or the name of a record field (e.g. story_id in JSONL documents)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document (per query too)")
+    p.set_defaults(func=commands["cmd_eval"])
+
+    def related_options(p: argparse.ArgumentParser) -> None:
+        _add_index_option(p)
+        p.add_argument(
+            "-k",
+            "--k",
+            type=int,
+            default=10,
+            help=f"number of results, {MIN_K}-{MAX_K} (default 10)",
+        )
+        _add_date_source_options(p)
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser(
+        "related",
+        help="clusters (or articles) about the same or a related story",
+        description="For a cluster id: other clusters about the same or a related story, across "
+        "days. For an article id: other articles (those of its own cluster left out). Each "
+        "result has a score and a same_story flag.",
+    )
+    p.add_argument("id", help="a cluster or article id")
+    related_options(p)
+    p.add_argument(
+        "--include-own-cluster",
+        action="store_true",
+        help="for an article: keep the other articles of its own cluster",
+    )
+    p.set_defaults(func=commands["cmd_related"])
+
+    p = sub.add_parser(
+        "similar",
+        help="clusters like a paragraph of text",
+        description="Stories like this text: the clusters most similar to TEXT.",
+    )
+    p.add_argument("text", help="a paragraph (or a few words)")
+    related_options(p)
+    p.set_defaults(func=commands["cmd_similar"])
+
+    p = sub.add_parser(
+        "thread",
+        help="the chain of clusters of one developing story, by date",
+        description="Follow a story across days: the clusters linked to ID by same-story "
+        "decisions, ordered by date.",
+    )
+    p.add_argument("id", help="a cluster id")
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_thread"])
+
+    p = sub.add_parser(
+        "recommend",
+        help="unseen clusters for a reader, from liked and disliked ones",
+        description="Recommend clusters a reader has not seen. With no --liked: the most widely "
+        "covered stories, diverse and fresh.",
+    )
+    _add_index_option(p)
+    p.add_argument(
+        "--liked", nargs="+", metavar="ID[:WEIGHT]", help="liked cluster ids, optionally weighted"
+    )
+    p.add_argument("--disliked", nargs="+", metavar="ID", help="disliked cluster ids")
+    p.add_argument(
+        "-k", "--k", type=int, default=10, help=f"number of results, {MIN_K}-{MAX_K} (default 10)"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=[s.value for s in Strategy],
+        default="best",
+        help="best: by best match to any liked story (default); average: toward the "
+        "mean of liked vectors, away from disliked ones",
+    )
+    p.add_argument(
+        "--diversity",
+        type=float,
+        default=0.3,
+        help="0..1: how much to trade relevance for variety (MMR; default 0.3)",
+    )
+    p.add_argument(
+        "--half-life-days",
+        type=float,
+        metavar="N",
+        help="boost fresh clusters: a cluster N days older than the newest counts half",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_recommend"])
+    return parser

@@ -1,0 +1,428 @@
+"""An index folder: its manifest, its database, and this process's view of its vectors.
+
+`indexes/<name>/` holds `manifest.json` (format, model, dimension, index type,
+the last vector checkpoint), `meta.sqlite` (the source of truth) and
+`vectors.<generation>.faiss` (a checkpoint of the FAISS index). Many processes
+may have one folder open at once:
+
+- **Writers** take the folder's lock (`write_lock`, an `flock` on
+  `.write.lock` plus a thread lock), so the CLI, a server's `POST /documents`
+  and another CLI never interleave their transactions.
+- **Readers** call `reading()` before they answer. It opens a snapshot of
+  the database and checks its generation (one small query); when another
+  process (or thread) has written since, this process's FAISS index catches up
+  by replaying the database's vector log — the ids added and removed per
+  generation — or, when the log no longer reaches back, by reloading the
+  checkpoint and replaying from there. So every answer is computed on one
+  committed state, and passages, full text and vectors always agree.
+- **Checkpoints** write the FAISS index beside the old file under a new name
+  and then the manifest, so a crash at any point leaves a manifest naming a
+  complete file; the log covers everything after it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__ as ENGINE_VERSION
+from .errors import IndexCorrupt, IndexNotFound
+from .similarity import ClusterMatrix
+from .store import Store, StoreError
+from .vectors import FaissVectorStore, choose_index_type
+
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+DATABASE = "meta.sqlite"
+LOCK = ".write.lock"
+LEGACY_VECTORS = "vectors.faiss"
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """When a writer saves the FAISS index to disk.
+
+    Between checkpoints the vector log carries the changes, and a process that
+    opens the index replays it (cheap: one embedding read per changed passage),
+    so saving after every small HTTP ingest would only rewrite a large file
+    for nothing. The CLI checkpoints when it closes.
+    """
+
+    # Replaying this many log rows costs about as much as reading the file.
+    max_log_rows: int = 50_000
+    # Readers further behind than this many generations reload from the
+    # checkpoint instead of replaying; older log rows are pruned.
+    keep_generations: int = 1000
+
+
+@dataclass
+class Manifest:
+    """What an index is: written at creation, refreshed at every vector checkpoint."""
+
+    model: str
+    dimension: int
+    index_type_requested: str = "auto"
+    index_type: str = "Flat"
+    generation: int = 0  # the generation of the vector checkpoint
+    vectors_file: str | None = None
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"clusters": 0, "articles": 0, "passages": 0}
+    )
+    format_version: int = FORMAT_VERSION
+    created_at: str = ""
+    updated_at: str = ""
+    engine_version: str = ENGINE_VERSION
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if int(data.get("format_version", 0)) > FORMAT_VERSION:
+                raise IndexCorrupt(
+                    f"{path.parent} was written by a newer searchengine; upgrade to open it"
+                )
+            known = {f for f in cls.__dataclass_fields__}
+            manifest = cls(**{k: v for k, v in data.items() if k in known})
+            manifest.dimension = int(manifest.dimension)
+            manifest.generation = int(manifest.generation)
+        except (OSError, ValueError, TypeError) as err:
+            raise IndexCorrupt(
+                f"{path} cannot be read ({err}); rebuild with "
+                f"`searchengine index --rebuild --index {path.parent} ...`"
+            ) from None
+        if manifest.vectors_file is None and manifest.format_version < 2:
+            manifest.vectors_file = LEGACY_VECTORS  # format 1 had one fixed name
+        return manifest
+
+    def write(self, path: Path) -> None:
+        """Atomically: a reader sees the old manifest or the new one, never half."""
+        self.updated_at = _now()
+        self.format_version = FORMAT_VERSION
+        self.engine_version = ENGINE_VERSION
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(asdict(self), fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SharedLock:
+    """Many readers or one writer, within one process; a waiting writer goes first,
+    so a stream of searches cannot starve the catch-up of the vectors."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    def acquire_shared(self) -> None:
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+
+    def release_shared(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if not self._readers:
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class IndexFolder:
+    """One index folder as this process sees it: manifest, database, live vectors."""
+
+    def __init__(self, path: Path, store: Store, manifest: Manifest) -> None:
+        self.path = path
+        self.store = store
+        self.manifest = manifest
+        self.policy = CheckpointPolicy()
+        self._thread_lock = threading.RLock()
+        self._rw = SharedLock()
+        self._local = threading.local()
+        self._vectors: FaissVectorStore | None = None
+        self._generation: int | None = None  # of self._vectors
+        self._matrix: ClusterMatrix | None = None
+        self._matrix_lock = threading.Lock()
+
+    # --- opening and creating --------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> IndexFolder:
+        manifest_path = path / MANIFEST
+        if not manifest_path.exists():
+            raise IndexNotFound(
+                f"no index at {path}; build one with `searchengine index --index {path} PATH...`"
+            )
+        manifest = Manifest.read(manifest_path)
+        if not (path / DATABASE).exists():
+            raise IndexCorrupt(
+                f"{path / DATABASE} is missing; rebuild with "
+                f"`searchengine index --rebuild --index {path} ...`"
+            )
+        return cls(path, _open_store(path), manifest)
+
+    @classmethod
+    def create(cls, path: Path, model: str, dimension: int, index_type: str) -> IndexFolder:
+        """A new, empty index (or the existing one, if another process made it first)."""
+        if index_type != "auto":
+            FaissVectorStore(dimension, index_type)  # a bad type fails before any write
+        path.mkdir(parents=True, exist_ok=True)
+        with _flock(path / LOCK):
+            if (path / MANIFEST).exists():
+                return cls.open(path)
+            store = _open_store(path)
+            actual = choose_index_type(index_type, 0)
+            with store.transaction():
+                store.set_meta("index_type_requested", index_type)
+                store.set_meta("index_type", actual)
+            manifest = Manifest(
+                model=model,
+                dimension=dimension,
+                index_type_requested=index_type,
+                index_type=actual,
+                created_at=_now(),
+            )
+            manifest.write(path / MANIFEST)
+            return cls(path, store, manifest)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- writers ---------------------------------------------------------------------
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive against every other writer, in this process and in any other."""
+        with self._thread_lock, _flock(self.path / LOCK):
+            yield
+
+    def index_type_setting(self) -> tuple[str, str]:
+        """(requested, actual) index type, as the database says (manifest as fallback)."""
+        with self.store.snapshot():
+            requested = self.store.get_meta("index_type_requested")
+            actual = self.store.get_meta("index_type")
+        return (
+            requested or self.manifest.index_type_requested,
+            actual or self.manifest.index_type,
+        )
+
+    def checkpoint(self, force: bool = False) -> bool:
+        """Save the vectors and the manifest when the log has grown past the policy
+        (or always, with `force`). Call with the write lock held."""
+        with self.reading() as gen:
+            if gen == self.manifest.generation and self._file_present():
+                return False
+            behind = self.store.log_since(self.manifest.generation)
+            if not force and behind < self.policy.max_log_rows and self._file_present():
+                return False
+            assert self._vectors is not None
+            name = f"vectors.{gen}.faiss"
+            self._vectors.save(self.path / name)
+            counts = self.store.counts()
+            requested, actual = self.index_type_setting()
+        self.manifest.generation = gen
+        self.manifest.vectors_file = name
+        self.manifest.counts = counts
+        self.manifest.index_type_requested = requested
+        self.manifest.index_type = actual
+        self.manifest.write(self.path / MANIFEST)
+        self._clean(keep=name)
+        return True
+
+    def _file_present(self) -> bool:
+        name = self.manifest.vectors_file
+        return bool(name) and (self.path / str(name)).exists()
+
+    def _clean(self, keep: str) -> None:
+        """Old checkpoints and temp files of writers that died (we hold the lock:
+        nobody else is writing one now)."""
+        for entry in self.path.iterdir():
+            name = entry.name
+            stale_vectors = name.endswith(".faiss") and name.startswith("vectors") and name != keep
+            if stale_vectors or (name.startswith(".") and name.endswith(".tmp")):
+                entry.unlink(missing_ok=True)
+
+    def prune_upto(self, generation: int) -> int:
+        """The generation up to which the vector log may be pruned in a write at `generation`."""
+        return min(self.manifest.generation, generation - self.policy.keep_generations)
+
+    # --- readers ---------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[int]:
+        """Everything inside sees one committed state, vectors included; yields its
+        generation. Re-entrant within a thread."""
+        local = self._local
+        if getattr(local, "depth", 0):
+            local.depth += 1
+            try:
+                yield local.generation
+            finally:
+                local.depth -= 1
+            return
+        with self.store.snapshot():
+            gen, index_type = self.store.state()
+            while True:
+                self._rw.acquire_shared()
+                if self._generation == gen and self._vectors is not None:
+                    break
+                self._rw.release_shared()
+                if self._generation is not None and self._generation > gen:
+                    # Another thread moved the vectors past our snapshot: take a newer one.
+                    self.store.renew_snapshot()
+                    gen, index_type = self.store.state()
+                    continue
+                with self._rw.exclusive():
+                    if self._generation is None or self._generation < gen:
+                        self._catch_up(gen, index_type)
+            local.depth, local.generation = 1, gen
+            try:
+                yield gen
+            finally:
+                local.depth = 0
+                self._rw.release_shared()
+
+    @property
+    def vectors(self) -> FaissVectorStore:
+        """The FAISS index at the generation of this thread's `reading()`."""
+        assert self._vectors is not None and self._local.depth, "use reading()"
+        return self._vectors
+
+    def cluster_matrix(self) -> ClusterMatrix:
+        """Every cluster's own vector, loaded once per generation (inside `reading()`)."""
+        gen = self._local.generation
+        with self._matrix_lock:
+            if self._matrix is None or self._matrix.generation != gen:
+                self._matrix = ClusterMatrix(self.store, self.manifest.dimension, gen)
+            return self._matrix
+
+    def _catch_up(self, gen: int, index_type: str | None) -> None:
+        """Bring the in-memory vectors to generation `gen` (the open snapshot's)."""
+        index_type = index_type or self.manifest.index_type
+        vectors = self._vectors
+        if vectors is None or vectors.index_type != index_type:
+            vectors, base = self._load_checkpoint(index_type, gen)
+        else:
+            base = self._generation or 0
+        changes = self.store.vector_changes(base) if vectors is not None else None
+        if vectors is None or changes is None:
+            vectors = self._rebuild(index_type)
+        elif len(changes.removed) and not vectors.supports_remove:
+            vectors = self._rebuild(index_type)  # an HNSW graph cannot forget a node
+        else:
+            if len(changes.removed):
+                vectors.remove(changes.removed.tolist())
+            if len(changes.added):
+                ids, vecs = self.store.embeddings(changes.added.tolist(), self.manifest.dimension)
+                if not vectors.is_trained:
+                    vectors = self._rebuild(index_type)
+                else:
+                    vectors.add(ids, vecs)
+        self._vectors, self._generation = vectors, gen
+
+    def _load_checkpoint(self, index_type: str, gen: int) -> tuple[FaissVectorStore | None, int]:
+        """The newest checkpoint file at or before `gen`, if it can be read."""
+        try:
+            manifest = Manifest.read(self.path / MANIFEST)
+        except IndexCorrupt:
+            return None, 0
+        self.manifest = manifest
+        name = manifest.vectors_file
+        if not name or manifest.generation > gen or manifest.index_type != index_type:
+            return None, 0
+        try:
+            vectors = FaissVectorStore.load(self.path / name, index_type)
+        except (RuntimeError, OSError):
+            return None, 0  # unreadable or already replaced: rebuilt from embeddings
+        if vectors.dimension != manifest.dimension:
+            return None, 0
+        return vectors, manifest.generation
+
+    def _rebuild(self, index_type: str) -> FaissVectorStore:
+        """A fresh FAISS index from the embeddings in the open snapshot (no model needed)."""
+        batches = list(self.store.all_embeddings(self.manifest.dimension))
+        ids = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, np.int64)
+        vecs = (
+            np.vstack([b[1] for b in batches])
+            if batches
+            else np.zeros((0, self.manifest.dimension), np.float32)
+        )
+        return FaissVectorStore.build(self.manifest.dimension, index_type, ids, vecs)
+
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+
+def _open_store(path: Path) -> Store:
+    try:
+        return Store(path / DATABASE)
+    except StoreError as err:
+        raise IndexCorrupt(str(err)) from None
+
+
+@contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    """An exclusive lock on a file, released by the kernel if the process dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def remove_index(path: str | Path) -> None:
+    """Delete an index folder (for `--rebuild`); refuses a folder that is not an index."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if not (path / MANIFEST).exists() and any(path.iterdir()):
+        raise IndexCorrupt(f"{path} is not empty and holds no index; not deleting it")
+    shutil.rmtree(path)
+
+
+def describe(folder: IndexFolder) -> dict[str, Any]:
+    """The manifest fields a user sees in `stats`."""
+    m = folder.manifest
+    return {
+        "model": m.model,
+        "dimension": m.dimension,
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+        "format_version": m.format_version,
+        "checkpoint_generation": m.generation,
+    }

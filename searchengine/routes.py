@@ -1,0 +1,270 @@
+"""The HTTP endpoints: each builds one request record (the same one the CLI builds)
+and makes one engine call. Errors are raised, never formatted here: `api.py`
+turns them into answers."""
+
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time.
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from .contract import (
+    MAX_K,
+    MAX_QUERY_CHARS,
+    MAX_SIMILAR_CHARS,
+    MIN_K,
+    Filters,
+    Kind,
+    Liked,
+    Mode,
+    RecommendRequest,
+    RelatedRequest,
+    SearchRequest,
+    Sentiment,
+    SimilarRequest,
+    Strategy,
+    ThreadRequest,
+)
+from .documents import record_to_dict
+from .engine import Engine
+from .errors import BadRequest, UnknownId
+from .parse import ParseResult, parse_json, parse_jsonl, parse_text
+
+router = APIRouter()
+WEB = Path(__file__).parent / "web"
+
+
+class ApiError(Exception):
+    """An HTTP error that is not an engine error (auth, size, readiness)."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def get_engine(request: Request) -> Engine:
+    """The loaded engine, or 503 while it is not."""
+    return request.app.state.holder.get()  # type: ignore[no-any-return]
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+K = Annotated[int, Query(ge=MIN_K, le=MAX_K, description="number of results")]
+DateFrom = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD or DD-MM-YYYY")]
+DateTo = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD or DD-MM-YYYY")]
+Sources = Annotated[list[str] | None, Query(description="source host (repeatable: any)")]
+
+
+def require_key(request: Request) -> None:
+    """Writes need `Authorization: Bearer <key>` matching the server's key."""
+    key = request.app.state.settings.api_key
+    if not key:
+        raise ApiError(
+            403,
+            "writes_disabled",
+            "writes are disabled: start the server with SEARCHENGINE_API_KEY set, and send "
+            "'Authorization: Bearer <key>'",
+        )
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <key>' to write")
+    if not hmac.compare_digest(token.strip().encode(), key.encode()):
+        raise ApiError(401, "unauthorized", "the API key is not valid")
+
+
+# --- meta -------------------------------------------------------------------------
+
+
+@router.get("/health", tags=["meta"])
+def health(request: Request) -> JSONResponse:
+    """Ready or not (503 while loading, or with the reason it failed), and the generation."""
+    holder = request.app.state.holder
+    if holder.engine is None:
+        state = "error" if holder.error else "loading"
+        return JSONResponse(
+            {"status": state, "ready": False, "detail": holder.error}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "ready": True, "generation": holder.engine.generation()})
+
+
+@router.get("/stats", tags=["meta"])
+def stats(engine: EngineDep) -> dict[str, Any]:
+    return engine.stats()
+
+
+# --- search and records ---------------------------------------------------------------
+
+
+@router.get("/search", tags=["search"])
+def search(
+    engine: EngineDep,
+    q: Annotated[str, Query(description="keywords or a question", max_length=MAX_QUERY_CHARS)] = "",
+    k: K = 10,
+    mode: Mode = Mode.HYBRID,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    source: Sources = None,
+    entity: Annotated[list[str] | None, Query(description="entity (repeatable: all)")] = None,
+    sentiment: Sentiment | None = None,
+    kind: Kind = Kind.CLUSTERS,
+) -> dict[str, Any]:
+    """Ranked clusters (or articles) with the passages that matched, as the CLI's --json."""
+    filters = Filters.build(date_from, date_to, source, entity, sentiment)
+    request = SearchRequest(q, k=k, mode=mode, kind=kind, filters=filters)
+    return engine.answer(request).to_dict()
+
+
+@router.get("/clusters/{cluster_id}", tags=["records"])
+def get_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
+    cluster, article = engine.get(cluster_id)
+    if article is not None:
+        raise UnknownId(f"no cluster with id {cluster_id} (it is an article)")
+    return record_to_dict(cluster)
+
+
+@router.get("/articles/{article_id}", tags=["records"])
+def get_article(article_id: str, engine: EngineDep) -> dict[str, Any]:
+    cluster, article = engine.get(article_id)
+    if article is None:
+        raise UnknownId(f"no article with id {article_id} (it is a cluster)")
+    return record_to_dict(cluster, article)
+
+
+# --- related stories ------------------------------------------------------------------
+
+
+@router.get("/clusters/{cluster_id}/related", tags=["related"])
+def cluster_related(
+    cluster_id: str,
+    engine: EngineDep,
+    k: K = 10,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    source: Sources = None,
+) -> dict[str, Any]:
+    get_cluster(cluster_id, engine)  # 404 for an article id here
+    request = RelatedRequest(cluster_id, k=k, filters=Filters.build(date_from, date_to, source))
+    return engine.answer(request).to_dict()
+
+
+@router.get("/articles/{article_id}/related", tags=["related"])
+def article_related(
+    article_id: str,
+    engine: EngineDep,
+    k: K = 10,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    source: Sources = None,
+    include_own_cluster: bool = False,
+) -> dict[str, Any]:
+    get_article(article_id, engine)
+    request = RelatedRequest(
+        article_id,
+        k=k,
+        filters=Filters.build(date_from, date_to, source),
+        include_own_cluster=include_own_cluster,
+    )
+    return engine.answer(request).to_dict()
+
+
+@router.get("/clusters/{cluster_id}/thread", tags=["related"])
+def cluster_thread(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
+    get_cluster(cluster_id, engine)
+    return engine.answer(ThreadRequest(cluster_id)).to_dict()
+
+
+class SimilarBody(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_SIMILAR_CHARS)
+    k: int = Field(10, ge=MIN_K, le=MAX_K)
+
+
+@router.post("/similar", tags=["related"])
+def similar(body: SimilarBody, engine: EngineDep) -> dict[str, Any]:
+    return engine.answer(SimilarRequest(body.text, k=body.k)).to_dict()
+
+
+class LikedItem(BaseModel):
+    id: str
+    weight: float = Field(1.0, gt=0)
+
+
+class RecommendBody(BaseModel):
+    liked: list[str | LikedItem] = []
+    disliked: list[str] = []
+    k: int = Field(10, ge=MIN_K, le=MAX_K)
+    strategy: Strategy = Strategy.BEST
+    diversity: float = Field(0.3, ge=0, le=1)
+    half_life_days: float | None = Field(None, gt=0)
+
+
+@router.post("/recommend", tags=["related"])
+def recommend(body: RecommendBody, engine: EngineDep) -> dict[str, Any]:
+    request = RecommendRequest(
+        liked=tuple(Liked(x) if isinstance(x, str) else Liked(x.id, x.weight) for x in body.liked),
+        disliked=tuple(body.disliked),
+        k=body.k,
+        strategy=body.strategy,
+        diversity=body.diversity,
+        half_life_days=body.half_life_days,
+    )
+    return engine.answer(request).to_dict()
+
+
+# --- writes -----------------------------------------------------------------------
+
+
+@router.post("/documents", tags=["write"], dependencies=[Depends(require_key)])
+async def add_documents(request: Request) -> JSONResponse:
+    """Ingest digest text (text/plain) or JSON / JSONL records."""
+    body = await _read_limited(request, request.app.state.settings.max_body_bytes)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text") from None
+    if not text.strip():
+        raise BadRequest("the body is empty")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    result = _parse_body(text, content_type)
+    engine = request.app.state.holder.get()
+    report = await run_in_threadpool(engine.add, result.clusters)
+    status = 200 if not result.errors else 207 if result.clusters else 400
+    return JSONResponse(
+        {**report.to_dict(), "errors": [e.to_dict() for e in result.errors]},
+        status_code=status,
+    )
+
+
+@router.delete("/clusters/{cluster_id}", tags=["write"], dependencies=[Depends(require_key)])
+def delete_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
+    return {"removed": engine.remove([cluster_id])}
+
+
+@router.get("/", include_in_schema=False)
+def page() -> FileResponse:
+    return FileResponse(WEB / "index.html", media_type="text/html")
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", f"the body is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"the body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_body(text: str, content_type: str) -> ParseResult:
+    source = "request body"
+    if content_type in ("application/x-ndjson", "application/jsonl", "application/x-jsonlines"):
+        return parse_jsonl(text, source)
+    if content_type == "application/json":
+        return parse_json(text, source)
+    return parse_text(text, source)
