@@ -92,8 +92,8 @@ def child_query(index: str, queries_file: str) -> dict[str, Any]:
         t = time.perf_counter()
         encoder.encode([q])
         raw.append((time.perf_counter() - t) * 1000)
-    assert engine._query_cache is not None
-    engine._query_cache.clear()
+    assert engine.model.cache is not None
+    engine.model.cache.clear()
     cold = []
     for q in queries:
         t = time.perf_counter()

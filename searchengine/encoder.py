@@ -22,7 +22,14 @@ from .documents import fold
 from .errors import ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-__all__ = ["DEFAULT_MODEL", "Encoder", "HashingEncoder", "ModelUnavailable", "QueryCache"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "Encoder",
+    "HashingEncoder",
+    "LazyModel",
+    "ModelUnavailable",
+    "QueryCache",
+]
 
 
 class Encoder(Protocol):
@@ -65,6 +72,39 @@ class QueryCache:
 
     def clear(self) -> None:
         self._cache.clear()
+
+
+class LazyModel:
+    """A model loaded on first use, once per process (even when several threads ask
+    at once), checked against the dimension the index holds, with its query cache."""
+
+    def __init__(self, name: str, dimension: int, encoder: Encoder | None = None) -> None:
+        self.name = name
+        self.dimension = dimension
+        self._encoder = encoder
+        self.cache: QueryCache | None = QueryCache(encoder) if encoder is not None else None
+        self._lock = threading.Lock()
+
+    def get(self) -> Encoder:
+        with self._lock:
+            if self._encoder is None:
+                encoder = load_encoder(self.name)
+                if encoder.dimension != self.dimension:
+                    from .errors import ModelMismatch
+
+                    raise ModelMismatch(
+                        f"model {self.name!r} gives {encoder.dimension}-d vectors, "
+                        f"the index holds {self.dimension}-d"
+                    )
+                self._encoder = encoder
+                self.cache = QueryCache(encoder)
+            return self._encoder
+
+    def query(self, text: str) -> np.ndarray:
+        """A query's vector; each distinct query is encoded once per process."""
+        self.get()
+        assert self.cache is not None
+        return self.cache(text)
 
 
 class SentenceTransformerEncoder:
@@ -162,6 +202,11 @@ class HashingEncoder:
         bucket = int.from_bytes(digest[:4], "little") % self.dimension
         sign = 1.0 if digest[4] & 1 else -1.0
         vector[bucket] += sign * weight
+
+
+def canonical_name(name: str) -> str:
+    """The name an encoder records in an index (`hashing` is `hashing-256`)."""
+    return "hashing-256" if name == "hashing" else name
 
 
 def load_encoder(name: str) -> Encoder:

@@ -9,7 +9,6 @@ write lock, and story questions are answered by `related.py`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,10 @@ from .contract import (
     ThreadRequest,
 )
 from .documents import Article, Cluster
-from .encoder import DEFAULT_MODEL, Encoder, QueryCache, load_encoder
-from .errors import ModelMismatch, UnknownId
-from .folder import IndexFolder, describe
-from .indexer import AddReport, Indexer, IndexRun
-from .parse import iter_files
+from .encoder import DEFAULT_MODEL, Encoder, LazyModel, load_encoder
+from .errors import UnknownId
+from .folder import IndexFolder
+from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
 from .search import Hit, RankingParams, Searcher
 from .similarity import SimilarityParams
@@ -50,11 +48,9 @@ class Engine:
         self.similarity_params = SimilarityParams()
         self.thread_params = ThreadParams()
         self.recommend_params = RecommendParams()
-        self._encoder = encoder
-        self._query_cache: QueryCache | None = None
-        self._model_lock = threading.Lock()
-        self._indexer = Indexer(folder, lambda: self.encoder)
-        self._wrote = False
+        self.model = LazyModel(folder.manifest.model, folder.manifest.dimension, encoder)
+        self._indexer = Indexer(folder, self.model.get)
+        self._dirty = False
 
     @classmethod
     def open(
@@ -71,26 +67,17 @@ class Engine:
         must match the model the index was built with; None means "whatever it was built
         with". The model itself is loaded only when something needs encoding."""
         path = Path(path)
-        wanted = encoder.name if encoder is not None else model
         if create and not (path / "manifest.json").exists():
             encoder = encoder or load_encoder(model or DEFAULT_MODEL)
-            wanted = encoder.name  # `hashing` is recorded as `hashing-256`
             folder = IndexFolder.create(path, encoder.name, encoder.dimension, index_type)
         else:
-            folder = IndexFolder.open(path)
-        if wanted is not None and wanted != folder.manifest.model:
-            folder.close()
-            raise ModelMismatch(
-                f"the index at {path} was built with model {folder.manifest.model!r}, "
-                f"not {wanted!r}; search it with its own model, or rebuild it with "
-                f"`searchengine index --rebuild --model {wanted} --index {path} ...`"
-            )
+            folder = IndexFolder.open(path, model=encoder.name if encoder else model)
         return cls(folder, encoder, params)
 
     def close(self) -> None:
         """Checkpoint the vectors if this engine wrote, then close the database."""
         try:
-            if self._wrote:
+            if self._dirty:
                 with self.folder.write_lock():
                     self.folder.checkpoint(force=True)
         finally:
@@ -115,30 +102,13 @@ class Engine:
         return self.folder.manifest.model
 
     @property
-    def dimension(self) -> int:
-        return self.folder.manifest.dimension
-
-    @property
     def encoder(self) -> Encoder:
         """The model, loaded on first use (stats and show never need it)."""
-        with self._model_lock:  # loaded once, even when several threads ask at once
-            if self._encoder is None:
-                encoder = load_encoder(self.model_name)
-                if encoder.dimension != self.dimension:
-                    raise ModelMismatch(
-                        f"model {self.model_name!r} gives {encoder.dimension}-d vectors, "
-                        f"the index holds {self.dimension}-d"
-                    )
-                self._encoder = encoder
-            if self._query_cache is None:
-                self._query_cache = QueryCache(self._encoder)
-            return self._encoder
+        return self.model.get()
 
     def encode_query(self, text: str) -> np.ndarray:
         """A query's vector; each distinct query is encoded once per process."""
-        self.encoder  # noqa: B018 - makes sure the model and the cache exist
-        assert self._query_cache is not None
-        return self._query_cache(text)
+        return self.model.query(text)
 
     # --- writing ----------------------------------------------------------------------
 
@@ -146,9 +116,7 @@ class Engine:
         """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped."""
         report = self._indexer.add(clusters, progress=progress)
         if report.changed:
-            self._wrote = True
-            with self.folder.write_lock():
-                self.folder.checkpoint()
+            self._wrote()
         return report
 
     def add_paths(
@@ -156,31 +124,26 @@ class Engine:
     ) -> IndexRun:
         """Parse files and folders and index every good cluster; collect the parse errors.
         With `strict`, the first error stops the run before anything is written."""
-        clusters: list[Cluster] = []
-        run = IndexRun(report=AddReport())
-        for _, result in iter_files(paths):
-            run.files += 1
-            if result.errors and strict:
-                raise result.errors[0]
-            run.errors.extend(result.errors)
-            clusters.extend(result.clusters)
+        clusters, run = read_paths(paths, strict)
         run.report = self.add(clusters, progress=progress)
         return run
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Remove clusters by id; an unknown id is an error and nothing is removed."""
         removed = self._indexer.remove(ids)
-        self._wrote = True
-        with self.folder.write_lock():
-            self.folder.checkpoint()
+        self._wrote()
         return removed
 
     def rebuild(self, index_type: str | None = None) -> None:
         """Rebuild the vector index from stored embeddings, optionally as another type."""
         self._indexer.set_index_type(index_type or self.folder.index_type_setting()[0])
-        self._wrote = True
+        self._wrote(force=True)
+
+    def _wrote(self, force: bool = False) -> None:
+        """After a write: checkpoint the vectors when the policy says so (always at close)."""
+        self._dirty = True
         with self.folder.write_lock():
-            self.folder.checkpoint(force=True)
+            self.folder.checkpoint(force=force)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -226,7 +189,7 @@ class Engine:
         return Stories(
             self.store,
             self.folder.cluster_matrix(),
-            self.dimension,
+            self.folder.manifest.dimension,
             self.similarity_params,
             self.thread_params,
             self.recommend_params,
@@ -283,16 +246,4 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Counts, model, index type, size on disk, generation — one consistent state."""
-        with self.folder.reading() as gen:
-            counts = self.store.counts()
-            vectors = self.folder.vectors
-            requested, actual = self.folder.index_type_setting()
-            return {
-                **counts,
-                "vectors": len(vectors),
-                "generation": gen,
-                "index_type": actual,
-                "index_type_requested": requested,
-                "size_bytes": self.folder.size_bytes(),
-                **describe(self.folder),
-            }
+        return self.folder.stats()

@@ -22,31 +22,27 @@ may have one folder open at once:
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._version import __version__ as ENGINE_VERSION
-from .errors import IndexCorrupt, IndexNotFound
+from .encoder import canonical_name
+from .errors import IndexCorrupt, IndexNotFound, ModelMismatch
+from .locks import SharedLock, file_lock
+from .manifest import Manifest, now
 from .similarity import ClusterMatrix
 from .store import Store, StoreError
 from .vectors import FaissVectorStore, choose_index_type
 
-FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 DATABASE = "meta.sqlite"
 LOCK = ".write.lock"
-LEGACY_VECTORS = "vectors.faiss"
 
 
 @dataclass(frozen=True)
@@ -64,101 +60,6 @@ class CheckpointPolicy:
     # Readers further behind than this many generations reload from the
     # checkpoint instead of replaying; older log rows are pruned.
     keep_generations: int = 1000
-
-
-@dataclass
-class Manifest:
-    """What an index is: written at creation, refreshed at every vector checkpoint."""
-
-    model: str
-    dimension: int
-    index_type_requested: str = "auto"
-    index_type: str = "Flat"
-    generation: int = 0  # the generation of the vector checkpoint
-    vectors_file: str | None = None
-    counts: dict[str, int] = field(
-        default_factory=lambda: {"clusters": 0, "articles": 0, "passages": 0}
-    )
-    format_version: int = FORMAT_VERSION
-    created_at: str = ""
-    updated_at: str = ""
-    engine_version: str = ENGINE_VERSION
-
-    @classmethod
-    def read(cls, path: Path) -> Manifest:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if int(data.get("format_version", 0)) > FORMAT_VERSION:
-                raise IndexCorrupt(
-                    f"{path.parent} was written by a newer searchengine; upgrade to open it"
-                )
-            known = {f for f in cls.__dataclass_fields__}
-            manifest = cls(**{k: v for k, v in data.items() if k in known})
-            manifest.dimension = int(manifest.dimension)
-            manifest.generation = int(manifest.generation)
-        except (OSError, ValueError, TypeError) as err:
-            raise IndexCorrupt(
-                f"{path} cannot be read ({err}); rebuild with "
-                f"`searchengine index --rebuild --index {path.parent} ...`"
-            ) from None
-        if manifest.vectors_file is None and manifest.format_version < 2:
-            manifest.vectors_file = LEGACY_VECTORS  # format 1 had one fixed name
-        return manifest
-
-    def write(self, path: Path) -> None:
-        """Atomically: a reader sees the old manifest or the new one, never half."""
-        self.updated_at = _now()
-        self.format_version = FORMAT_VERSION
-        self.engine_version = ENGINE_VERSION
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class SharedLock:
-    """Many readers or one writer, within one process; a waiting writer goes first,
-    so a stream of searches cannot starve the catch-up of the vectors."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-        self._waiting = 0
-
-    def acquire_shared(self) -> None:
-        with self._cond:
-            while self._writer or self._waiting:
-                self._cond.wait()
-            self._readers += 1
-
-    def release_shared(self) -> None:
-        with self._cond:
-            self._readers -= 1
-            if not self._readers:
-                self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            self._waiting += 1
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
 
 
 class IndexFolder:
@@ -180,13 +81,20 @@ class IndexFolder:
     # --- opening and creating --------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path) -> IndexFolder:
+    def open(cls, path: Path, model: str | None = None) -> IndexFolder:
+        """An existing index; `model`, when given, must be the one it was built with."""
         manifest_path = path / MANIFEST
         if not manifest_path.exists():
             raise IndexNotFound(
                 f"no index at {path}; build one with `searchengine index --index {path} PATH...`"
             )
         manifest = Manifest.read(manifest_path)
+        if model is not None and canonical_name(model) != manifest.model:
+            raise ModelMismatch(
+                f"the index at {path} was built with model {manifest.model!r}, "
+                f"not {model!r}; search it with its own model, or rebuild it with "
+                f"`searchengine index --rebuild --model {model} --index {path} ...`"
+            )
         if not (path / DATABASE).exists():
             raise IndexCorrupt(
                 f"{path / DATABASE} is missing; rebuild with "
@@ -200,7 +108,7 @@ class IndexFolder:
         if index_type != "auto":
             FaissVectorStore(dimension, index_type)  # a bad type fails before any write
         path.mkdir(parents=True, exist_ok=True)
-        with _flock(path / LOCK):
+        with file_lock(path / LOCK):
             if (path / MANIFEST).exists():
                 return cls.open(path)
             store = _open_store(path)
@@ -213,7 +121,7 @@ class IndexFolder:
                 dimension=dimension,
                 index_type_requested=index_type,
                 index_type=actual,
-                created_at=_now(),
+                created_at=now(),
             )
             manifest.write(path / MANIFEST)
             return cls(path, store, manifest)
@@ -226,7 +134,7 @@ class IndexFolder:
     @contextmanager
     def write_lock(self) -> Iterator[None]:
         """Exclusive against every other writer, in this process and in any other."""
-        with self._thread_lock, _flock(self.path / LOCK):
+        with self._thread_lock, file_lock(self.path / LOCK):
             yield
 
     def index_type_setting(self) -> tuple[str, str]:
@@ -382,8 +290,26 @@ class IndexFolder:
         )
         return FaissVectorStore.build(self.manifest.dimension, index_type, ids, vecs)
 
-    def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+    def stats(self) -> dict[str, Any]:
+        """Counts and vectors of one committed state, and what the manifest says."""
+        with self.reading() as gen:
+            counts = self.store.counts()
+            requested, actual = self.index_type_setting()
+            m = self.manifest
+            return {
+                **counts,
+                "vectors": len(self.vectors),
+                "generation": gen,
+                "index_type": actual,
+                "index_type_requested": requested,
+                "size_bytes": sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()),
+                "model": m.model,
+                "dimension": m.dimension,
+                "created_at": m.created_at,
+                "updated_at": m.updated_at,
+                "format_version": m.format_version,
+                "checkpoint_generation": m.generation,
+            }
 
 
 def _open_store(path: Path) -> Store:
@@ -391,18 +317,6 @@ def _open_store(path: Path) -> Store:
         return Store(path / DATABASE)
     except StoreError as err:
         raise IndexCorrupt(str(err)) from None
-
-
-@contextmanager
-def _flock(path: Path) -> Iterator[None]:
-    """An exclusive lock on a file, released by the kernel if the process dies."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def remove_index(path: str | Path) -> None:
@@ -413,16 +327,3 @@ def remove_index(path: str | Path) -> None:
     if not (path / MANIFEST).exists() and any(path.iterdir()):
         raise IndexCorrupt(f"{path} is not empty and holds no index; not deleting it")
     shutil.rmtree(path)
-
-
-def describe(folder: IndexFolder) -> dict[str, Any]:
-    """The manifest fields a user sees in `stats`."""
-    m = folder.manifest
-    return {
-        "model": m.model,
-        "dimension": m.dimension,
-        "created_at": m.created_at,
-        "updated_at": m.updated_at,
-        "format_version": m.format_version,
-        "checkpoint_generation": m.generation,
-    }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from .documents import Cluster, Field, Passage, passages_of, text_hash
 from .encoder import Encoder
 from .errors import ParseError, UnknownId
 from .folder import IndexFolder
+from .parse import iter_files
 from .vectors import choose_index_type
 
 # Clusters per transaction: big enough that commit overhead vanishes next to
@@ -241,6 +243,20 @@ class Indexer:
             with self.store.write():
                 self.store.set_meta("index_type_requested", index_type)
                 self.store.set_meta("index_type", choose_index_type(index_type, count))
+
+
+def read_paths(paths: Iterable[str | Path], strict: bool = False) -> tuple[list[Cluster], IndexRun]:
+    """Every good cluster of these files and folders, and a run holding their parse
+    errors; with `strict` the first error is raised instead."""
+    clusters: list[Cluster] = []
+    run = IndexRun(report=AddReport())
+    for _, result in iter_files(paths):
+        run.files += 1
+        if result.errors and strict:
+            raise result.errors[0]
+        run.errors.extend(result.errors)
+        clusters.extend(result.clusters)
+    return clusters, run
 
 
 def _needs_encoding(batch: Batch, reuse: dict[str, np.ndarray]) -> bool:

@@ -1,41 +1,27 @@
 """SQLite: the records, their passages, full text (FTS5) and embeddings (float16).
 
 The database is the source of truth: the FAISS file can always be rebuilt
-from the embeddings kept here, without the model. Several threads and
-several processes use one database at once, so a connection is never shared:
-each thread gets its own (WAL lets readers run beside the one writer), every
-read runs inside a snapshot (`Store.snapshot`) and every write in one
-transaction (`Store.write`) that bumps the generation and logs which vectors
-it added and removed (`schema.py`).
+from the embeddings kept here, without the model. Every write logs which
+passage vectors it added and removed under its generation (`vector_log`), so
+a process holding the index open can catch up with what others wrote.
+Connections, snapshots and transactions are `database.py`'s job.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .contract import Filters
+from .database import Database, StoreError, chunks
 from .documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
-from .schema import MIGRATIONS
 from .text import term_counts
 
-# How long a connection waits for another process's write lock before it
-# gives up: a daily ingest commits in batches of well under a second, so a
-# minute means something is stuck, not busy.
-BUSY_TIMEOUT_MS = 60_000
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used (corrupt, or from a newer version of the engine)."""
+__all__ = ["Filters", "PassageRow", "Store", "StoreError", "VectorChanges"]
 
 
 @dataclass(frozen=True)
@@ -79,189 +65,9 @@ def from_blobs(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
     )
 
 
-def _passage_hash(context: str, text: str) -> str:
-    return text_hash(Passage("", Field.SUMMARY, 0, text, context=context).embed_text)
-
-
-class Store:
-    """One SQLite database (`meta.sqlite` in an index folder), one connection per thread."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        self._migrate()
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            self._local.depth = 0
-        return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            # check_same_thread=False only so that close() can close every
-            # thread's connection; each is used by its own thread alone.
-            conn = sqlite3.connect(
-                str(self.path),
-                check_same_thread=False,
-                isolation_level=None,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-            )
-            conn.row_factory = sqlite3.Row
-            # The triggers that fill the trigram table call fold(); SQLite 3.40's
-            # trigram tokenizer cannot remove diacritics by itself.
-            conn.create_function("fold", 1, fold, deterministic=True)
-            conn.create_function("passage_hash", 2, _passage_hash, deterministic=True)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path} is not a usable index database: {err}") from err
-        with self._all_lock:
-            self._all.append(conn)
-        return conn
-
-    def close(self) -> None:
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing a broken connection
-                pass
-        self._local = threading.local()
-
-    def _migrate(self) -> None:
-        db = self.db
-        try:
-            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
-            done = {r[0] for r in db.execute("SELECT name FROM migrations")}
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path} is not a usable index database: {err}") from err
-        known = {name for name, _ in MIGRATIONS}
-        if done - known:
-            raise StoreError(
-                f"{self.path} was written by a newer searchengine (migrations {sorted(done - known)})"
-            )
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            # Statement by statement inside one transaction (executescript()
-            # would commit first). Another process may have applied it since
-            # we looked: checked again once the write lock is held.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if not db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
-                    for statement in _statements(sql):
-                        db.execute(statement)
-                    db.execute("INSERT INTO migrations(name) VALUES (?)", (name,))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    # --- transactions -------------------------------------------------------
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """A read transaction: everything read inside sees one committed state.
-        Re-entrant within a thread (only the outermost begins and ends it)."""
-        db = self.db
-        local = self._local
-        if local.depth:
-            local.depth += 1
-            try:
-                yield
-            finally:
-                local.depth -= 1
-            return
-        db.execute("BEGIN DEFERRED")
-        local.depth = 1
-        try:
-            yield
-        finally:
-            local.depth = 0
-            if db.in_transaction:
-                db.execute("COMMIT")
-
-    def renew_snapshot(self) -> None:
-        """Move this thread's open snapshot to the newest committed state."""
-        db = self.db
-        if db.in_transaction:
-            db.execute("COMMIT")
-        db.execute("BEGIN DEFERRED")
-
-    @property
-    def in_snapshot(self) -> bool:
-        return bool(getattr(self._local, "depth", 0))
-
-    @contextmanager
-    def write(self) -> Iterator[int]:
-        """One write transaction that bumps the generation; yields the new generation.
-        All of it lands, or none of it."""
-        db = self.db
-        if self.in_snapshot:
-            raise RuntimeError("a write cannot start inside a read snapshot")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            gen = self.generation + 1
-            self.set_meta("generation", str(gen))
-            yield gen
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that leaves the generation alone (settings, not content)."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    # --- meta ---------------------------------------------------------------
-
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    @property
-    def generation(self) -> int:
-        return int(self.get_meta("generation", "0") or 0)
-
-    def state(self) -> tuple[int, str | None]:
-        """(generation, index type) in one query: what every read checks first."""
-        rows = dict(
-            self.db.execute(
-                "SELECT key, value FROM meta WHERE key IN ('generation', 'index_type')"
-            ).fetchall()
-        )
-        return int(rows.get("generation") or 0), rows.get("index_type")
-
-    def _select_in(self, sql: str, values: Iterable[Any]) -> Iterator[Any]:
-        """Rows of `sql`, whose `IN ({})` is filled with `values` in chunks that stay
-        under SQLite's limit on bound parameters."""
-        for chunk in _chunks(list(values), 500):  # type: ignore[arg-type]
-            yield from self.db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+class Store(Database):
+    """The index's records in SQLite: clusters, articles, passages with their embeddings,
+    full text, term and entity statistics, and the vector log."""
 
     # --- the vector log ------------------------------------------------------
 
@@ -329,7 +135,7 @@ class Store:
     def delete_clusters(self, ids: Iterable[str], generation: int) -> list[int]:
         """Delete clusters with everything that hangs off them; returns the removed passage ids."""
         removed: list[int] = []
-        for chunk in _chunks(list(ids), 500):
+        for chunk in chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
             removed.extend(
                 r[0]
@@ -616,21 +422,3 @@ class Store:
             [match, *args, limit],
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The complete SQL statements of a script (triggers' inner `;` included)."""
-    current = ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            if current.strip():
-                yield current.strip()
-            current = ""
-    if current.strip():
-        raise ValueError(f"incomplete SQL statement: {current.strip()[:60]}")
-
-
-def _chunks(items: list[str] | list[int], size: int) -> Iterator[list]:  # type: ignore[type-arg]
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_model_is_the_bundled_one_and_offline(real_engine: Engine) -> None:
-    assert real_engine.model_name == DEFAULT_MODEL and real_engine.dimension == 384
+    assert real_engine.model_name == DEFAULT_MODEL and real_engine.stats()["dimension"] == 384
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -47,7 +47,7 @@ def test_hybrid_beats_a_floor_on_the_dev_queries(real_engine: Engine) -> None:
 
 def test_query_vectors_are_cached(real_engine: Engine) -> None:
     real_engine.search("a query asked twice")
-    cache = real_engine._query_cache
+    cache = real_engine.model.cache
     assert cache is not None
     hits_before = cache.hits
     real_engine.search("a query asked twice")
