@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable, Mapping
 
 from ._version import __version__
-from .contract import MAX_K, MIN_K, Mode, Sentiment, Strategy
+from .contract import DEFAULT_DIVERSITY, DEFAULT_K, MAX_K, MIN_K, Mode, Sentiment, Strategy
 
 
 def _add_index_option(p: argparse.ArgumentParser) -> None:
@@ -88,12 +88,16 @@ def build_parser(
     _add_index_option(p)
     _add_model_option(p)
     p.add_argument(
-        "-k", "--k", type=int, default=10, help=f"number of results, {MIN_K}-{MAX_K} (default 10)"
+        "-k",
+        "--k",
+        type=int,
+        default=DEFAULT_K,
+        help=f"number of results, {MIN_K}-{MAX_K} (default {DEFAULT_K})",
     )
     p.add_argument(
         "--mode",
         choices=[m.value for m in Mode],
-        default="hybrid",
+        default=Mode.HYBRID.value,
         help="hybrid (default): embeddings and full text fused; dense; lexical",
     )
     _add_date_source_options(p)
@@ -174,7 +178,7 @@ def build_parser(
     _add_model_option(p)
     p.add_argument("--queries", metavar="TSV", help="queries, `qid<TAB>text` per line")
     p.add_argument("--qrels", metavar="FILE", help="TREC qrels, `qid 0 docid grade` per line")
-    p.add_argument("--mode", choices=[m.value for m in Mode], default="hybrid")
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.HYBRID.value)
     p.add_argument(
         "--beir",
         metavar="DIR",
@@ -196,8 +200,8 @@ def build_parser(
             "-k",
             "--k",
             type=int,
-            default=10,
-            help=f"number of results, {MIN_K}-{MAX_K} (default 10)",
+            default=DEFAULT_K,
+            help=f"number of results, {MIN_K}-{MAX_K} (default {DEFAULT_K})",
         )
         _add_date_source_options(p)
         p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -250,20 +254,24 @@ def build_parser(
     )
     p.add_argument("--disliked", nargs="+", metavar="ID", help="disliked cluster ids")
     p.add_argument(
-        "-k", "--k", type=int, default=10, help=f"number of results, {MIN_K}-{MAX_K} (default 10)"
+        "-k",
+        "--k",
+        type=int,
+        default=DEFAULT_K,
+        help=f"number of results, {MIN_K}-{MAX_K} (default {DEFAULT_K})",
     )
     p.add_argument(
         "--strategy",
         choices=[s.value for s in Strategy],
-        default="best",
+        default=Strategy.BEST.value,
         help="best: by best match to any liked story (default); average: toward the "
         "mean of liked vectors, away from disliked ones",
     )
     p.add_argument(
         "--diversity",
         type=float,
-        default=0.3,
-        help="0..1: how much to trade relevance for variety (MMR; default 0.3)",
+        default=DEFAULT_DIVERSITY,
+        help=f"0..1: how much to trade relevance for variety (MMR; default {DEFAULT_DIVERSITY})",
     )
     p.add_argument(
         "--half-life-days",

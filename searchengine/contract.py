@@ -29,6 +29,12 @@ MAX_QUERY_CHARS = 1000
 MAX_SIMILAR_CHARS = 20_000
 # A thread is read by a person on one page; the breadth-first walk stops here.
 MAX_THREAD = 200
+# The defaults every edge offers (the CLI's flags, the API's parameters).
+DEFAULT_K = 10  # one screen of results
+# MMR's trade of relevance for variety: at 0.3 four near-duplicate stories
+# stop filling the top of a list while the best match stays first (test_related).
+DEFAULT_DIVERSITY = 0.3
+DEFAULT_THREAD = 50  # a long-running story over months, still one page
 
 
 class Mode(StrEnum):
@@ -150,7 +156,7 @@ class SearchRequest:
     """A natural-language query for clusters (or articles)."""
 
     query: str
-    k: int = 10
+    k: int = DEFAULT_K
     mode: Mode = Mode.HYBRID
     kind: Kind = Kind.CLUSTERS
     filters: Filters = field(default_factory=Filters)
@@ -172,7 +178,7 @@ class RelatedRequest:
     """Stories (for a cluster id) or articles (for an article id) like an indexed item."""
 
     id: str
-    k: int = 10
+    k: int = DEFAULT_K
     filters: Filters = field(default_factory=Filters)
     include_own_cluster: bool = False
 
@@ -185,7 +191,7 @@ class SimilarRequest:
     """Stories like a paragraph of free text."""
 
     text: str
-    k: int = 10
+    k: int = DEFAULT_K
     filters: Filters = field(default_factory=Filters)
 
     def __post_init__(self) -> None:
@@ -203,7 +209,7 @@ class ThreadRequest:
     """The chain of clusters of one developing story."""
 
     id: str
-    limit: int = 50
+    limit: int = DEFAULT_THREAD
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_THREAD:
@@ -244,9 +250,9 @@ class RecommendRequest:
 
     liked: tuple[Liked, ...] = ()
     disliked: tuple[str, ...] = ()
-    k: int = 10
+    k: int = DEFAULT_K
     strategy: Strategy = Strategy.BEST
-    diversity: float = 0.3
+    diversity: float = DEFAULT_DIVERSITY
     half_life_days: float | None = None
     filters: Filters = field(default_factory=Filters)
 

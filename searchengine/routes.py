@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from .contract import (
+    DEFAULT_DIVERSITY,
+    DEFAULT_K,
     MAX_K,
     MAX_QUERY_CHARS,
     MAX_SIMILAR_CHARS,
@@ -102,7 +104,7 @@ def stats(engine: EngineDep) -> dict[str, Any]:
 def search(
     engine: EngineDep,
     q: Annotated[str, Query(description="keywords or a question", max_length=MAX_QUERY_CHARS)] = "",
-    k: K = 10,
+    k: K = DEFAULT_K,
     mode: Mode = Mode.HYBRID,
     date_from: DateFrom = None,
     date_to: DateTo = None,
@@ -140,7 +142,7 @@ def get_article(article_id: str, engine: EngineDep) -> dict[str, Any]:
 def cluster_related(
     cluster_id: str,
     engine: EngineDep,
-    k: K = 10,
+    k: K = DEFAULT_K,
     date_from: DateFrom = None,
     date_to: DateTo = None,
     source: Sources = None,
@@ -154,7 +156,7 @@ def cluster_related(
 def article_related(
     article_id: str,
     engine: EngineDep,
-    k: K = 10,
+    k: K = DEFAULT_K,
     date_from: DateFrom = None,
     date_to: DateTo = None,
     source: Sources = None,
@@ -178,7 +180,7 @@ def cluster_thread(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
 
 class SimilarBody(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_SIMILAR_CHARS)
-    k: int = Field(10, ge=MIN_K, le=MAX_K)
+    k: int = Field(DEFAULT_K, ge=MIN_K, le=MAX_K)
 
 
 @router.post("/similar", tags=["related"])
@@ -194,9 +196,9 @@ class LikedItem(BaseModel):
 class RecommendBody(BaseModel):
     liked: list[str | LikedItem] = []
     disliked: list[str] = []
-    k: int = Field(10, ge=MIN_K, le=MAX_K)
+    k: int = Field(DEFAULT_K, ge=MIN_K, le=MAX_K)
     strategy: Strategy = Strategy.BEST
-    diversity: float = Field(0.3, ge=0, le=1)
+    diversity: float = Field(DEFAULT_DIVERSITY, ge=0, le=1)
     half_life_days: float | None = Field(None, gt=0)
 
 
