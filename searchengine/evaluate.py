@@ -324,6 +324,15 @@ class EvalJob:
     beir: str | None = None
     families: str | None = None
     progress: bool = False
+    runtime: str | None = None
+    precision: str | None = None
+
+    def open(self, where: Path, create: bool) -> Any:
+        from .engine import Engine
+
+        return Engine.open(
+            where, model=self.model, create=create, runtime=self.runtime, precision=self.precision
+        )
 
 
 @dataclass
@@ -341,8 +350,6 @@ def run_eval(job: EvalJob) -> EvalOutcome:
     search (queries + qrels), BEIR, or related stories and recommendations (families)."""
     import tempfile
 
-    from .engine import Engine
-
     if job.beir:
         return _run_beir(job)
     if not job.families and not (job.queries and job.qrels):
@@ -350,11 +357,11 @@ def run_eval(job: EvalJob) -> EvalOutcome:
     with tempfile.TemporaryDirectory(prefix="searchengine-eval-") as tmp:
         errors: list[Any] = []
         if job.index:
-            engine = Engine.open(job.index, model=job.model)
+            engine = job.open(job.index, create=False)
         elif not job.digests:
             raise BadRequest("give DIGESTS or --index")
         else:
-            engine = Engine.open(Path(tmp) / "index", model=job.model, create=True)
+            engine = job.open(Path(tmp) / "index", create=True)
             errors = engine.add_paths(job.digests, progress=job.progress).errors
         with engine:
             if job.families:
@@ -374,12 +381,10 @@ def _run_beir(job: EvalJob) -> EvalOutcome:
     """BEIR: index the corpus as generic documents (or reuse job.index), score the test queries."""
     import tempfile
 
-    from .engine import Engine
-
     data = read_beir(job.beir or "")
     with tempfile.TemporaryDirectory(prefix="searchengine-beir-") as tmp:
         where = Path(job.index) if job.index else Path(tmp) / "index"
-        with Engine.open(where, model=job.model, create=True) as engine:
+        with job.open(where, create=True) as engine:
             added = engine.add(data.documents, progress=job.progress)
             report = evaluate_engine(
                 engine,

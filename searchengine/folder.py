@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .encoder import canonical_name
+from .encoder import EncoderId, canonical_name
 from .errors import IndexCorrupt, IndexNotFound, ModelMismatch
 from .locks import SharedLock, file_lock
 from .manifest import Manifest, now
@@ -103,7 +103,9 @@ class IndexFolder:
         return cls(path, _open_store(path), manifest)
 
     @classmethod
-    def create(cls, path: Path, model: str, dimension: int, index_type: str) -> IndexFolder:
+    def create(
+        cls, path: Path, model: str, dimension: int, index_type: str, encoder: EncoderId
+    ) -> IndexFolder:
         """A new, empty index (or the existing one, if another process made it first)."""
         if index_type != "auto":
             FaissVectorStore(dimension, index_type)  # a bad type fails before any write
@@ -121,6 +123,7 @@ class IndexFolder:
                 dimension=dimension,
                 index_type_requested=index_type,
                 index_type=actual,
+                encoder=encoder.to_dict(),
                 created_at=now(),
             )
             manifest.write(path / MANIFEST)
@@ -305,6 +308,7 @@ class IndexFolder:
                 "size_bytes": sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()),
                 "model": m.model,
                 "dimension": m.dimension,
+                "encoder": m.encoder,
                 "created_at": m.created_at,
                 "updated_at": m.updated_at,
                 "format_version": m.format_version,

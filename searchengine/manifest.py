@@ -26,6 +26,8 @@ class Manifest:
     index_type: str = "Flat"
     generation: int = 0  # the generation of the vector checkpoint
     vectors_file: str | None = None
+    # What made the vectors: runtime, precision, weights hash (encoder.EncoderId).
+    encoder: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(
         default_factory=lambda: {"clusters": 0, "articles": 0, "passages": 0}
     )

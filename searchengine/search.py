@@ -289,11 +289,13 @@ class Searcher:
             for key, (_, group) in ranks.items():
                 groups_of[key].append(group)
         cluster_ids = [rows[groups_of[key][0].scores[0][1]].cluster_id for key in ranked]
-        clusters = self.store.get_clusters(sorted(set(cluster_ids)))
+        # A hit shows a few fields of its cluster; the whole record is not decoded.
+        cards = self.store.cluster_cards(sorted(set(cluster_ids)))
+        articles = self.store.article_cards(ranked) if kind is Kind.ARTICLES else {}
         hits: list[Hit] = []
         for key, cluster_id in zip(ranked, cluster_ids, strict=True):
-            cluster = clusters.get(cluster_id)
-            if cluster is None:
+            card = cards.get(cluster_id)
+            if card is None:
                 continue
             passage_scores: dict[int, float] = {}
             for group in groups_of[key]:
@@ -317,20 +319,17 @@ class Searcher:
             hit = Hit(
                 id=key,
                 cluster_id=cluster_id,
-                date=cluster.date,
-                title=cluster.title,
-                sources=cluster.sources,
+                date=card.date,
+                title=card.title,
+                sources=card.sources,
                 score=round(fused[key], 6),
                 passages=passages,
                 kind=kind,
                 dense_rank=dense_by[key][0] if key in dense_by else None,
                 lexical_rank=lexical_by[key][0] if key in lexical_by else None,
             )
-            if kind is Kind.ARTICLES:
-                article = next((a for a in cluster.articles if a.id == key), None)
-                if article is not None:
-                    hit.title = article.title
-                    hit.publisher = article.publisher
+            if key in articles:
+                hit.title, hit.publisher = articles[key]
             hits.append(hit)
         return hits
 

