@@ -3,6 +3,7 @@
 Prints a table and writes JSON (--out). Corpora are SYNTHETIC (scripts/synthetic.py).
 
     .venv/bin/python scripts/bench.py --e2e 10000 100000 --vectors 100000 1000000 --out bench-results/bench.json
+    .venv/bin/python scripts/bench.py --runtimes --e2e --vectors    # torch vs ONNX fp32 vs int8 only
 
 End to end with the real model runs only while the estimated encoding time
 (passages / raw encoder rate) fits --e2e-budget minutes; a larger size is run
@@ -55,11 +56,15 @@ def memory_mb(field: str) -> float:
 # --- end to end (run in a child process) ------------------------------------------
 
 
-def child_build(corpus: str, index: str, model: str) -> dict[str, Any]:
+def child_build(
+    corpus: str, index: str, model: str, runtime: str = "", precision: str = ""
+) -> dict[str, Any]:
     from searchengine import Engine
 
     started = time.perf_counter()
-    engine = Engine.open(index, model=model, create=True)
+    engine = Engine.open(
+        index, model=model, create=True, runtime=runtime or None, precision=precision or None
+    )
     run = engine.add_paths([corpus])
     wall = time.perf_counter() - started
     stats = engine.stats()
@@ -114,23 +119,24 @@ def child_query(index: str, queries_file: str) -> dict[str, Any]:
     }
 
 
-def run_child(function: str, *args: str) -> dict[str, Any]:
+def run_child(function: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", function, *args],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def child_raw(texts_file: str) -> dict[str, Any]:
+def child_raw(texts_file: str, runtime: str = "", precision: str = "") -> dict[str, Any]:
     from searchengine.encoder import DEFAULT_MODEL, load_encoder
 
     texts = json.loads(Path(texts_file).read_text())
-    encoder = load_encoder(DEFAULT_MODEL)
+    encoder = load_encoder(DEFAULT_MODEL, runtime or None, precision or None)
     encoder.encode(texts[:32])  # warm-up
     t = time.perf_counter()
     encoder.encode(texts)
@@ -203,6 +209,119 @@ def make_queries(texts: list[str], n: int) -> list[str]:
         start = rng.randrange(max(1, len(words) - 6))
         out.add(" ".join(words[start : start + rng.randint(2, 6)]))
     return sorted(out)
+
+
+# --- runtimes side by side ------------------------------------------------------------
+
+RUNTIMES = [("torch", "fp32"), ("onnx", "fp32"), ("onnx", "int8")]
+EXE = Path(sys.executable).parent / "searchengine"
+
+
+def timed_process(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one command, measured by wait4."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def serve_ready(index: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(seconds until /health answers 200, the ready server's RSS in MB)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(EXE), "serve", "--index", str(index), "--port", str(port), "--log-level", "error"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while time.perf_counter() - started < 120:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        ready = time.perf_counter() - started
+                        status = Path(f"/proc/{proc.pid}/status").read_text()
+                        rss = next(
+                            int(line.split()[1]) / 1024
+                            for line in status.splitlines()
+                            if line.startswith("VmRSS:")
+                        )
+                        return ready, rss
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the server did not get ready within 120 s")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def runtimes_side_by_side(passages: int, workdir: Path, sample: int) -> list[dict[str, Any]]:
+    """torch vs ONNX fp32 vs ONNX int8 in one run, on the same texts: raw encoder rate,
+    end-to-end indexing rate, query latency, cold CLI search and serve time-to-ready."""
+    from synthetic import generate
+
+    from searchengine.documents import passages_of
+    from searchengine.parse import iter_files
+
+    corpus = workdir / "runtimes-corpus"
+    generate(passages, corpus)
+    texts = [
+        p.embed_text for _, r in iter_files([corpus]) for c in r.clusters for p in passages_of(c)
+    ]
+    sample_file = workdir / "runtimes-sample.json"
+    sample_file.write_text(json.dumps(random.Random(1).sample(texts, min(sample, len(texts)))))
+    queries = workdir / "runtimes-queries.json"
+    queries.write_text(json.dumps(make_queries(texts, 200)))
+    seeds_query = "Venezuela prisoner releases"
+    rows = []
+    for runtime, precision in RUNTIMES:
+        label = f"{runtime} {precision}"
+        print(f"  {label}…", flush=True)
+        env = {**os.environ, "SEARCHENGINE_RUNTIME": runtime}
+        raw = run_child("raw", str(sample_file), runtime, precision, env=env)
+        index = workdir / f"runtimes-{runtime}-{precision}"
+        build = run_child(
+            "build", str(corpus), str(index), "all-MiniLM-L6-v2", runtime, precision, env=env
+        )
+        query = run_child("query", str(index), str(queries), env=env)
+        seeds = workdir / f"seeds-{runtime}-{precision}"
+        subprocess.run(
+            [str(EXE), "index", str(ROOT / "seeds"), "--index", str(seeds), "-q"]
+            + ["--runtime", runtime, "--precision", precision],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        cli = [
+            timed_process([str(EXE), "search", seeds_query, "--index", str(seeds), "-k", "3"], env)
+            for _ in range(3)
+        ]
+        ready = [serve_ready(seeds, env) for _ in range(2)]
+        rows.append(
+            {
+                "runtime": label,
+                "raw_encoder_passages_per_second": round(raw["passages_per_second"], 1),
+                "end_to_end_passages_per_second": build["end_to_end_passages_per_second"],
+                "passages": build["passages"],
+                "query_encode_p50_ms": query["raw_query_encode"]["p50_ms"],
+                "hybrid_cold_p50_ms": query["hybrid_cold"]["p50_ms"],
+                "hybrid_warm_p50_ms": query["hybrid_warm_cache"]["p50_ms"],
+                "cli_search_seconds": round(min(c[0] for c in cli), 2),
+                "cli_search_peak_rss_mb": round(max(c[1] for c in cli), 1),
+                "serve_ready_seconds": round(min(r[0] for r in ready), 2),
+                "serve_rss_mb": round(max(r[1] for r in ready), 1),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 # --- vector search at scale ---------------------------------------------------------
@@ -284,14 +403,13 @@ def vector_scale(n: int, dim: int, types: list[str], n_queries: int = 200) -> li
 
 def machine() -> dict[str, Any]:
     import faiss
-    import torch
+    import onnxruntime
 
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+        "onnxruntime": onnxruntime.__version__,
         "faiss": faiss.__version__,
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
     }
@@ -335,12 +453,26 @@ def main() -> None:
         help="largest estimated MiniLM encoding time to run end to end",
     )
     parser.add_argument("--encoder-sample", type=int, default=1500)
+    parser.add_argument(
+        "--runtimes",
+        type=int,
+        nargs="?",
+        const=3000,
+        metavar="PASSAGES",
+        help="compare torch, ONNX fp32 and ONNX int8 side by side on a corpus of this size "
+        "(default 3000) and on seeds/ (cold CLI search, serve time-to-ready)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
     args = parser.parse_args()
 
     report: dict[str, Any] = {"machine": machine(), "end_to_end": [], "vector_search": []}
     print(f"machine: {report['machine']}")
     with tempfile.TemporaryDirectory(prefix="searchengine-bench-") as tmp:
+        if args.runtimes:
+            print(f"runtimes side by side, {args.runtimes:,} passages (synthetic)…", flush=True)
+            report["runtimes"] = runtimes_side_by_side(
+                args.runtimes, Path(tmp), args.encoder_sample
+            )
         for size in args.e2e:
             print(f"end to end, {size:,} passages (synthetic)…", flush=True)
             row = end_to_end(size, args.e2e_budget, Path(tmp), args.encoder_sample)
@@ -350,6 +482,20 @@ def main() -> None:
         print(f"vector search, {n:,} synthetic vectors of {args.dim} dims…", flush=True)
         report["vector_search"].extend(vector_scale(n, args.dim, args.types))
 
+    if report.get("runtimes"):
+        print("\nRuntimes side by side (passages/s; ms; s; MB)")
+        print(
+            f"{'runtime':<11} {'raw p/s':>8} {'e2e p/s':>8} {'q enc p50':>9} {'cold p50':>8} "
+            f"{'warm p50':>8} {'CLI s':>6} {'CLI MB':>7} {'ready s':>7} {'serve MB':>8}"
+        )
+        for r in report["runtimes"]:
+            print(
+                f"{r['runtime']:<11} {r['raw_encoder_passages_per_second']:>8} "
+                f"{r['end_to_end_passages_per_second']:>8} {r['query_encode_p50_ms']:>9} "
+                f"{r['hybrid_cold_p50_ms']:>8} {r['hybrid_warm_p50_ms']:>8} "
+                f"{r['cli_search_seconds']:>6} {r['cli_search_peak_rss_mb']:>7} "
+                f"{r['serve_ready_seconds']:>7} {r['serve_rss_mb']:>8}"
+            )
     print("\nEnd to end (passages/s; latency ms)")
     print(
         f"{'passages':>9} {'model':<17} {'e2e p/s':>8} {'raw p/s':>8} {'ratio':>6} "

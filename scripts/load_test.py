@@ -37,6 +37,19 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
+def distinct_queries(queries: list[str], total: int) -> list[str]:
+    """`total` different queries (every request a cache miss): each base query with a
+    different word from the other queries appended."""
+    words = sorted({w.strip("?,.") for q in queries for w in q.split() if len(w) > 3})
+    out: list[str] = []
+    for i in range(total):
+        base = queries[i % len(queries)]
+        extra = words[(i // len(queries)) % len(words)] if i >= len(queries) else ""
+        round_ = i // (len(queries) * len(words))
+        out.append(" ".join(x for x in (base, extra, str(round_) if round_ else "") if x))
+    return out
+
+
 async def run(url: str, queries: list[str], total: int, concurrency: int, timeout: float) -> dict:
     latencies: list[float] = []
     errors = 0
@@ -84,6 +97,11 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES, help="qid<TAB>text file")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="make every request's query different (the server's query cache stays cold)",
+    )
     args = parser.parse_args()
     if not 1 <= args.requests <= 100_000:
         raise SystemExit("--requests must be between 1 and 100000")
@@ -93,7 +111,10 @@ def main() -> None:
         for line in args.queries.read_text().splitlines()
         if "\t" in line
     ]
+    if args.distinct:
+        queries = distinct_queries(queries, args.requests)
     result = asyncio.run(run(args.url, queries, args.requests, args.concurrency, args.timeout))
+    result["distinct_queries"] = len(set(queries[: args.requests]))
     if args.json:
         print(json.dumps(result))
     else:

@@ -4,6 +4,7 @@ turns them into answers."""
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time.
 import hmac
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,7 +90,14 @@ def health(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": state, "ready": False, "detail": holder.error}, status_code=503
         )
-    return JSONResponse({"status": "ok", "ready": True, "generation": holder.engine.generation()})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "ready": True,
+            "generation": holder.engine.generation(),
+            "pid": os.getpid(),  # which worker answered, with `serve --workers N`
+        }
+    )
 
 
 @router.get("/stats", tags=["meta"])

@@ -27,16 +27,25 @@ corpus pairwise.
 
 from __future__ import annotations
 
-import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
 from .contract import Filters
 from .search import fts_query
 from .store import Store
-from .text import cosine, tfidf_vector, top_terms
+from .story_index import StoryIndex
+from .text import cosine, entity_weight, idf, tfidf_vector, top_terms
+
+
+class MoreLikeThis(StrEnum):
+    """Where the lexical half of the candidates comes from."""
+
+    FULLTEXT = "fulltext"  # an FTS5 OR-query of the story's heaviest terms, over passages
+    TERMS = "terms"  # the stories whose tf-idf vectors are closest, from the in-memory index
 
 
 @dataclass(frozen=True)
@@ -47,8 +56,12 @@ class SimilarityParams:
     term_weight: float = 0.5
     entity_weight: float = 0.5
     same_story: float = 0.30  # calibrated on the dev families: precision 1.0, recall 0.70
-    candidates: int = 100
-    mlt_terms: int = 25
+    candidates: int = 100  # nearest clusters by their own vector
+    mlt_terms: int = 25  # the heaviest terms of a story make its "more like this" query
+    # How many passages the "more like this" query brings, per wanted candidate:
+    # a story's passages share terms, so 4 passages give ~1.5 distinct clusters.
+    mlt_passages_per_candidate: int = 4
+    more_like_this: MoreLikeThis = MoreLikeThis.FULLTEXT
 
 
 @dataclass
@@ -59,6 +72,7 @@ class StoryProfile:
     terms: dict[str, float]  # unit tf-idf vector
     entities: dict[str, float] = field(default_factory=dict)  # unit idf-weighted vector
     vector: np.ndarray | None = None  # the cluster's own vector
+    row: int | None = None  # its row in the StoryIndex, for an indexed cluster
 
 
 def chamfer(a: np.ndarray, b: np.ndarray) -> float:
@@ -76,14 +90,51 @@ class ClusterMatrix:
         self.generation = generation
         self.ids, self.matrix = store.cluster_vectors(dimension)
         self.position = {cid: i for i, cid in enumerate(self.ids)}
+        self._idf: dict[str, float] | None = None
+        self._edf: dict[str, int] | None = None
+        self._stories: StoryIndex | None = None
+        self._lock = threading.Lock()
+
+    def idf(self, store: Store) -> dict[str, float]:
+        """Every term's idf at this generation, read once (one scan of `term_df`) rather
+        than looked up term by term for every story compared."""
+        with self._lock:
+            if self._idf is None:
+                n = max(1, len(self.ids))
+                self._idf = {t: idf(n, df) for t, df in store.all_document_frequencies()}
+            return self._idf
+
+    def entity_df(self, store: Store) -> dict[str, int]:
+        """In how many clusters each entity key occurs, at this generation."""
+        with self._lock:
+            if self._edf is None:
+                self._edf = store.all_entity_frequencies()
+            return self._edf
+
+    def story_index(self, store: Store, dimension: int) -> StoryIndex:
+        """All clusters' evidence laid out for batched scoring, built once per generation."""
+        idfs = self.idf(store)
+        edf = self.entity_df(store)
+        with self._lock:
+            if self._stories is None:
+                n = max(1, len(self.ids))
+                weights = {k: entity_weight(n, e) for k, e in edf.items()}
+                self._stories = StoryIndex(
+                    store, self.ids, self.position, idfs, idf(n, 0), weights, dimension
+                )
+            return self._stories
 
     def nearest(
         self, vector: np.ndarray, n: int, allowed: set[str] | None = None
     ) -> list[tuple[str, float]]:
-        if not self.ids:
+        if not self.ids or n <= 0:
             return []
         sims = self.matrix @ vector
-        order = np.argsort(-sims)
+        if allowed is None and n < len(sims):
+            top = np.argpartition(-sims, n - 1)[:n]  # the n best without sorting them all
+            order = top[np.argsort(-sims[top], kind="stable")]
+        else:
+            order = np.argsort(-sims, kind="stable")
         out: list[tuple[str, float]] = []
         for i in order:
             cid = self.ids[int(i)]
@@ -110,22 +161,19 @@ class StorySimilarity:
     # --- profiles -------------------------------------------------------------
 
     def profiles(self, ids: Sequence[str]) -> dict[str, StoryProfile]:
-        """Stored profiles of clusters (passage vectors, term and entity vectors)."""
-        passages = self.store.cluster_passage_vectors(ids, self.dimension)
-        counts = self.store.term_vectors(ids)
-        df = self.store.document_frequencies({t for c in counts.values() for t in c})
-        entities = self.store.entity_keys(ids)
-        edf = self.store.entity_frequencies({k for keys in entities.values() for k in keys})
+        """Profiles of indexed clusters (passage vectors, term and entity vectors)."""
+        index = self.index
         out: dict[str, StoryProfile] = {}
         for cid in ids:
-            if cid not in passages:
+            row = self.matrix.position.get(cid)
+            if row is None or not index.counts[row]:
                 continue
-            pos = self.matrix.position.get(cid)
             out[cid] = StoryProfile(
-                vectors=passages[cid],
-                terms=tfidf_vector(counts.get(cid, {}), df, self._n_clusters),
-                entities=self._entity_vector(entities.get(cid, set()), edf),
-                vector=self.matrix.matrix[pos] if pos is not None else None,
+                vectors=index.vectors_of(row),
+                terms=index.row_dict(row),
+                entities=index.row_dict(row, entities=True),
+                vector=self.matrix.matrix[row],
+                row=row,
             )
         return out
 
@@ -138,11 +186,40 @@ class StorySimilarity:
             vector=vector,
         )
 
-    def _entity_vector(self, keys: set[str], edf: dict[str, int]) -> dict[str, float]:
-        n = self._n_clusters
-        vec = {k: math.log((n + 1) / (edf.get(k, 0) + 1)) + 1.0 for k in keys}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        return {k: v / norm for k, v in vec.items()}
+    def score_many(self, source: StoryProfile, ids: Sequence[str]) -> dict[str, float]:
+        """`score(source, each)` for many indexed clusters at once (see story_index.py);
+        clusters without passages are left out, as `profiles` leaves them out."""
+        index, p = self.index, self.params
+        rows = np.array(
+            [r for r in (self.matrix.position.get(c) for c in ids) if r is not None],
+            dtype=np.int64,
+        )
+        if not len(rows):
+            return {}
+        rows = rows[index.counts[rows] > 0]
+        total = p.passage_weight * index.chamfer(source.vectors, rows)
+        weight = np.full(len(rows), p.passage_weight)
+        for matrix, has, weights, vocab_is_entities, w in (
+            (index.terms, index.has_terms, source.terms, False, p.term_weight),
+            (index.entities, index.has_entities, source.entities, True, p.entity_weight),
+        ):
+            if not weights:
+                continue
+            src = (
+                matrix[source.row]
+                if source.row is not None
+                else index.sparse_row(weights, entities=vocab_is_entities)
+            )
+            cos = np.asarray((matrix[rows] @ src.T).todense()).ravel()
+            both = has[rows]
+            total += np.where(both, w * cos, 0.0)
+            weight += np.where(both, w, 0.0)
+        scores = total / weight
+        return {self.matrix.ids[r]: float(v) for r, v in zip(rows, scores, strict=True)}
+
+    @property
+    def index(self) -> StoryIndex:
+        return self.matrix.story_index(self.store, self.dimension)
 
     # --- scoring --------------------------------------------------------------
 
@@ -171,14 +248,21 @@ class StorySimilarity:
             for cid, _ in self.matrix.nearest(profile.vector, n + len(exclude), allowed):
                 if cid not in exclude:
                     found.setdefault(cid, None)
+        if self.params.more_like_this is MoreLikeThis.TERMS:
+            for row in self.index.nearest_by_terms(profile, n * 2):
+                name = self.matrix.ids[row]
+                if name not in exclude and (allowed is None or name in allowed):
+                    found.setdefault(name, None)
+            return list(found)
         match = fts_query(top_terms(profile.terms, self.params.mlt_terms))
         if match:
-            hits = self.store.full_text(match, n * 4, filters)
-            rows = self.store.passages([pid for pid, _ in hits])
+            per = self.params.mlt_passages_per_candidate
+            hits = self.store.full_text(match, n * per, filters, ids_only=True)
+            index = self.index
             for pid, _ in hits:
-                cid = rows[pid].cluster_id
-                if cid not in exclude:
-                    found.setdefault(cid, None)
+                hit_row = index.row_of_passage(pid)
+                if hit_row is not None and self.matrix.ids[hit_row] not in exclude:
+                    found.setdefault(self.matrix.ids[hit_row], None)
         return list(found)
 
     def _allowed(self, filters: Filters) -> set[str] | None:
@@ -191,7 +275,6 @@ class StorySimilarity:
     ) -> list[tuple[str, float]]:
         """Every candidate scored against `source`, best first."""
         ids = self.candidates(source, filters, exclude, want)
-        profiles = self.profiles(ids)
-        scored = [(cid, self.score(source, prof)) for cid, prof in profiles.items()]
+        scored = list(self.score_many(source, ids).items())
         scored.sort(key=lambda kv: (-kv[1], kv[0]))
         return scored

@@ -318,6 +318,32 @@ class Store(Database):
         sql = "SELECT cluster_id, terms FROM cluster_terms WHERE cluster_id IN ({})"
         return {cid: json.loads(terms) for cid, terms in self._select_in(sql, ids)}
 
+    def all_passage_embeddings(self) -> Iterator[tuple[int, str, bytes]]:
+        """(passage id, cluster id, float16 embedding) of every passage, in id order."""
+        yield from self.db.execute("SELECT id, cluster_id, embedding FROM passages ORDER BY id")
+
+    def all_term_counts(self) -> Iterator[tuple[str, dict[str, int]]]:
+        """(cluster id, term counts) of every cluster."""
+        for cid, terms in self.db.execute("SELECT cluster_id, terms FROM cluster_terms"):
+            yield cid, json.loads(terms)
+
+    def all_entity_keys(self) -> dict[str, set[str]]:
+        """Every cluster's folded entity keys."""
+        out: dict[str, set[str]] = {}
+        for cid, key in self.db.execute("SELECT cluster_id, key FROM entities"):
+            out.setdefault(cid, set()).add(key)
+        return out
+
+    def all_document_frequencies(self) -> Iterator[tuple[str, int]]:
+        """(term, number of clusters holding it) for every term."""
+        yield from self.db.execute("SELECT term, df FROM term_df")
+
+    def all_entity_frequencies(self) -> dict[str, int]:
+        """In how many clusters each entity key occurs, for every key."""
+        return dict(
+            self.db.execute("SELECT key, count(DISTINCT cluster_id) FROM entities GROUP BY key")
+        )
+
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         return dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({})", terms))
 
@@ -432,12 +458,32 @@ class Store(Database):
         ]
 
     def full_text(
-        self, match: str, limit: int, filters: Filters, table: str = "passages_fts"
+        self,
+        match: str,
+        limit: int,
+        filters: Filters,
+        table: str = "passages_fts",
+        ids_only: bool = False,
     ) -> list[tuple[int, float]]:
         """(passage id, bm25 score, higher is better) for an FTS5 MATCH expression
         over the word index (`passages_fts`) or the trigram index (`passages_trigram`)."""
         if table not in ("passages_fts", "passages_trigram"):
             raise ValueError(f"no full-text table {table!r}")
+        if not filters:
+            # No filter: the full-text index alone answers; joining every matching
+            # row to its passage and cluster only to keep them all cost ~2x.
+            if ids_only:  # the order by bm25 without the score column
+                rows = self.db.execute(
+                    f"SELECT rowid, 0 FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",
+                    (match, limit),
+                ).fetchall()
+                return [(int(r[0]), 0.0) for r in rows]
+            rows = self.db.execute(
+                f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ?"
+                f" ORDER BY bm25({table}) LIMIT ?",
+                (match, limit),
+            ).fetchall()
+            return [(int(r[0]), float(r[1])) for r in rows]
         where, args = self.filter_sql(filters)
         rows = self.db.execute(
             f"SELECT p.id, -bm25({table}) AS score FROM {table}"

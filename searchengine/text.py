@@ -45,21 +45,30 @@ class Highlighter:
     """Finds the query's words in a passage, by stem, so `releases` marks `released`."""
 
     def __init__(self, terms: Sequence[str]) -> None:
-        self._stem = _snowball()
-        self.stems = {self._stem(t) for t in terms}
+        self.stems = {stem_word(t) for t in terms}
+        # Stemming only strips suffixes: a word can match only if it starts as a
+        # stem does. Checking two letters first skips stemming most words.
+        self.heads = {s[:2] for s in self.stems}
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         if not self.stems:
             return []
         out = []
+        heads = self.heads
         for m in _WORD.finditer(text):
             word = m.group()
             word = word.lower() if word.isascii() else fold(word)  # fold() is the slow path
-            if word in STOPWORDS:
+            if word[:2] not in heads or word in STOPWORDS:
                 continue
-            if self._stem(word) in self.stems:
+            if stem_word(word) in self.stems:
                 out.append((m.start(), m.end()))
         return out
+
+
+@lru_cache(maxsize=200_000)
+def stem_word(word: str) -> str:
+    """A word's stem, remembered (the same words recur in every passage shown)."""
+    return _snowball()(word)
 
 
 def _stemmer() -> Callable[[str], str]:
@@ -91,15 +100,38 @@ def term_counts(texts: Iterable[str]) -> dict[str, int]:
     return dict(counts)
 
 
-def tfidf_vector(counts: Mapping[str, int], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
-    """Sublinear tf times smoothed idf, unit length (a sparse dict)."""
+def idf(n_docs: int, df: int) -> float:
+    """Smoothed inverse document frequency."""
+    return math.log((n_docs + 1) / (df + 1) + 1.0)
+
+
+def entity_weight(n_docs: int, df: int) -> float:
+    """An entity's idf weight: rare names say more about which story this is."""
+    return math.log((n_docs + 1) / (df + 1)) + 1.0
+
+
+# Sublinear term frequency, 1 + ln(c), for the counts that occur nearly always.
+_TF = [0.0] + [1.0 + math.log(c) for c in range(1, 256)]
+
+
+def tfidf_from_idf(
+    counts: Mapping[str, int], idfs: Mapping[str, float], unseen: float
+) -> dict[str, float]:
+    """Sublinear tf times idf (looked up; `unseen` for a term no stored story has),
+    unit length (a sparse dict)."""
     vec = {
-        t: (1.0 + math.log(c)) * math.log((n_docs + 1) / (df.get(t, 0) + 1) + 1.0)
+        t: (_TF[c] if c < 256 else 1.0 + math.log(c)) * idfs.get(t, unseen)
         for t, c in counts.items()
         if c > 0
     }
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
     return {t: v / norm for t, v in vec.items()}
+
+
+def tfidf_vector(counts: Mapping[str, int], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
+    """Sublinear tf times smoothed idf, unit length (a sparse dict)."""
+    idfs = {t: idf(n_docs, df.get(t, 0)) for t in counts}
+    return tfidf_from_idf(counts, idfs, idf(n_docs, 0))
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:

@@ -366,3 +366,50 @@ def test_a_model_that_cannot_be_loaded_is_reported(tmp_path: Path) -> None:
         assert health["status"] == "error" and "gone-model" in health["detail"]
     finally:
         srv.stop()
+
+
+def test_several_workers_serve_one_index_and_see_each_others_writes(
+    index: Path, tmp_path: Path
+) -> None:
+    """`serve --workers 2`: two processes behind one port. A write through whichever
+    worker takes it is found by every later request, whichever worker answers."""
+    srv = Server(index, extra=("--workers", "2"))
+    try:
+        srv.wait()
+        pids = set()
+        r = srv.http.post("/documents", content=digest(9, 77, "twinworker"), headers=AUTH)
+        assert r.status_code == 200 and r.json()["added"] == ["2026-03-09-c77"]
+        for _ in range(30):
+            # A new connection each time, so the kernel may hand it to either worker.
+            with httpx.Client(base_url=srv.url, timeout=30) as fresh:
+                for mode in MODES:
+                    got = fresh.get("/search", params={"q": "twinworker harbour", "mode": mode})
+                    assert got.status_code == 200
+                    assert got.json()["results"][0]["id"] == "2026-03-09-c77", mode
+                stats = fresh.get("/stats").json()
+                assert stats["passages"] == stats["vectors"] and stats["clusters"] == 42
+                pids.add(fresh.get("/health").json().get("pid"))
+        assert pids and srv.proc.pid not in pids  # answered by the worker processes
+    finally:
+        srv.stop()
+
+
+def test_two_servers_on_one_index_see_each_others_writes(index: Path) -> None:
+    """What `--workers` relies on, made deterministic: two server processes over one
+    folder; a write through either is found through the other by every mode."""
+    first, second = Server(index), Server(index)
+    try:
+        first.wait()
+        second.wait()
+        r = first.http.post("/documents", content=digest(10, 78, "ferrymarsh"), headers=AUTH)
+        assert r.status_code == 200
+        for mode in MODES:
+            assert second.ids("ferrymarsh harbour plan", mode)[0] == "2026-03-10-c78", mode
+        assert second.http.delete("/clusters/2026-03-10-c78", headers=AUTH).status_code == 200
+        for mode in MODES:
+            assert "2026-03-10-c78" not in first.ids("ferrymarsh harbour plan", mode), mode
+        a, b = first.http.get("/stats").json(), second.http.get("/stats").json()
+        assert a["generation"] == b["generation"] and a["vectors"] == b["vectors"] == a["passages"]
+    finally:
+        first.stop()
+        second.stop()
