@@ -2,9 +2,9 @@
 
 The corpus is real and public: BEIR SciFact (5,183 abstracts, ~12k windows), the
 UCI news headlines (7,464 items in 408 stories) and seeds/ — about 20k passages
-and 12.7k stories. The index is built once under --index (reused when present;
-start from a copy of an `eval --beir` index to skip re-encoding SciFact, since
-embeddings are reused by text).
+and 12.7k stories. The index is built under --index incrementally (what is there already is
+skipped; start from a copy of an `eval --beir` index to skip re-encoding
+SciFact).
 
     .venv/bin/python scripts/bench_query.py --index /tmp/bench-real
 
@@ -78,8 +78,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not (args.index / "manifest.json").exists():
-        build(args.index)
+    build(args.index)  # incremental: what is indexed already costs nothing
 
     from searchengine import Engine
 

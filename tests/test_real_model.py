@@ -88,32 +88,33 @@ def test_onnx_fp32_vectors_agree_with_sentence_transformers() -> None:
     assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
 
 
-def test_int8_is_close_to_fp32_and_recorded_as_such(tmp_path: Path) -> None:
+def test_int8_is_close_to_fp32_and_fp32_is_recorded_as_such(tmp_path: Path) -> None:
     from searchengine.encoder import load_encoder
 
     texts = ["Venezuela releases political prisoners", "Louvre crown jewels stolen"]
     int8 = load_encoder(DEFAULT_MODEL, "onnx", "int8")
     fp32 = load_encoder(DEFAULT_MODEL, "onnx", "fp32")
     assert float((int8.encode(texts) * fp32.encode(texts)).sum(axis=1).min()) > 0.9
-    engine = Engine.open(tmp_path / "i8", encoder=int8, create=True)
+    engine = Engine.open(tmp_path / "f32", encoder=fp32, create=True)
     engine.add_paths([SEEDS / "000_04a9b59b936e3d08.txt"])
     engine.close()
-    reopened = Engine.open(tmp_path / "i8")
-    assert reopened.stats()["encoder"]["precision"] == "int8"
+    reopened = Engine.open(tmp_path / "f32")
+    assert reopened.stats()["encoder"]["precision"] == "fp32"
     assert reopened.search("Venezuela prisoners", k=1)[0].id == "2026-01-09-c10"
     reopened.close()
 
 
 def test_an_index_refuses_another_precision(real_engine: Engine) -> None:
-    with pytest.raises(ModelMismatch, match="holds fp32 vectors, not int8"):
-        Engine.open(real_engine.path, precision="int8")
+    assert real_engine.stats()["encoder"]["precision"] == "int8"  # the default
+    with pytest.raises(ModelMismatch, match="holds int8 vectors, not fp32"):
+        Engine.open(real_engine.path, precision="fp32")
     result = subprocess.run(
-        [str(EXE), "search", "x", "--index", str(real_engine.path), "--precision", "int8"],
+        [str(EXE), "search", "x", "--index", str(real_engine.path), "--precision", "fp32"],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 1 and "--precision fp32" in result.stderr
+    assert result.returncode == 1 and "--precision int8" in result.stderr
 
 
 def test_the_export_is_cached_by_the_weights_not_the_folder(tmp_path: Path) -> None:
