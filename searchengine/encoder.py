@@ -327,4 +327,7 @@ def load_encoder(name: str, runtime: str | None = None, precision: str | None = 
         return SentenceTransformerEncoder(name)
     from .onnx_encoder import OnnxEncoder
 
-    return OnnxEncoder(name, Path(_resolve_model_path(name)), precision)
+    threads = os.environ.get("SEARCHENGINE_ENCODER_THREADS", "")
+    return OnnxEncoder(
+        name, Path(_resolve_model_path(name)), precision, int(threads) if threads.isdigit() else None
+    )
