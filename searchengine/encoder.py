@@ -329,5 +329,8 @@ def load_encoder(name: str, runtime: str | None = None, precision: str | None = 
 
     threads = os.environ.get("SEARCHENGINE_ENCODER_THREADS", "")
     return OnnxEncoder(
-        name, Path(_resolve_model_path(name)), precision, int(threads) if threads.isdigit() else None
+        name,
+        Path(_resolve_model_path(name)),
+        precision,
+        int(threads) if threads.isdigit() else None,
     )

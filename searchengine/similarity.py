@@ -251,9 +251,17 @@ class StorySimilarity:
                 if cid not in exclude:
                     found.setdefault(cid, None)
         if self.params.more_like_this is MoreLikeThis.TERMS:
-            for row in self.index.nearest_by_terms(profile, n * 2):
+            allowed_rows = (
+                np.array(
+                    [self.matrix.position[c] for c in allowed if c in self.matrix.position],
+                    dtype=np.int64,
+                )
+                if allowed is not None
+                else None
+            )
+            for row in self.index.nearest_by_terms(profile, n * 2, allowed_rows):
                 name = self.matrix.ids[row]
-                if name not in exclude and (allowed is None or name in allowed):
+                if name not in exclude:
                     found.setdefault(name, None)
             return list(found)
         match = fts_query(top_terms(profile.terms, self.params.mlt_terms))

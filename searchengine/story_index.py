@@ -96,14 +96,21 @@ class StoryIndex:
             shape=(n, max(1, len(vocab))),
         )
 
-    def nearest_by_terms(self, profile: object, n: int) -> list[int]:
-        """The `n` rows whose tf-idf vectors are closest to the profile's."""
+    def nearest_by_terms(
+        self, profile: object, n: int, allowed_rows: np.ndarray | None = None
+    ) -> list[int]:
+        """The `n` rows whose tf-idf vectors are closest to the profile's, among
+        `allowed_rows` when given (a filter applies before the top n, not after)."""
         row = getattr(profile, "row", None)
         terms = getattr(profile, "terms", {}) or {}
         if not terms:
             return []
         src = self.terms[row] if row is not None else self.sparse_row(terms)
         cos = np.asarray((self.terms @ src.T).todense()).ravel()
+        if allowed_rows is not None:
+            masked = np.zeros_like(cos)
+            masked[allowed_rows] = cos[allowed_rows]
+            cos = masked
         n = min(n, len(cos))
         top = np.argpartition(-cos, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
         top = top[cos[top] > 0]

@@ -256,3 +256,12 @@ def test_cli_eval_families_on_jsonl_documents(tmp_path: Path) -> None:
     assert data["p@1"] == 1.0
     bad = cli("eval", str(path), "--families", "no_such_field", "--model", "hashing")
     assert bad.returncode == 1 and "no_such_field" in bad.stderr
+
+
+def test_a_filter_applies_before_the_candidates_are_cut(seeded: Engine) -> None:
+    """A filter matching no story gives no results (not an error); one matching a
+    single day gives only that day's stories, however far down they rank unfiltered."""
+    assert seeded.related("2025-11-20-c7", k=5, filters=Filters(date_from="2030-01-01")) == []
+    day = Filters(date_from="2025-10-03", date_to="2025-10-03")
+    got = seeded.related("2025-11-20-c7", k=5, filters=day)
+    assert [r.id for r in got] == ["2025-10-03-c6"]
