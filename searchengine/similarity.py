@@ -38,7 +38,7 @@ from .contract import Filters
 from .search import fts_query
 from .store import Store
 from .story_index import StoryIndex
-from .text import cosine, entity_weight, idf, tfidf_vector, top_terms
+from .text import cosine, entity_weight, idf, tfidf_from_idf, top_terms
 
 
 class MoreLikeThis(StrEnum):
@@ -181,10 +181,11 @@ class StorySimilarity:
 
     def text_profile(self, vector: np.ndarray, counts: dict[str, int]) -> StoryProfile:
         """A profile for free text: its one vector and its term vector."""
-        df = self.store.document_frequencies(counts)
+        # The idf of this generation is already in memory: no per-term lookups.
+        unseen = idf(self._n_clusters, 0)
         return StoryProfile(
             vectors=vector.reshape(1, -1),
-            terms=tfidf_vector(counts, df, self._n_clusters),
+            terms=tfidf_from_idf(counts, self.matrix.idf(self.store), unseen),
             vector=vector,
         )
 

@@ -313,11 +313,6 @@ class Store(Database):
             rows = list(self._select_in("SELECT id, vector FROM clusters WHERE id IN ({})", ids))
         return [r[0] for r in rows], from_blobs([r[1] for r in rows], dimension)
 
-    def term_vectors(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Each cluster's term counts."""
-        sql = "SELECT cluster_id, terms FROM cluster_terms WHERE cluster_id IN ({})"
-        return {cid: json.loads(terms) for cid, terms in self._select_in(sql, ids)}
-
     def all_passage_embeddings(self) -> Iterator[tuple[int, str, bytes]]:
         """(passage id, cluster id, float16 embedding) of every passage, in id order."""
         yield from self.db.execute("SELECT id, cluster_id, embedding FROM passages ORDER BY id")
@@ -344,33 +339,10 @@ class Store(Database):
             self.db.execute("SELECT key, count(DISTINCT cluster_id) FROM entities GROUP BY key")
         )
 
-    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        return dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({})", terms))
-
-    def cluster_passage_vectors(self, ids: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
-        """Every passage vector of each cluster (for passage-level story similarity)."""
-        rows: dict[str, list[bytes]] = {}
-        sql = "SELECT cluster_id, embedding FROM passages WHERE cluster_id IN ({}) ORDER BY id"
-        for cid, blob in self._select_in(sql, ids):
-            rows.setdefault(cid, []).append(blob)
-        return {cid: from_blobs(blobs, dimension) for cid, blobs in rows.items()}
-
     def cluster_meta(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         """(date, number of sources) per cluster: what recommend ranks freshness and reach by."""
         sql = "SELECT id, date, n_sources FROM clusters WHERE id IN ({})"
         return {cid: (date, n) for cid, date, n in self._select_in(sql, ids)}
-
-    def entity_keys(self, ids: Sequence[str]) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        sql = "SELECT cluster_id, key FROM entities WHERE cluster_id IN ({})"
-        for cid, key in self._select_in(sql, ids):
-            out.setdefault(cid, set()).add(key)
-        return out
-
-    def entity_frequencies(self, keys: Iterable[str]) -> dict[str, int]:
-        """In how many clusters each entity key occurs."""
-        sql = "SELECT key, count(DISTINCT cluster_id) FROM entities WHERE key IN ({}) GROUP BY key"
-        return dict(self._select_in(sql, keys))
 
     def newest_date(self) -> str | None:
         return self.db.execute("SELECT max(date) FROM clusters").fetchone()[0]

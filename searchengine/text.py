@@ -128,12 +128,6 @@ def tfidf_from_idf(
     return {t: v / norm for t, v in vec.items()}
 
 
-def tfidf_vector(counts: Mapping[str, int], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
-    """Sublinear tf times smoothed idf, unit length (a sparse dict)."""
-    idfs = {t: idf(n_docs, df.get(t, 0)) for t in counts}
-    return tfidf_from_idf(counts, idfs, idf(n_docs, 0))
-
-
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     """Dot product of two unit sparse vectors."""
     if len(a) > len(b):
