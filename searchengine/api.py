@@ -102,7 +102,7 @@ class EngineHolder:
     def load(self) -> None:
         try:
             engine = Engine.open(self.settings.index, model=self.settings.model)
-            engine.encoder  # noqa: B018 - load the model now, not on the first query
+            engine.serve_mode()
             self.engine = engine
         except SearchEngineError as err:
             self.error = str(err)

@@ -118,6 +118,13 @@ class Engine:
         """The model, loaded on first use (stats and show never need it)."""
         return self.model.get()
 
+    def serve_mode(self, wait: bool = False) -> None:
+        """Prepare for many queries: load the model now (not on the first query) and
+        keep the passages in memory, following every write, from now on (built in
+        the background unless `wait`; searches read SQLite until it is there)."""
+        self.encoder  # noqa: B018 - loads the model
+        self.folder.keep_in_memory(wait=wait)
+
     def encode_query(self, text: str) -> np.ndarray:
         """A query's vector; each distinct query is encoded once per process."""
         return self.model.query(text)
@@ -183,7 +190,8 @@ class Engine:
     def search_by_vector(self, request: SearchRequest, vector: np.ndarray | None) -> list[Hit]:
         """A search whose query vector is already known (an article's, a cached one)."""
         with self.folder.reading():
-            return Searcher(self.store, self.folder.vectors, self.params).search(request, vector)
+            searcher = Searcher(self.store, self.folder.vectors, self.params, self.folder.memory())
+            return searcher.search(request, vector)
 
     def get(self, item_id: str) -> tuple[Cluster, Article | None]:
         """A cluster, or an article with its cluster; UnknownId if neither."""

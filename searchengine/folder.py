@@ -36,6 +36,7 @@ from .encoder import EncoderId, canonical_name
 from .errors import IndexCorrupt, IndexNotFound, ModelMismatch
 from .locks import SharedLock, file_lock
 from .manifest import Manifest, now
+from .memory_index import MemoryIndex, MemoryKeeper
 from .similarity import ClusterMatrix
 from .store import Store, StoreError
 from .vectors import FaissVectorStore, choose_index_type
@@ -77,6 +78,7 @@ class IndexFolder:
         self._generation: int | None = None  # of self._vectors
         self._matrix: ClusterMatrix | None = None
         self._matrix_lock = threading.Lock()
+        self._memory = MemoryKeeper(store)
 
     # --- opening and creating --------------------------------------------------------
 
@@ -130,7 +132,33 @@ class IndexFolder:
             return cls(path, store, manifest)
 
     def close(self) -> None:
+        self._memory.stop()
         self.store.close()
+
+    def keep_in_memory(self, wait: bool = False) -> None:
+        """Keep the passages in memory from now on, following every write (a server
+        does; a one-shot command would pay a full build for one query). With
+        `wait`, the first build happens before this returns."""
+        if wait:
+            self._memory.catch_up()
+        self._memory.start()
+
+    def memory_state(self) -> dict[str, Any]:
+        """Where the in-memory copy is: its generation (None: not built) and any error."""
+        index = self._memory.index
+        error = self._memory.error
+        return {
+            "kept": self._memory.running,
+            "generation": index.generation if index is not None else None,
+            "passages": index.n_alive if index is not None else 0,
+            "error": f"{type(error).__name__}: {error}" if error is not None else None,
+        }
+
+    def memory(self) -> MemoryIndex | None:
+        """The passages in memory at the generation of this thread's `reading()`, if
+        they are there already (otherwise None, and the keeper catches up meanwhile)."""
+        assert self._local.depth, "use reading()"
+        return self._memory.at(self._local.generation)
 
     # --- writers ---------------------------------------------------------------------
 

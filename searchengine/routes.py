@@ -96,6 +96,8 @@ def health(request: Request) -> JSONResponse:
             "ready": True,
             "generation": holder.engine.generation(),
             "pid": os.getpid(),  # which worker answered, with `serve --workers N`
+            # The in-memory copy searches use once it is at the current generation.
+            "memory": holder.engine.folder.memory_state(),
         }
     )
 

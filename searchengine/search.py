@@ -23,7 +23,8 @@ import numpy as np
 
 from .contract import Filters, Kind, Mode, SearchRequest
 from .documents import Field
-from .store import PassageRow, Store
+from .memory_index import MemoryIndex, tokenizer
+from .store import Store
 from .text import Highlighter, query_terms
 from .vectors import VectorStore
 
@@ -135,46 +136,97 @@ def trigram_query(terms: Sequence[str]) -> str | None:
 
 # --- ranking ----------------------------------------------------------------
 
+Owners = dict[int, tuple[str, str | None]]  # passage id -> (cluster id, article id)
+
 
 @dataclass
-class _Group:
-    key: str
-    scores: list[tuple[float, int]]  # (score, passage id), best first
+class _Signal:
+    """One way of ranking (dense, word bm25, trigram bm25): its groups (clusters or
+    articles) best first, their scores, and each group's passages."""
 
-    def score(self, params: RankingParams) -> float:
-        best = self.scores[0][0]
-        extra = sum(s for s, _ in self.scores[1 : 1 + params.extra_passages])
-        return best + params.extra_credit * extra
+    name: str
+    weight: float
+    keys: list[str]  # groups, best first
+    values: list[float]  # their scores: best passage + a little credit for a few more
+    # A group's passages are scores[start:end] and pids[start:end] (best first);
+    # only the few groups shown ever need them as lists.
+    bounds: dict[str, tuple[int, int]] = dataclass_field(default_factory=dict)
+    scores: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
+    pids: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def members(self, key: str) -> list[tuple[float, int]]:
+        """(scaled score, passage id) of a group's passages, best first."""
+        if key not in self.bounds:
+            return []
+        start, end = self.bounds[key]
+        return list(
+            zip(self.scores[start:end].tolist(), self.pids[start:end].tolist(), strict=True)
+        )
 
 
 def group_ranking(
+    name: str,
+    weight: float,
     candidates: Sequence[tuple[int, float]],
-    rows: dict[int, PassageRow],
+    owners: Owners,
     kind: Kind,
     params: RankingParams,
-) -> list[_Group]:
-    """Passage hits -> groups (clusters or articles), best first.
+) -> _Signal:
+    """Passage hits -> a signal's groups (clusters or articles), best first.
 
     Scores are first scaled to [0, 1] by the best passage of the query, so
     that the credit for extra passages means the same for cosine and bm25.
+    A group scores by its best passage plus `extra_credit` times the sum of its
+    next `extra_passages`; the arithmetic runs on arrays (a query has hundreds
+    of candidates in hundreds of groups).
     """
-    if not candidates:
-        return []
-    top = max(s for _, s in candidates)
-    low = min(0.0, min(s for _, s in candidates))
-    span = (top - low) or 1.0
-    groups: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    which = 1 if kind is Kind.ARTICLES else 0
+    index: dict[str, int] = {}
+    keys: list[str] = []
+    rows: list[int] = []
+    pids: list[int] = []
+    raw: list[float] = []
     for pid, score in candidates:
-        row = rows.get(pid)
-        if row is None:
-            continue
-        key = row.article_id if kind is Kind.ARTICLES else row.cluster_id
+        owner = owners.get(pid)
+        key = owner[which] if owner is not None else None
         if key is None:
             continue
-        groups[key].append(((score - low) / span, pid))
-    out = [_Group(key, sorted(scores, reverse=True)) for key, scores in groups.items()]
-    out.sort(key=lambda g: (-g.score(params), g.key))
-    return out
+        i = index.get(key)
+        if i is None:
+            i = index[key] = len(keys)
+            keys.append(key)
+        rows.append(i)
+        pids.append(pid)
+        raw.append(score)
+    if not rows:
+        return _Signal(name, weight, [], [])
+    scores = np.array(raw, dtype=np.float64)
+    low = min(0.0, float(scores.min()))
+    span = (float(scores.max()) - low) or 1.0
+    scores = (scores - low) / span
+    group = np.array(rows, dtype=np.int64)
+    order = np.lexsort((-scores, group))  # by group, best passage first
+    group, scores, pid_array = group[order], scores[order], np.array(pids)[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    place = np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+    extra = (place >= 1) & (place <= params.extra_passages)
+    credit = np.bincount(group[extra], weights=scores[extra], minlength=len(keys))
+    values = scores[starts] + params.extra_credit * credit[group[starts]]
+    group_keys = [keys[g] for g in group[starts].tolist()]
+    value_list = values.tolist()
+    by_name = {key: i for i, key in enumerate(sorted(group_keys))}  # ties: by key
+    ranked = np.lexsort((np.array([by_name[key] for key in group_keys]), -values)).tolist()
+    ends = np.r_[starts[1:], len(group)].tolist()
+    bounds = dict(zip(group_keys, zip(starts.tolist(), ends, strict=True), strict=True))
+    return _Signal(
+        name,
+        weight,
+        [group_keys[j] for j in ranked],
+        [value_list[j] for j in ranked],
+        bounds,
+        scores,
+        pid_array,
+    )
 
 
 def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: float) -> dict[str, float]:
@@ -186,15 +238,37 @@ def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: float) -> dict[str, 
     return fused
 
 
+def fuse(signals: Sequence[_Signal], params: RankingParams) -> dict[str, float]:
+    """Combine the rankings: reciprocal rank fusion, or a convex combination of the
+    groups' scores (each signal scaled to [0, 1] by its best group)."""
+    if params.fusion is Fusion.RRF:
+        return rrf([(sig.keys, sig.weight) for sig in signals], params.rrf_k)
+    fused: dict[str, float] = defaultdict(float)
+    for sig in signals:
+        scale = sig.weight / (sig.values[0] or 1.0)
+        for key, value in zip(sig.keys, sig.values, strict=True):
+            fused[key] += scale * value
+    return fused
+
+
 class Searcher:
-    """Runs searches over one store and one vector index (at one generation)."""
+    """Runs searches over one store and one vector index (at one generation).
+
+    `memory`, when given, is the same generation's passages in memory: word
+    scores and each passage's cluster then come from it instead of SQLite (the
+    same ranking, see memory_index.py)."""
 
     def __init__(
-        self, store: Store, vectors: VectorStore, params: RankingParams | None = None
+        self,
+        store: Store,
+        vectors: VectorStore,
+        params: RankingParams | None = None,
+        memory: MemoryIndex | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
         self.params = params or RankingParams()
+        self.memory = memory
 
     def search(self, request: SearchRequest, vector: np.ndarray | None) -> list[Hit]:
         """Ranked clusters (or articles) for a query, with the passages that matched.
@@ -205,49 +279,92 @@ class Searcher:
             filters = Filters(**{**filters.__dict__, "articles_only": True})
         terms = query_terms(request.query)
         depth = max(params.candidates, k * params.candidates_per_result)
+        # What a filter lets through, as passage ids: FAISS and the memory index
+        # take them; FTS5 joins the filter in SQL instead.
+        needs_ids = mode is not Mode.LEXICAL or self.memory is not None
+        allowed = self.store.allowed_passage_ids(filters) if filters and needs_ids else None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         trigram: list[tuple[int, float]] = []
-        rows: dict[int, PassageRow] = {}
+        owners: Owners = {}
         if mode in (Mode.HYBRID, Mode.DENSE):
             if vector is None:
                 raise ValueError("a dense search needs the query's vector")
-            allowed = self.store.allowed_passage_ids(filters) if filters else None
             dense = self._deep(
-                lambda n: self.vectors.search(vector, n, allowed), depth, k, kind, rows
+                lambda n: self.vectors.search(vector, n, allowed), depth, k, kind, owners
             )
-        if mode in (Mode.HYBRID, Mode.LEXICAL):
-            match = fts_query(terms)
-            if match:
-                lexical = self._deep(
-                    lambda n: self.store.full_text(match, n, filters), depth, k, kind, rows
-                )
+        tokens = self._tokens(terms)
+        if mode in (Mode.HYBRID, Mode.LEXICAL) and terms:
+            words = self._word_search(terms, tokens, filters, allowed)
+            lexical = self._deep(words, depth, k, kind, owners)
         if mode is Mode.HYBRID and params.trigram_weight > 0:
             # Trigrams rescue words the word index does not know (typos, other
             # languages' spellings); known words are already matched exactly,
             # and their trigrams would only add noise and cost.
-            tri = trigram_query(self.store.unknown_terms(terms))
+            tri = trigram_query(self._unknown_terms(terms, tokens))
             if tri:
                 trigram = self.store.full_text(tri, depth, filters, table="passages_trigram")
-        rows.update(self.store.passages([pid for pid, _ in trigram if pid not in rows]))
+                owners.update(self._owners([pid for pid, _ in trigram if pid not in owners]))
         signals = [
-            _Signal("dense", group_ranking(dense, rows, kind, params), params.dense_weight),
-            _Signal("lexical", group_ranking(lexical, rows, kind, params), params.lexical_weight),
-            _Signal("trigram", group_ranking(trigram, rows, kind, params), params.trigram_weight),
+            group_ranking("dense", params.dense_weight, dense, owners, kind, params),
+            group_ranking("lexical", params.lexical_weight, lexical, owners, kind, params),
+            group_ranking("trigram", params.trigram_weight, trigram, owners, kind, params),
         ]
-        signals = [sig for sig in signals if sig.groups]
+        signals = [sig for sig in signals if sig.keys]
         if mode is Mode.HYBRID:
             fused = fuse(signals, params)
         else:
-            fused = {g.key: g.score(params) for sig in signals[:1] for g in sig.groups}
+            fused = {
+                key: value
+                for sig in signals[:1]
+                for key, value in zip(sig.keys, sig.values, strict=True)
+            }
         # Ties in fused rank (1st + 2nd vs 2nd + 1st) go to the better semantic match.
         dense_rank = {
-            g.key: i for sig in signals if sig.name == "dense" for i, g in enumerate(sig.groups)
+            key: i for sig in signals if sig.name == "dense" for i, key in enumerate(sig.keys)
         }
         ranked = sorted(
             fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
         )[:k]
-        return self._hits(ranked, fused, signals, rows, terms, kind)
+        return self._hits(ranked, fused, signals, owners, terms, kind)
+
+    # --- where the words and the owners come from: memory when it is there, else SQLite ---
+
+    def _tokens(self, terms: list[str]) -> list[tuple[str, ...]] | None:
+        """Each term as the word index tokenises it (only needed with the memory index)."""
+        return tokenizer().tokens(terms) if self.memory is not None and terms else None
+
+    def _word_search(
+        self,
+        terms: list[str],
+        tokens: list[tuple[str, ...]] | None,
+        filters: Filters,
+        allowed: np.ndarray | None,
+    ) -> Callable[[int], list[tuple[int, float]]]:
+        memory = self.memory
+        if memory is not None and tokens is not None and all(len(t) <= 1 for t in tokens):
+            phrases = [t[0] for t in tokens if t]
+            return lambda n: memory.bm25(phrases, n, allowed)
+        # A term that is several tokens ("covid_19") is a phrase: FTS5 matches those.
+        match = fts_query(terms)
+        return lambda n: self.store.full_text(match, n, filters) if match else []
+
+    def _unknown_terms(self, terms: list[str], tokens: list[tuple[str, ...]] | None) -> list[str]:
+        memory = self.memory
+        if memory is None or tokens is None or any(len(t) > 1 for t in tokens):
+            return self.store.unknown_terms(terms)
+        return [
+            term
+            for term, toks in zip(terms, tokens, strict=True)
+            if not toks or memory.document_frequency(toks[0]) == 0
+        ]
+
+    def _owners(self, pids: list[int]) -> Owners:
+        if not pids:
+            return {}
+        if self.memory is not None:
+            return self.memory.owners(pids)
+        return self.store.passage_owners(pids)
 
     def _deep(
         self,
@@ -255,18 +372,16 @@ class Searcher:
         depth: int,
         k: int,
         kind: Kind,
-        rows: dict[int, PassageRow],
+        owners: Owners,
     ) -> list[tuple[int, float]]:
         """A signal's candidates, deep enough to hold `k` distinct groups (or all there are):
         the depth grows until it does, so no mode silently returns fewer than exist."""
+        which = 1 if kind is Kind.ARTICLES else 0
         while True:
             found = fetch(depth)
-            rows.update(self.store.passages([pid for pid, _ in found if pid not in rows]))
-            keys = {
-                (rows[pid].article_id if kind is Kind.ARTICLES else rows[pid].cluster_id)
-                for pid, _ in found
-                if pid in rows
-            }
+            owners.update(self._owners([pid for pid, _ in found if pid not in owners]))
+            keys = {owners[pid][which] for pid, _ in found if pid in owners}
+            keys.discard(None)
             if len(keys) >= k or len(found) < depth:
                 return found
             depth *= self.params.deepen
@@ -276,34 +391,34 @@ class Searcher:
         ranked: list[str],
         fused: dict[str, float],
         signals: list[_Signal],
-        rows: dict[int, PassageRow],
+        owners: Owners,
         terms: list[str],
         kind: Kind,
     ) -> list[Hit]:
-        by_signal = {
-            sig.name: {g.key: (i, g) for i, g in enumerate(sig.groups, 1)} for sig in signals
-        }
-        highlighter = Highlighter(terms)
-        groups_of: dict[str, list[_Group]] = defaultdict(list)
-        for ranks in by_signal.values():
-            for key, (_, group) in ranks.items():
-                groups_of[key].append(group)
-        cluster_ids = [rows[groups_of[key][0].scores[0][1]].cluster_id for key in ranked]
-        # A hit shows a few fields of its cluster; the whole record is not decoded.
+        shown: dict[str, list[tuple[int, float]]] = {}
+        cluster_ids: list[str] = []
+        for key in ranked:
+            passage_scores: dict[int, float] = {}
+            for sig in signals:
+                for score, pid in sig.members(key):
+                    passage_scores[pid] = max(passage_scores.get(pid, 0.0), score)
+            cluster_ids.append(owners[next(iter(passage_scores))][0])
+            shown[key] = sorted(passage_scores.items(), key=lambda kv: -kv[1])[
+                : self.params.shown_passages
+            ]
+        # A hit shows a few fields of its cluster and its best passages; nothing else
+        # is read (whole records and unshown passages are never decoded).
+        rows = self.store.passages([pid for best in shown.values() for pid, _ in best])
         cards = self.store.cluster_cards(sorted(set(cluster_ids)))
         articles = self.store.article_cards(ranked) if kind is Kind.ARTICLES else {}
+        highlighter = Highlighter(terms)
+        ranks = {sig.name: {key: i for i, key in enumerate(sig.keys, 1)} for sig in signals}
+        dense_by, lexical_by = ranks.get("dense", {}), ranks.get("lexical", {})
         hits: list[Hit] = []
         for key, cluster_id in zip(ranked, cluster_ids, strict=True):
             card = cards.get(cluster_id)
             if card is None:
                 continue
-            passage_scores: dict[int, float] = {}
-            for group in groups_of[key]:
-                for score, pid in group.scores:
-                    passage_scores[pid] = max(passage_scores.get(pid, 0.0), score)
-            best = sorted(passage_scores.items(), key=lambda kv: -kv[1])[
-                : self.params.shown_passages
-            ]
             passages = [
                 MatchedPassage(
                     field=rows[pid].field,
@@ -313,9 +428,9 @@ class Searcher:
                     article_id=rows[pid].article_id,
                     highlights=highlighter.spans(rows[pid].text),
                 )
-                for pid, score in best
+                for pid, score in shown[key]
+                if pid in rows
             ]
-            dense_by, lexical_by = by_signal.get("dense", {}), by_signal.get("lexical", {})
             hit = Hit(
                 id=key,
                 cluster_id=cluster_id,
@@ -325,32 +440,10 @@ class Searcher:
                 score=round(fused[key], 6),
                 passages=passages,
                 kind=kind,
-                dense_rank=dense_by[key][0] if key in dense_by else None,
-                lexical_rank=lexical_by[key][0] if key in lexical_by else None,
+                dense_rank=dense_by.get(key),
+                lexical_rank=lexical_by.get(key),
             )
             if key in articles:
                 hit.title, hit.publisher = articles[key]
             hits.append(hit)
         return hits
-
-
-@dataclass
-class _Signal:
-    """One way of ranking (dense, word bm25, trigram bm25): its groups, best first, and weight."""
-
-    name: str
-    groups: list[_Group]
-    weight: float
-
-
-def fuse(signals: Sequence[_Signal], params: RankingParams) -> dict[str, float]:
-    """Combine the rankings: reciprocal rank fusion, or a convex combination of the
-    groups' scores (each signal scaled to [0, 1] by its best group)."""
-    if params.fusion is Fusion.RRF:
-        return rrf([([g.key for g in sig.groups], sig.weight) for sig in signals], params.rrf_k)
-    fused: dict[str, float] = defaultdict(float)
-    for sig in signals:
-        top = sig.groups[0].score(params) or 1.0
-        for g in sig.groups:
-            fused[g.key] += sig.weight * g.score(params) / top
-    return fused

@@ -313,6 +313,19 @@ class Store(Database):
             rows = list(self._select_in("SELECT id, vector FROM clusters WHERE id IN ({})", ids))
         return [r[0] for r in rows], from_blobs([r[1] for r in rows], dimension)
 
+    def passage_texts(self, ids: Sequence[int] | None) -> list[tuple[int, str, str | None, str]]:
+        """(id, cluster id, article id, text) of these passages (None: all), in id order."""
+        sql = "SELECT id, cluster_id, article_id, text FROM passages"
+        if ids is None:
+            return [tuple(r) for r in self.db.execute(sql + " ORDER BY id")]  # type: ignore[misc]
+        rows = [tuple(r) for r in self._select_in(sql + " WHERE id IN ({})", ids)]
+        return sorted(rows, key=lambda r: r[0])  # type: ignore[return-value]
+
+    def passage_owners(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        """(cluster id, article id) of these passages: what grouping needs, without texts."""
+        sql = "SELECT id, cluster_id, article_id FROM passages WHERE id IN ({})"
+        return {r[0]: (r[1], r[2]) for r in self._select_in(sql, ids)}
+
     def all_passage_embeddings(self) -> Iterator[tuple[int, str, bytes]]:
         """(passage id, cluster id, float16 embedding) of every passage, in id order."""
         yield from self.db.execute("SELECT id, cluster_id, embedding FROM passages ORDER BY id")

@@ -46,23 +46,38 @@ class Highlighter:
 
     def __init__(self, terms: Sequence[str]) -> None:
         self.stems = {stem_word(t) for t in terms}
-        # Stemming only strips suffixes: a word can match only if it starts as a
-        # stem does. Checking two letters first skips stemming most words.
+        # Stemming only strips suffixes (and turns a final y into i): a word can
+        # match only if it starts as a stem does. Checking two letters first
+        # skips stemming most words.
         self.heads = {s[:2] for s in self.stems}
+        # For plain-ASCII text the regex engine finds those words itself, instead
+        # of a Python loop over every word (a long passage has hundreds).
+        prefixes = sorted({s[: max(2, len(s) - 1)] for s in self.stems if s.isascii()})
+        self._ascii = (
+            re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.IGNORECASE)
+            if prefixes and all(s.isascii() for s in self.stems)
+            else None
+        )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         if not self.stems:
             return []
+        if self._ascii is not None and text.isascii():
+            return [
+                (m.start(), m.end())
+                for m in self._ascii.finditer(text)
+                if self._matches(m.group().lower())
+            ]
         out = []
-        heads = self.heads
         for m in _WORD.finditer(text):
             word = m.group()
             word = word.lower() if word.isascii() else fold(word)  # fold() is the slow path
-            if word[:2] not in heads or word in STOPWORDS:
-                continue
-            if stem_word(word) in self.stems:
+            if self._matches(word):
                 out.append((m.start(), m.end()))
         return out
+
+    def _matches(self, word: str) -> bool:
+        return word[:2] in self.heads and word not in STOPWORDS and stem_word(word) in self.stems
 
 
 @lru_cache(maxsize=200_000)

@@ -58,6 +58,7 @@ class FaissVectorStore:
             base.hnsw.efConstruction = 80
             base.hnsw.efSearch = 64
         self.index = faiss.IndexIDMap2(base)
+        self._flat: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def build(
@@ -86,6 +87,7 @@ class FaissVectorStore:
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
             return
+        self._flat = None  # the storage may move
         self.index.add_with_ids(
             np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
         )
@@ -93,6 +95,7 @@ class FaissVectorStore:
     def remove(self, ids: Iterable[int]) -> None:
         array = np.fromiter(ids, dtype=np.int64)
         if len(array):
+            self._flat = None
             self.index.remove_ids(faiss.IDSelectorBatch(array))
 
     def search(
@@ -106,6 +109,9 @@ class FaissVectorStore:
                 return []
             k = min(k, len(allowed_ids))
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        flat = self._flat_arrays()
+        if flat is not None:
+            return _top_inner_products(flat[0], flat[1], query[0], k, allowed_ids)
         if (
             allowed_ids is not None
             and self._is_graph
@@ -117,6 +123,29 @@ class FaissVectorStore:
         params = self._params(allowed_ids)
         scores, ids = self.index.search(query, min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+    def _flat_arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(vectors, ids) of an exact (Flat) index as arrays over FAISS's own memory.
+
+        For one query at a time, numpy's matrix-vector product over this
+        memory measured ~2.0 ms at 20k passages against ~3.0-4.5 ms for FAISS's
+        Flat search (1-2 threads), with the same exact top k. Valid until the
+        next add or remove, which drop it (those run only under the folder's
+        exclusive lock, never during a search)."""
+        flat = getattr(self, "_flat", None)
+        if flat is not None:
+            return flat
+        base = faiss.downcast_index(self.index.index)
+        if type(base) not in (faiss.IndexFlatIP, faiss.IndexFlat):
+            return None
+        n = int(self.index.ntotal)
+        if n == 0:
+            return None
+        xb = base.get_xb()  # type: ignore[attr-defined]
+        vectors = faiss.rev_swig_ptr(xb, n * self.dimension).reshape(n, self.dimension)
+        ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        self._flat = (vectors, ids)
+        return self._flat
 
     @property
     def _is_graph(self) -> bool:
@@ -181,6 +210,30 @@ class FaissVectorStore:
         if not isinstance(index, faiss.IndexIDMap2):
             raise RuntimeError(f"{path} is not an id-mapped FAISS index")
         store.index = index
+        store._flat = None
         store.dimension = int(index.d)
         store.index_type = index_type
         return store
+
+
+def _top_inner_products(
+    vectors: np.ndarray,
+    ids: np.ndarray,
+    query: np.ndarray,
+    k: int,
+    allowed_ids: np.ndarray | None,
+) -> list[tuple[int, float]]:
+    """The exact best `k` (id, inner product) over a matrix, among `allowed_ids` if given."""
+    scores = vectors @ query
+    if allowed_ids is not None:
+        keep = np.isin(ids, allowed_ids)
+        scores = np.where(keep, scores, -np.inf)
+        k = min(k, int(np.count_nonzero(keep)))
+    k = min(k, len(scores))
+    if k <= 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [
+        (int(i), float(s)) for i, s in zip(ids[top].tolist(), scores[top].tolist(), strict=True)
+    ]
