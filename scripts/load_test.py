@@ -4,6 +4,11 @@ running server on loopback; prints requests/s and latency percentiles.
     .venv/bin/searchengine serve --index indexes/default &
     .venv/bin/python scripts/load_test.py --url http://127.0.0.1:8000 --requests 400 --concurrency 8
 
+With `--tool wrk` the requests come from wrk (C, apt-get install wrk) instead of
+this Python client, which on a 2-core machine takes about a core away from the
+server it measures; wrk runs for a duration and the queries are cycled from a
+Lua script (distinct for the whole run with --distinct).
+
 Only loopback addresses are accepted: this is for measuring our own server.
 """
 
@@ -13,13 +18,36 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import re
+import shutil
 import socket
 import statistics
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+
+WRK_SCRIPT = """
+local queries = {%s}
+local n, step, at = #queries, 1, 1
+function setup(thread)
+  thread:set("first", (setup_count or 0) + 1)
+  setup_count = (setup_count or 0) + 1
+  thread:set("step", 0)
+end
+function init(args)
+  at = first
+  step = tonumber(args[1])
+end
+function request()
+  local q = queries[((at - 1) %% n) + 1]
+  at = at + step
+  return wrk.format("GET", "/search?k=10&q=" .. q)
+end
+"""
 
 DEFAULT_QUERIES = Path(__file__).resolve().parent.parent / "tests" / "data" / "queries.tsv"
 
@@ -87,6 +115,61 @@ async def run(url: str, queries: list[str], total: int, concurrency: int, timeou
     }
 
 
+def run_wrk(url: str, queries: list[str], seconds: int, concurrency: int) -> dict:
+    """The same /search load from wrk: requests/s, latency percentiles, errors."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    from urllib.parse import quote
+
+    threads = min(2, concurrency)
+    quoted = ",".join('"' + quote(q, safe="") + '"' for q in queries)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(WRK_SCRIPT % quoted)
+        script = fh.name
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script,
+            url,
+            "--",
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script).unlink()
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}%?\s+([\d.]+)(us|ms|s)\b", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 1)
+
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "tool": "wrk",
+        "requests": total,
+        "concurrency": concurrency,
+        "errors": int(bad.group(1)) if bad else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else None,
+        "seconds": seconds,
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": ms("50"),
+        "p95_ms": float("nan"),
+        "p99_ms": ms("99"),
+        "mean_ms": ms("Latency"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -97,6 +180,10 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES, help="qid<TAB>text file")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--tool", choices=("httpx", "wrk"), default="httpx", help="who sends the requests"
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="run length with --tool wrk")
     parser.add_argument(
         "--distinct",
         action="store_true",
@@ -113,8 +200,14 @@ def main() -> None:
     ]
     if args.distinct:
         queries = distinct_queries(queries, args.requests)
-    result = asyncio.run(run(args.url, queries, args.requests, args.concurrency, args.timeout))
-    result["distinct_queries"] = len(set(queries[: args.requests]))
+    if args.tool == "wrk":
+        if args.distinct:
+            queries = distinct_queries(queries, 60_000)  # more than any run sends
+        result = run_wrk(args.url, queries, args.seconds, args.concurrency)
+        result["distinct_queries"] = len(set(queries[: result["requests"]]))
+    else:
+        result = asyncio.run(run(args.url, queries, args.requests, args.concurrency, args.timeout))
+        result["distinct_queries"] = len(set(queries[: args.requests]))
     if args.json:
         print(json.dumps(result))
     else:

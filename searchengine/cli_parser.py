@@ -86,7 +86,7 @@ def build_parser(
     p.add_argument(
         "--index-type",
         default="auto",
-        help="FAISS index for a new index: auto (Flat up to 200k passages, then HNSW), "
+        help="FAISS index for a new index: auto (exact Flat up to 10k passages, then HNSW), "
         "Flat, HNSW32,Flat, IVF1024,SQ8, ... (a faiss.index_factory string)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")

@@ -274,22 +274,26 @@ class IndexFolder:
         vectors = self._vectors
         if vectors is None or vectors.index_type != index_type:
             vectors, base = self._load_checkpoint(index_type, gen)
+            if vectors is not None:
+                # A checkpoint of a graph may hold passages removed before it was
+                # written (a graph hides removals rather than forgetting them):
+                # whatever this snapshot no longer has is removed again.
+                vectors.remove(np.setdiff1d(vectors.ids(), self.store.passage_ids()).tolist())
         else:
             base = self._generation or 0
         changes = self.store.vector_changes(base) if vectors is not None else None
-        if vectors is None or changes is None:
-            vectors = self._rebuild(index_type)
-        elif len(changes.removed) and not vectors.supports_remove:
-            vectors = self._rebuild(index_type)  # an HNSW graph cannot forget a node
-        else:
-            if len(changes.removed):
-                vectors.remove(changes.removed.tolist())
-            if len(changes.added):
+        if vectors is not None and changes is not None:
+            vectors.remove(changes.removed.tolist())
+            if len(changes.added) and vectors.is_trained:
                 ids, vecs = self.store.embeddings(changes.added.tolist(), self.manifest.dimension)
-                if not vectors.is_trained:
-                    vectors = self._rebuild(index_type)
-                else:
-                    vectors.add(ids, vecs)
+                vectors.add(ids, vecs)
+        if (
+            vectors is None
+            or changes is None
+            or not vectors.is_trained
+            or vectors.needs_rebuild  # hidden removals past their share (vectors.py)
+        ):
+            vectors = self._rebuild(index_type)
         self._vectors, self._generation = vectors, gen
 
     def _load_checkpoint(self, index_type: str, gen: int) -> tuple[FaissVectorStore | None, int]:

@@ -321,6 +321,11 @@ class Store(Database):
         rows = [tuple(r) for r in self._select_in(sql + " WHERE id IN ({})", ids)]
         return sorted(rows, key=lambda r: r[0])  # type: ignore[return-value]
 
+    def passage_ids(self) -> np.ndarray:
+        """Every passage id, ascending."""
+        rows = self.db.execute("SELECT id FROM passages ORDER BY id").fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
     def passage_owners(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
         """(cluster id, article id) of these passages: what grouping needs, without texts."""
         sql = "SELECT id, cluster_id, article_id FROM passages WHERE id IN ({})"

@@ -16,13 +16,25 @@ from typing import Protocol
 import faiss
 import numpy as np
 
-# Flat (exact) search is fast enough until roughly this many passages on these
-# machines; past it an HNSW graph answers in well under a millisecond instead
-# of tens of milliseconds (see BENCHMARKS.md / scripts/bench.py).
-AUTO_FLAT_LIMIT = 200_000
+# Exact (Flat) search up to this many passages, an HNSW graph past it. A search
+# takes ~200 candidates from it: Flat costs ~1.2 ms for that at 10k passages and
+# grows linearly (2.4 ms at 20k, 15 ms at 100k), while the graph walk costs ~1 ms
+# at 20k with the same SciFact nDCG@10 (0.7358 both; see HNSW_EF_PER_RESULT).
+# 10k is where they cross on these machines (BENCHMARKS.md, scripts/bench_query.py).
+AUTO_FLAT_LIMIT = 10_000
 AUTO_APPROX = "HNSW32,Flat"
 # Filters allowing at most this many passages are scored exactly (see search()).
 EXACT_FILTER_LIMIT = 20_000
+# An HNSW walk keeps this many candidates per result asked for (efSearch, at
+# least the index's own 64): at 2, SciFact hybrid nDCG@10 over HNSW32 equals
+# exact Flat search (0.7358 both, int8), where 64 alone gave 0.7327; a walk for
+# 200 candidates costs ~1 ms at 20k passages (Flat ~2.4 ms).
+HNSW_EF_PER_RESULT = 2.0
+# A graph (or IVF) index does not forget a vector: removed ids stay in it, hidden
+# from every search by a selector, until they are this share of it; then it is
+# rebuilt without them from the stored embeddings (one rebuild per many
+# removals, not one per removal: 7.75 s each at 31k passages before).
+HIDDEN_SHARE_REBUILD = 0.25
 
 
 class VectorStore(Protocol):
@@ -59,6 +71,8 @@ class FaissVectorStore:
             base.hnsw.efSearch = 64
         self.index = faiss.IndexIDMap2(base)
         self._flat: tuple[np.ndarray, np.ndarray] | None = None
+        self._hidden = np.zeros(0, dtype=np.int64)  # removed, still in a graph or IVF index
+        self._hidden_selector: faiss.IDSelector | None = None
 
     @classmethod
     def build(
@@ -74,15 +88,11 @@ class FaissVectorStore:
         return store
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) - len(self._hidden)
 
     @property
     def is_trained(self) -> bool:
         return bool(self.index.is_trained)
-
-    @property
-    def supports_remove(self) -> bool:
-        return not isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
@@ -93,16 +103,44 @@ class FaissVectorStore:
         )
 
     def remove(self, ids: Iterable[int]) -> None:
+        """Forget these ids. Only a Flat index can really drop vectors: behind
+        IndexIDMap2 an IVF index's remove_ids desynchronises the id map (FAISS
+        #1379, #4656) and HNSW cannot remove at all, so those hide them instead
+        (see `needs_rebuild`)."""
         array = np.fromiter(ids, dtype=np.int64)
-        if len(array):
-            self._flat = None
+        if not len(array):
+            return
+        self._flat = None
+        if self._is_flat:
             self.index.remove_ids(faiss.IDSelectorBatch(array))
+            return
+        present = faiss.vector_to_array(self.index.id_map)
+        self._hidden = np.union1d(self._hidden, array[np.isin(array, present)])
+        self._hidden_selector = None
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """Hidden removals have grown past their share: rebuild from stored embeddings."""
+        return len(self._hidden) > HIDDEN_SHARE_REBUILD * max(1, int(self.index.ntotal))
+
+    @property
+    def hidden(self) -> int:
+        """Removed ids the index still holds (hidden from searches)."""
+        return len(self._hidden)
+
+    def ids(self) -> np.ndarray:
+        """Every id the index holds (hidden ones included)."""
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    @property
+    def _is_flat(self) -> bool:
+        return type(faiss.downcast_index(self.index.index)) in (faiss.IndexFlatIP, faiss.IndexFlat)
 
     def search(
         self, vector: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """Best `k` (id, cosine) pairs, restricted to `allowed_ids` when given."""
-        if len(self) == 0 or k <= 0:
+        if len(self) <= 0 or k <= 0:
             return []
         if allowed_ids is not None:
             if len(allowed_ids) == 0:
@@ -120,7 +158,7 @@ class FaissVectorStore:
             # A graph walk restricted to a few ids can miss them (it never
             # reaches them); scoring those few exactly is both right and cheap.
             return self._exact(query[0], k, np.asarray(allowed_ids, dtype=np.int64))
-        params = self._params(allowed_ids)
+        params = self._params(allowed_ids, k)
         scores, ids = self.index.search(query, min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
@@ -135,9 +173,9 @@ class FaissVectorStore:
         flat = getattr(self, "_flat", None)
         if flat is not None:
             return flat
-        base = faiss.downcast_index(self.index.index)
-        if type(base) not in (faiss.IndexFlatIP, faiss.IndexFlat):
+        if not self._is_flat:
             return None
+        base = faiss.downcast_index(self.index.index)
         n = int(self.index.ntotal)
         if n == 0:
             return None
@@ -167,19 +205,30 @@ class FaissVectorStore:
         order = np.argsort(-scores)[:k]
         return [(present[i], float(scores[i])) for i in order]
 
-    def _params(self, allowed_ids: np.ndarray | None) -> faiss.SearchParameters | None:
+    def _params(self, allowed_ids: np.ndarray | None, k: int) -> faiss.SearchParameters | None:
         base = faiss.downcast_index(self.index.index)
-        sel = (
+        sel: faiss.IDSelector | None = (
             faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
             if allowed_ids is not None
             else None
         )
+        if sel is None and len(self._hidden):
+            # Allowed ids come from the same snapshot as the removals, so they
+            # never name a hidden one; without a filter, the hidden are excluded.
+            # (A graph walk still passes through hidden nodes: its paths hold.)
+            if self._hidden_selector is None:
+                batch = faiss.IDSelectorBatch(self._hidden)
+                selector = faiss.IDSelectorNot(batch)
+                selector._batch = batch  # type: ignore[attr-defined]  # keep the inner one alive
+                self._hidden_selector = selector
+            sel = self._hidden_selector
         if isinstance(base, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW(efSearch=base.hnsw.efSearch)  # type: ignore[attr-defined]
+            ef = max(base.hnsw.efSearch, int(HNSW_EF_PER_RESULT * k))  # type: ignore[attr-defined]
+            params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]
         elif isinstance(base, faiss.IndexIVF):
             # With a selective filter the allowed ids may sit in any list:
             # probe them all (still cheap, the selector skips the rest).
-            selective = sel is not None and len(allowed_ids) <= EXACT_FILTER_LIMIT  # type: ignore[arg-type]
+            selective = allowed_ids is not None and len(allowed_ids) <= EXACT_FILTER_LIMIT
             params = faiss.SearchParametersIVF(  # type: ignore[call-arg]
                 nprobe=base.nlist if selective else max(base.nprobe, 16)
             )
@@ -211,6 +260,8 @@ class FaissVectorStore:
             raise RuntimeError(f"{path} is not an id-mapped FAISS index")
         store.index = index
         store._flat = None
+        store._hidden = np.zeros(0, dtype=np.int64)
+        store._hidden_selector = None
         store.dimension = int(index.d)
         store.index_type = index_type
         return store

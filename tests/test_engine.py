@@ -259,7 +259,7 @@ def test_index_type_choice(tmp_path: Path, encoder: HashingEncoder) -> None:
     eng.add_paths([SEEDS])
     assert eng.stats()["index_type"] == "HNSW32,Flat"
     assert eng.search("Louvre jewels", k=1)[0].id == "2025-10-20-c1"
-    eng.remove(["2025-10-20-c1"])  # HNSW cannot remove: rebuilt from stored embeddings
+    eng.remove(["2025-10-20-c1"])  # hidden in the graph, not rebuilt
     assert eng.stats()["vectors"] == eng.stats()["passages"]
     eng.rebuild("Flat")
     assert eng.stats()["index_type"] == "Flat"
@@ -285,10 +285,76 @@ def test_vector_store_filters_inside_search() -> None:
         allowed = np.array([1007, 1300, 1499], dtype=np.int64)
         got = store.search(vecs[0], 10, allowed)
         assert sorted(i for i, _ in got) == [1007, 1300, 1499]
-        if not store.supports_remove:
-            continue  # the engine rebuilds HNSW from stored embeddings instead
         store.remove([1300])
-        assert sorted(i for i, _ in store.search(vecs[0], 10, allowed)) == [1007, 1499]
+        allowed_now = np.array([1007, 1499], dtype=np.int64)
+        assert sorted(i for i, _ in store.search(vecs[0], 10, allowed_now)) == [1007, 1499]
+        assert 1300 not in [i for i, _ in store.search(vecs[300], 50)]
+        assert len(store) == 499
+
+
+def test_graph_hides_removals_instead_of_rebuilding() -> None:
+    """Observed (issue 10): with HNSW32,Flat every remove rebuilt the whole graph
+    (7.75 s at 31k passages). Removals are hidden now and never returned; a
+    rebuild is asked for only once they pass a share of the index."""
+    from searchengine.vectors import HIDDEN_SHARE_REBUILD
+
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(400, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(400, dtype=np.int64)
+    for kind in ("HNSW32,Flat", "IVF8,Flat"):
+        store = FaissVectorStore.build(16, kind, ids, vecs)
+        removed = list(range(0, 40))
+        store.remove(removed)
+        assert store.hidden == 40 and len(store) == 360 and not store.needs_rebuild
+        for q in range(0, 60):
+            found = [i for i, _ in store.search(vecs[q], 20)]
+            assert not set(found) & set(removed), kind
+            if q >= 40:
+                assert found[0] == q, kind  # the living are still found, under their own ids
+        store.remove(range(40, int(400 * HIDDEN_SHARE_REBUILD) + 10))
+        assert store.needs_rebuild
+
+
+def test_churn_on_a_graph_index_rebuilds_rarely(tmp_path: Path, encoder: HashingEncoder) -> None:
+    """Replacing and removing clusters one at a time on HNSW keeps one graph
+    (hidden removals) until they pass their share, and searches stay right."""
+    eng = Engine.open(tmp_path / "hnsw", encoder=encoder, create=True, index_type="HNSW32,Flat")
+    try:
+        eng.add_paths([SEEDS])
+        with eng.folder.reading():
+            graph = eng.folder.vectors.index
+        ids = eng.store.cluster_ids()
+        eng.remove(ids[:2])
+        with eng.folder.reading():
+            assert eng.folder.vectors.index is graph and eng.folder.vectors.hidden > 0
+        hits = eng.search("Louvre jewels", k=10, mode="dense")
+        assert not {h.id for h in hits} & set(ids[:2])
+        assert eng.stats()["vectors"] == eng.stats()["passages"]
+        eng.remove(ids[2 : len(ids) // 2])  # past the share: rebuilt from embeddings
+        with eng.folder.reading():
+            assert eng.folder.vectors.index is not graph and eng.folder.vectors.hidden == 0
+        assert eng.stats()["vectors"] == eng.stats()["passages"]
+    finally:
+        eng.close()
+
+
+def test_graph_checkpoint_does_not_bring_removals_back(
+    tmp_path: Path, encoder: HashingEncoder
+) -> None:
+    """A checkpoint written while a graph hid removals is loaded without them."""
+    path = tmp_path / "hnsw"
+    eng = Engine.open(path, encoder=encoder, create=True, index_type="HNSW32,Flat")
+    eng.add_paths([SEEDS])
+    eng.remove(["2025-10-20-c1"])
+    eng.close()  # checkpoints the graph (with the removed passages hidden in it)
+    reopened = Engine.open(path, encoder=encoder)
+    try:
+        assert reopened.stats()["vectors"] == reopened.stats()["passages"]
+        hits = reopened.search("Louvre jewels", k=5, mode="dense")
+        assert "2025-10-20-c1" not in [h.id for h in hits]
+    finally:
+        reopened.close()
 
 
 def test_trigrams_rescue_only_unknown_words(seeded: Engine) -> None:
