@@ -60,6 +60,7 @@ class RankingParams:
     # 4 -> 0.9644, 5 -> 0.9676; SciFact 0.7377, 0.7375, 0.7352 (R@100 0.961 ->
     # 0.969); cost ~2.5x lower at 4, ~4x at 5. 4 loses nothing on either set.
     trigram_chunk: int = 4
+    trigram_pieces: int = 6
     fusion: Fusion = Fusion.CONVEX
     # Credit for a group's further matching passages: kept to a tie-breaker. More
     # favoured long documents and big clusters (SciFact nDCG@10 0.730 -> 0.701 at 0.1).
@@ -132,15 +133,20 @@ def fts_query(terms: Sequence[str]) -> str | None:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-def trigram_query(terms: Sequence[str], chunk: int = 3) -> str | None:
+def trigram_query(terms: Sequence[str], chunk: int = 3, most: int = 0) -> str | None:
     """Any `chunk`-character piece of any term (the whole term if shorter, when it
-    has three or more characters). The trigram index matches a piece of four or
-    more characters as a phrase of consecutive trigrams."""
+    has three or more characters); at most `most` pieces per term (0: all),
+    spread evenly over it. The trigram index matches a piece of four or more
+    characters as a phrase of consecutive trigrams."""
     grams: dict[str, None] = {}
     for term in terms:
         if 3 <= len(term) < chunk:
             grams.setdefault(term, None)
-        for i in range(len(term) - chunk + 1):
+        starts = list(range(len(term) - chunk + 1))
+        if most and len(starts) > most:
+            step = (len(starts) - 1) / (most - 1) if most > 1 else 0
+            starts = sorted({round(i * step) for i in range(most)})
+        for i in starts:
             grams.setdefault(term[i : i + chunk], None)
     return fts_query(list(grams))
 
@@ -312,7 +318,9 @@ class Searcher:
             # Trigrams rescue words the word index does not know (typos, other
             # languages' spellings); known words are already matched exactly,
             # and their trigrams would only add noise and cost.
-            tri = trigram_query(self._unknown_terms(terms, tokens), params.trigram_chunk)
+            tri = trigram_query(
+                self._unknown_terms(terms, tokens), params.trigram_chunk, params.trigram_pieces
+            )
             if tri:
                 trigram = self.store.full_text(tri, depth, filters, table="passages_trigram")
                 owners.update(self._owners([pid for pid, _ in trigram if pid not in owners]))
