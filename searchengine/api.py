@@ -167,7 +167,12 @@ def app_from_env() -> FastAPI:
 
 
 def serve(
-    settings: ApiSettings, host: str, port: int, log_level: str = "info", workers: int = 1
+    settings: ApiSettings,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    workers: int = 1,
+    access_log: bool = False,
 ) -> int:
     """Run the server (blocking); a missing index is an error before the port opens.
     With several workers, each is its own process with its own engine over the one
@@ -188,7 +193,13 @@ def serve(
         flush=True,
     )
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+        )
         return 0
     # Worker processes build their app from the environment: hand the settings over.
     os.environ["SEARCHENGINE_INDEX"] = str(settings.index)
@@ -201,6 +212,7 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        access_log=access_log,
         workers=workers,
     )
     return 0

@@ -188,7 +188,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise BadRequest(f"--workers must be at least 1, not {args.workers}")
     return serve(
-        settings, host=args.host, port=args.port, log_level=args.log_level, workers=args.workers
+        settings,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        workers=args.workers,
+        access_log=args.access_log,
     )
 
 

@@ -156,6 +156,12 @@ def build_parser(
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: a proxy in front usually does, and it "
+        "costs throughput)",
+    )
     p.set_defaults(func=commands["cmd_serve"])
 
     p = sub.add_parser(

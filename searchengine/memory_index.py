@@ -25,7 +25,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .store import Store
+from .store import ClusterCard, PassageRow, Store
+
+# Rows kept for showing hits: a passage row by id is valid forever (a replaced
+# cluster's passages get new ids), a cluster card for one generation. Bounded so
+# a long-running server's memory stays flat; 20k rows ~ 20 MB.
+ROW_CACHE_ITEMS = 20_000
 
 __all__ = ["BM25", "MemoryIndex", "WORD_TOKENIZER", "tokenizer"]
 
@@ -127,8 +132,11 @@ class MemoryIndex:
     search reads one generation without a lock.
     """
 
-    def __init__(self, generation: int) -> None:
+    def __init__(self, generation: int, rows: dict[int, PassageRow] | None = None) -> None:
         self.generation = generation
+        # Shown passages, shared by every generation; cluster cards, this one's only.
+        self.rows: dict[int, PassageRow] = rows if rows is not None else {}
+        self.cards: dict[str, ClusterCard] = {}
         self.pids = np.zeros(0, dtype=np.int64)
         self.alive = np.zeros(0, dtype=bool)
         self.length = np.zeros(0, dtype=np.float64)  # tokens per passage
@@ -153,6 +161,7 @@ class MemoryIndex:
         new = MemoryIndex.__new__(MemoryIndex)
         new.__dict__.update(self.__dict__)
         new.generation = generation
+        new.cards = {}
         new.alive = self.alive.copy()
         new.keys = list(self.keys)
         new._key_index = dict(self._key_index)
@@ -264,6 +273,23 @@ class MemoryIndex:
             )
         }
 
+    def passages(self, store: Store, pids: Sequence[int]) -> dict[int, PassageRow]:
+        """Rows of passages to show, remembered (read from `store` when not yet)."""
+        return _cached(self.rows, pids, store.passages)
+
+    def cluster_cards(self, store: Store, ids: Sequence[str]) -> dict[str, ClusterCard]:
+        return _cached(self.cards, ids, store.cluster_cards)
+
+    def groups(self, pids: np.ndarray, articles: bool = False) -> np.ndarray:
+        """Each passage's cluster (or article) as an index into `keys`; -1 when the
+        passage is not here or has no article."""
+        if not len(self.pids) or not len(pids):
+            return np.full(len(pids), -1, dtype=np.int64)
+        slots = np.minimum(np.searchsorted(self.pids, pids), len(self.pids) - 1)
+        found = (self.pids[slots] == pids) & self.alive[slots]
+        owner = (self.article if articles else self.cluster)[slots]
+        return np.where(found, owner, -1)
+
     def document_frequency(self, token: str) -> int:
         postings = self._postings.get(token)
         if postings is None:
@@ -319,6 +345,15 @@ class MemoryIndex:
             (int(p), float(s))
             for p, s in zip(pids[order].tolist(), scores[order].tolist(), strict=True)
         ]
+
+
+def _cached(cache: dict, keys: Sequence, fetch) -> dict:  # type: ignore[type-arg, no-untyped-def]
+    missing = [k for k in keys if k not in cache]
+    if missing:
+        if len(cache) > ROW_CACHE_ITEMS:
+            cache.clear()
+        cache.update(fetch(missing))
+    return {k: cache[k] for k in keys if k in cache}
 
 
 class MemoryKeeper:
@@ -395,7 +430,7 @@ class MemoryKeeper:
         counts = tokenizer().counts((pid, text) for pid, _, _, text in rows)
         owners = [(pid, cluster, article) for pid, cluster, article, _ in rows]
         if index is None or changes is None:
-            fresh = MemoryIndex(generation)
+            fresh = MemoryIndex(generation, rows=index.rows if index is not None else None)
             fresh.add(owners, counts)
         else:
             fresh = index.evolved(generation, removed, owners, counts)

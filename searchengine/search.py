@@ -153,8 +153,6 @@ def trigram_query(terms: Sequence[str], chunk: int = 3, most: int = 0) -> str | 
 
 # --- ranking ----------------------------------------------------------------
 
-Owners = dict[int, tuple[str, str | None]]  # passage id -> (cluster id, article id)
-
 
 @dataclass
 class _Signal:
@@ -181,6 +179,48 @@ class _Signal:
         )
 
 
+class Owners:
+    """Which cluster and article each candidate passage belongs to: read from SQLite
+    as candidates come (a one-shot command), or straight from the memory index."""
+
+    def __init__(self, store: Store, memory: MemoryIndex | None) -> None:
+        self.store = store
+        self.memory = memory
+        self._rows: dict[int, tuple[str, str | None]] = {}
+        self._keys: list[str] = []  # group ids of the SQLite path, per query
+        self._key_index: dict[str, int] = {}
+
+    def add(self, pids: Sequence[int]) -> None:
+        if self.memory is None:
+            missing = [p for p in pids if p not in self._rows]
+            if missing:
+                self._rows.update(self.store.passage_owners(missing))
+
+    def cluster_of(self, pid: int) -> str:
+        if self.memory is not None:
+            return self.memory.owners([pid])[pid][0]
+        return self._rows[pid][0]
+
+    def groups(self, pids: np.ndarray, kind: Kind) -> tuple[np.ndarray, Sequence[str]]:
+        """Each passage's group (cluster, or article for article searches) as an
+        index into the returned key table; -1 for none (absent, or not an article)."""
+        memory = self.memory
+        if memory is not None:
+            return memory.groups(pids, articles=kind is Kind.ARTICLES), memory.keys
+        which = 1 if kind is Kind.ARTICLES else 0
+        out = np.full(len(pids), -1, dtype=np.int64)
+        for i, pid in enumerate(pids.tolist()):
+            owner = self._rows.get(pid)
+            key = owner[which] if owner is not None else None
+            if key is not None:
+                index = self._key_index.get(key)
+                if index is None:
+                    index = self._key_index[key] = len(self._keys)
+                    self._keys.append(key)
+                out[i] = index
+        return out, self._keys
+
+
 def group_ranking(
     name: str,
     weight: float,
@@ -197,44 +237,34 @@ def group_ranking(
     next `extra_passages`; the arithmetic runs on arrays (a query has hundreds
     of candidates in hundreds of groups).
     """
-    which = 1 if kind is Kind.ARTICLES else 0
-    index: dict[str, int] = {}
-    keys: list[str] = []
-    rows: list[int] = []
-    pids: list[int] = []
-    raw: list[float] = []
-    for pid, score in candidates:
-        owner = owners.get(pid)
-        key = owner[which] if owner is not None else None
-        if key is None:
-            continue
-        i = index.get(key)
-        if i is None:
-            i = index[key] = len(keys)
-            keys.append(key)
-        rows.append(i)
-        pids.append(pid)
-        raw.append(score)
-    if not rows:
+    if not candidates:
         return _Signal(name, weight, [], [])
-    scores = np.array(raw, dtype=np.float64)
-    low = min(0.0, float(scores.min()))
-    span = (float(scores.max()) - low) or 1.0
-    scores = (scores - low) / span
-    group = np.array(rows, dtype=np.int64)
+    pid_array = np.fromiter((c[0] for c in candidates), dtype=np.int64, count=len(candidates))
+    raw = np.fromiter((c[1] for c in candidates), dtype=np.float64, count=len(candidates))
+    group, key_table = owners.groups(pid_array, kind)
+    known = group >= 0
+    if not known.any():
+        return _Signal(name, weight, [], [])
+    low = min(0.0, float(raw.min()))
+    span = (float(raw.max()) - low) or 1.0
+    group, scores, pid_array = group[known], (raw[known] - low) / span, pid_array[known]
     order = np.lexsort((-scores, group))  # by group, best passage first
-    group, scores, pid_array = group[order], scores[order], np.array(pids)[order]
+    group, scores, pid_array = group[order], scores[order], pid_array[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    place = np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+    ends = np.r_[starts[1:], len(group)]
+    place = np.arange(len(group)) - np.repeat(starts, ends - starts)
     extra = (place >= 1) & (place <= params.extra_passages)
-    credit = np.bincount(group[extra], weights=scores[extra], minlength=len(keys))
-    values = scores[starts] + params.extra_credit * credit[group[starts]]
-    group_keys = [keys[g] for g in group[starts].tolist()]
+    firsts = group[starts]
+    credit = np.zeros(len(starts))
+    np.add.at(credit, np.searchsorted(firsts, group[extra]), scores[extra])
+    values = scores[starts] + params.extra_credit * credit
+    group_keys = [key_table[g] for g in firsts.tolist()]
+    ranked = np.argsort(-values, kind="stable").tolist()
     value_list = values.tolist()
-    by_name = {key: i for i, key in enumerate(sorted(group_keys))}  # ties: by key
-    ranked = np.lexsort((np.array([by_name[key] for key in group_keys]), -values)).tolist()
-    ends = np.r_[starts[1:], len(group)].tolist()
-    bounds = dict(zip(group_keys, zip(starts.tolist(), ends, strict=True), strict=True))
+    ordered = [value_list[j] for j in ranked]
+    if any(a == b for a, b in zip(ordered, ordered[1:], strict=False)):  # ties: by key
+        ranked.sort(key=lambda j: (-value_list[j], group_keys[j]))
+    bounds = dict(zip(group_keys, zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
     return _Signal(
         name,
         weight,
@@ -303,7 +333,7 @@ class Searcher:
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         trigram: list[tuple[int, float]] = []
-        owners: Owners = {}
+        owners = Owners(self.store, self.memory)
         if mode in (Mode.HYBRID, Mode.DENSE):
             if vector is None:
                 raise ValueError("a dense search needs the query's vector")
@@ -323,7 +353,7 @@ class Searcher:
             )
             if tri:
                 trigram = self.store.full_text(tri, depth, filters, table="passages_trigram")
-                owners.update(self._owners([pid for pid, _ in trigram if pid not in owners]))
+                owners.add([pid for pid, _ in trigram])
         signals = [
             group_ranking("dense", params.dense_weight, dense, owners, kind, params),
             group_ranking("lexical", params.lexical_weight, lexical, owners, kind, params),
@@ -378,13 +408,6 @@ class Searcher:
             if not toks or memory.document_frequency(toks[0]) == 0
         ]
 
-    def _owners(self, pids: list[int]) -> Owners:
-        if not pids:
-            return {}
-        if self.memory is not None:
-            return self.memory.owners(pids)
-        return self.store.passage_owners(pids)
-
     def _deep(
         self,
         fetch: Callable[[int], list[tuple[int, float]]],
@@ -395,13 +418,13 @@ class Searcher:
     ) -> list[tuple[int, float]]:
         """A signal's candidates, deep enough to hold `k` distinct groups (or all there are):
         the depth grows until it does, so no mode silently returns fewer than exist."""
-        which = 1 if kind is Kind.ARTICLES else 0
         while True:
             found = fetch(depth)
-            owners.update(self._owners([pid for pid, _ in found if pid not in owners]))
-            keys = {owners[pid][which] for pid, _ in found if pid in owners}
-            keys.discard(None)
-            if len(keys) >= k or len(found) < depth:
+            owners.add([pid for pid, _ in found])
+            groups, _ = owners.groups(
+                np.fromiter((pid for pid, _ in found), dtype=np.int64, count=len(found)), kind
+            )
+            if len(np.unique(groups[groups >= 0])) >= k or len(found) < depth:
                 return found
             depth *= self.params.deepen
 
@@ -421,14 +444,20 @@ class Searcher:
             for sig in signals:
                 for score, pid in sig.members(key):
                     passage_scores[pid] = max(passage_scores.get(pid, 0.0), score)
-            cluster_ids.append(owners[next(iter(passage_scores))][0])
+            cluster_ids.append(owners.cluster_of(next(iter(passage_scores))))
             shown[key] = sorted(passage_scores.items(), key=lambda kv: -kv[1])[
                 : self.params.shown_passages
             ]
         # A hit shows a few fields of its cluster and its best passages; nothing else
         # is read (whole records and unshown passages are never decoded).
-        rows = self.store.passages([pid for best in shown.values() for pid, _ in best])
-        cards = self.store.cluster_cards(sorted(set(cluster_ids)))
+        shown_ids = [pid for best in shown.values() for pid, _ in best]
+        card_ids = sorted(set(cluster_ids))
+        if self.memory is not None:
+            rows = self.memory.passages(self.store, shown_ids)
+            cards = self.memory.cluster_cards(self.store, card_ids)
+        else:
+            rows = self.store.passages(shown_ids)
+            cards = self.store.cluster_cards(card_ids)
         articles = self.store.article_cards(ranked) if kind is Kind.ARTICLES else {}
         highlighter = Highlighter(terms)
         ranks = {sig.name: {key: i for i, key in enumerate(sig.keys, 1)} for sig in signals}

@@ -50,43 +50,45 @@ class Highlighter:
         # match only if it starts as a stem does. Checking two letters first
         # skips stemming most words.
         self.heads = {s[:2] for s in self.stems}
-        # For plain-ASCII text, str.find (C speed) locates those words, instead of
-        # a Python loop over every word (a long passage has hundreds): ~5x less.
-        self._prefixes = (
-            sorted({s[: max(2, len(s) - 1)] for s in self.stems})
-            if all(s.isascii() for s in self.stems)
-            else None
-        )
+        # str.find (C speed) on a folded copy of the text locates those words,
+        # instead of a Python loop folding every word (a long passage has hundreds).
+        self._prefixes = sorted({s[: max(2, len(s) - 1)] for s in self.stems})
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         if not self.stems:
             return []
-        if self._prefixes is not None and text.isascii():
-            return self._ascii_spans(text)
-        out = []
-        for m in _WORD.finditer(text):
-            word = m.group()
-            word = word.lower() if word.isascii() else fold(word)  # fold() is the slow path
-            if self._matches(word):
-                out.append((m.start(), m.end()))
-        return out
-
-    def _ascii_spans(self, text: str) -> list[tuple[int, int]]:
-        lowered = text.lower()
+        folded = text.lower() if text.isascii() else text.translate(_FOLD_TABLE)
         found: set[tuple[int, int]] = set()
-        for prefix in self._prefixes or ():
-            at = lowered.find(prefix)
+        for prefix in self._prefixes:
+            at = folded.find(prefix)
             while at != -1:
-                before = lowered[at - 1] if at else " "
+                before = folded[at - 1] if at else " "
                 if not (before.isalnum() or before == "_"):
-                    m = _WORD.match(lowered, at)
+                    m = _WORD.match(folded, at)
                     if m is not None and self._matches(m.group()):
                         found.add((at, m.end()))
-                at = lowered.find(prefix, at + 1)
+                at = folded.find(prefix, at + 1)
         return sorted(found)
 
     def _matches(self, word: str) -> bool:
         return word[:2] in self.heads and word not in STOPWORDS and stem_word(word) in self.stems
+
+
+class _FoldTable(dict[int, str]):
+    """A str.translate table taking each character to its folded form when that is
+    one character (á -> a, É -> e), so a position in the folded copy is the same
+    position in the original; filled as characters are first seen."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = fold(char)
+        if len(folded) != 1:
+            folded = char.lower() if len(char.lower()) == 1 else char
+        self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
 
 
 @lru_cache(maxsize=200_000)

@@ -134,6 +134,10 @@ def test_memory_follows_other_writers(index_dir: Path, encoder: HashingEncoder) 
             got = index.bm25([t[0] for t in tokenizer().tokens(query_terms(query)) if t], 30)
             assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in want], query
         assert server.search("Venezuela prisoner releases", k=3) == after
+        server.folder._memory.catch_up()  # the copy (and its cached cards) at this generation
+        assert server.search("giant squid Lisbon", k=1)[0].title == "Kraken rises off Lisbon"
+        writer.add(parse_jsonl(json.dumps({**record, "title": "Squid seen"}), "k.jsonl").clusters)
+        assert server.search("giant squid Lisbon", k=1)[0].title == "Squid seen"  # not cached
     finally:
         writer.close()
         server.close()
