@@ -21,6 +21,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -263,7 +264,9 @@ def serve_ready(index: Path, env: dict[str, str]) -> tuple[float, float]:
         proc.wait()
 
 
-def runtimes_side_by_side(passages: int, workdir: Path, sample: int) -> list[dict[str, Any]]:
+def runtimes_side_by_side(
+    passages: int, workdir: Path, sample: int, rounds: int = 2
+) -> list[dict[str, Any]]:
     """torch vs ONNX fp32 vs ONNX int8 in one run, on the same texts: raw encoder rate,
     end-to-end indexing rate, query latency, cold CLI search and serve time-to-ready."""
     from synthetic import generate
@@ -281,16 +284,36 @@ def runtimes_side_by_side(passages: int, workdir: Path, sample: int) -> list[dic
     queries = workdir / "runtimes-queries.json"
     queries.write_text(json.dumps(make_queries(texts, 200)))
     seeds_query = "Venezuela prisoner releases"
+    # End-to-end builds alternate between runtimes, `rounds` times, and each keeps
+    # its best: on a shared 2-core machine one build of the same texts measured
+    # anywhere from 44 to 64 passages/s, so a single build per runtime compares noise.
+    builds: dict[tuple[str, str], dict[str, Any]] = {}
+    for round_ in range(rounds):
+        for runtime, precision in RUNTIMES:
+            env = {**os.environ, "SEARCHENGINE_RUNTIME": runtime}
+            index = workdir / f"runtimes-{runtime}-{precision}-{round_}"
+            build = run_child(
+                "build", str(corpus), str(index), "all-MiniLM-L6-v2", runtime, precision, env=env
+            )
+            print(
+                f"  build {round_ + 1}/{rounds} {runtime} {precision}: "
+                f"{build['end_to_end_passages_per_second']} passages/s",
+                flush=True,
+            )
+            best = builds.get((runtime, precision))
+            rate = build["end_to_end_passages_per_second"]
+            if best is None or rate > best["end_to_end_passages_per_second"]:
+                builds[(runtime, precision)] = build
+            if round_ < rounds - 1:
+                shutil.rmtree(index, ignore_errors=True)
     rows = []
     for runtime, precision in RUNTIMES:
         label = f"{runtime} {precision}"
         print(f"  {label}…", flush=True)
         env = {**os.environ, "SEARCHENGINE_RUNTIME": runtime}
         raw = run_child("raw", str(sample_file), runtime, precision, env=env)
-        index = workdir / f"runtimes-{runtime}-{precision}"
-        build = run_child(
-            "build", str(corpus), str(index), "all-MiniLM-L6-v2", runtime, precision, env=env
-        )
+        index = workdir / f"runtimes-{runtime}-{precision}-{rounds - 1}"
+        build = builds[(runtime, precision)]
         query = run_child("query", str(index), str(queries), env=env)
         seeds = workdir / f"seeds-{runtime}-{precision}"
         subprocess.run(
@@ -462,6 +485,9 @@ def main() -> None:
         help="compare torch, ONNX fp32 and ONNX int8 side by side on a corpus of this size "
         "(default 3000) and on seeds/ (cold CLI search, serve time-to-ready)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="end-to-end builds per runtime (best kept)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
     args = parser.parse_args()
 
@@ -471,7 +497,7 @@ def main() -> None:
         if args.runtimes:
             print(f"runtimes side by side, {args.runtimes:,} passages (synthetic)…", flush=True)
             report["runtimes"] = runtimes_side_by_side(
-                args.runtimes, Path(tmp), args.encoder_sample
+                args.runtimes, Path(tmp), args.encoder_sample, args.rounds
             )
         for size in args.e2e:
             print(f"end to end, {size:,} passages (synthetic)…", flush=True)

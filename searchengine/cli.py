@@ -9,6 +9,7 @@ and `stats` never load the model runtime.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -281,6 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the index keeps its last committed state", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`searchengine eval ... --json | head`): not an error
+        # of ours; stop writing without a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ from .vectors import choose_index_type
 # encoding (~2,300 passages), small enough that a concurrent writer or a crash
 # waits for / loses at most a few seconds of work.
 BATCH_CLUSTERS = 256
+# Deleted passages, as a share of all, after which a write also merges the full-text
+# indexes (store.note_deletions): a 30-day window losing a day a day merges about
+# weekly; each merge costs about as much as writing the indexes once.
+FTS_MERGE_SHARE = 0.2
 
 # Relative weight of each field in a cluster's own vector (related / recommend).
 # The summary states what the story is; key points restate it; articles add
@@ -203,7 +207,8 @@ class Indexer:
             fresh_ids = {c.id for c in fresh}
             report.unchanged.extend(c.id for c in batch.clusters if c.id not in fresh_ids)
             replacing = [c.id for c in fresh if c.id in current]
-            self.store.delete_clusters(replacing, gen)
+            removed = self.store.delete_clusters(replacing, gen)
+            self.store.note_deletions(len(removed), FTS_MERGE_SHARE)
             for cluster in fresh:
                 passages, vecs = batch.passages[cluster.id], embeddings[cluster.id]
                 self.store.insert_cluster(
@@ -230,7 +235,8 @@ class Indexer:
             missing = [i for i in wanted if i not in known]
             if missing:
                 raise UnknownId(f"no cluster with id {', '.join(missing)}")
-            self.store.delete_clusters(wanted, gen)
+            removed = self.store.delete_clusters(wanted, gen)
+            self.store.note_deletions(len(removed), FTS_MERGE_SHARE)
             self._after_write(gen)
         return wanted
 

@@ -331,6 +331,27 @@ class Store(Database):
         sql = "SELECT id, cluster_id, article_id FROM passages WHERE id IN ({})"
         return {r[0]: (r[1], r[2]) for r in self._select_in(sql, ids)}
 
+    def note_deletions(self, removed: int, share: float) -> bool:
+        """Count passages deleted since the full-text indexes were last merged; once
+        they pass `share` of the passages, merge both (inside the open write).
+
+        FTS5 keeps a deleted row as a tombstone in a new segment until a merge
+        meets the original; with daily add-newest/remove-oldest, segments and
+        tombstones piled up (meta.sqlite +87% in 60-75 days at constant content).
+        'optimize' rewrites each index as one segment without them; the pages it
+        frees are reused by later writes. Returns whether it merged."""
+        if removed <= 0:
+            return False
+        pending = int(self.get_meta("fts_deleted", "0") or 0) + removed
+        total = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
+        if pending <= share * max(total, 1):
+            self.set_meta("fts_deleted", str(pending))
+            return False
+        self.db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('optimize')")
+        self.db.execute("INSERT INTO passages_trigram(passages_trigram) VALUES ('optimize')")
+        self.set_meta("fts_deleted", "0")
+        return True
+
     def all_passage_embeddings(self) -> Iterator[tuple[int, str, bytes]]:
         """(passage id, cluster id, float16 embedding) of every passage, in id order."""
         yield from self.db.execute("SELECT id, cluster_id, embedding FROM passages ORDER BY id")

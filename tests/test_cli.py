@@ -285,3 +285,21 @@ def test_index_type_is_chosen_at_build_time(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1 and "bad FAISS index type" in bad.stderr
     assert not (tmp_path / "bad").exists()  # nothing half-made left behind
+
+
+def test_json_into_a_closed_pipe_is_quiet(built: Path) -> None:
+    """`searchengine search ... --json | head -c 10` ends without a BrokenPipeError
+    traceback (the reader went away: not an error)."""
+    import shlex
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "searchengine.cli", "search", "Venezuela", "--index", str(built)]
+    proc = subprocess.run(
+        shlex.join([*command, "-k", "40", "--json"]) + " | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.startswith("{") and "Traceback" not in proc.stderr

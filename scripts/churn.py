@@ -1,0 +1,163 @@
+"""Daily churn: add the newest day, remove the oldest, and watch the index's size.
+
+A digest pipeline adds ~N clusters a day and drops what falls out of a window
+of W days, so the content stays the same size; the files should too. Each day
+runs as a daily job would (open, add, remove, close), without a model (random
+unit vectors seeded by each text's hash: the model does not change what is
+stored) on SYNTHETIC digests (scripts/synthetic.py).
+
+    .venv/bin/python scripts/churn.py --days 90 --per-day 100 --window 30
+
+Prints, every 10 days and per index type: clusters, meta.sqlite (+WAL) and
+vector file sizes, the time to add and to remove one day, and peak RSS; ends
+with the growth from day 30 (the window full) to the last day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from synthetic import Chain, cluster_text  # noqa: E402
+
+
+class HashedRandomEncoder:
+    """A unit vector per text, drawn from a generator seeded by the text's hash: what
+    is stored has the model's shape and size, at no encoding cost (the `hashing`
+    encoder's Python feature hashing made each simulated day ~30 s)."""
+
+    def __init__(self, dimension: int = 384) -> None:
+        from searchengine.encoder import HashingEncoder
+
+        base = HashingEncoder(dimension)  # for the identity fields an index records
+        self.dimension, self.name = dimension, base.name
+        self.runtime, self.precision, self.weights = base.runtime, base.precision, base.weights
+
+    def encode(self, texts, *, progress: bool = False):  # type: ignore[no-untyped-def]
+        import hashlib
+
+        import numpy as np
+
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+            vector = np.random.default_rng(seed).standard_normal(self.dimension)
+            out[row] = vector / np.linalg.norm(vector)
+        return out
+
+
+def folder_sizes(path: Path) -> dict[str, int]:
+    meta = sum(f.stat().st_size for f in path.glob("meta.sqlite*"))
+    vectors = sum(f.stat().st_size for f in path.glob("vectors*.faiss"))
+    return {"meta_bytes": meta, "vectors_bytes": vectors}
+
+
+def run(index_type: str, days: int, per_day: int, window: int, workdir: Path) -> list[dict]:
+    from searchengine import Engine
+    from searchengine.parse import parse_text
+
+    rng = random.Random(11)
+    corpus = "\n".join(
+        p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))
+    )
+    chain = Chain(corpus, rng)
+    encoder = HashedRandomEncoder(384)
+    path = workdir / index_type.replace(",", "_")
+    start = date(2025, 1, 1)
+    by_day: dict[int, list[str]] = {}
+    rows = []
+    for d in range(days):
+        day = start + timedelta(days=d)
+        text = f"{day:%d-%m-%Y}\n\n" + "\n".join(
+            cluster_text(chain, rng, day, n) for n in range(1, per_day + 1)
+        )
+        clusters = parse_text(text, f"day{d}.txt").clusters
+        engine = Engine.open(path, encoder=encoder, create=True, index_type=index_type)
+        t = time.perf_counter()
+        engine.add(clusters)
+        added = time.perf_counter() - t
+        by_day[d] = [c.id for c in clusters]
+        removed_s = 0.0
+        if d - window in by_day:
+            t = time.perf_counter()
+            engine.remove(by_day.pop(d - window))
+            removed_s = time.perf_counter() - t
+        stats = engine.stats()
+        t = time.perf_counter()
+        engine.close()  # the daily job ends: checkpoint
+        closed = time.perf_counter() - t
+        rows.append(
+            {
+                "day": d + 1,
+                "clusters": stats["clusters"],
+                "passages": stats["passages"],
+                **folder_sizes(path),
+                "add_s": round(added, 2),
+                "remove_s": round(removed_s, 2),
+                "close_s": round(closed, 2),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--per-day", type=int, default=100)
+    parser.add_argument("--window", type=int, default=30, help="days kept")
+    parser.add_argument(
+        "--index-type", action="append", help="FAISS types (default: Flat and HNSW32,Flat)"
+    )
+    parser.add_argument("--out", type=Path, help="write every day's figures as JSON")
+    args = parser.parse_args()
+    types = args.index_type or ["Flat", "HNSW32,Flat"]
+    result: dict[str, Any] = {"days": args.days, "per_day": args.per_day, "window": args.window}
+    with tempfile.TemporaryDirectory(prefix="churn-") as tmp:
+        for index_type in types:
+            print(
+                f"{index_type}: {args.days} days of {args.per_day} clusters, window {args.window}"
+            )
+            rows = run(index_type, args.days, args.per_day, args.window, Path(tmp))
+            for row in rows:
+                if row["day"] % 10 == 0 or row["day"] == args.days:
+                    print(
+                        f"  day {row['day']:3d}: {row['clusters']:5d} clusters, "
+                        f"meta {row['meta_bytes'] / 1e6:7.1f} MB, "
+                        f"vectors {row['vectors_bytes'] / 1e6:6.1f} MB, "
+                        f"add {row['add_s']:5.2f} s, remove {row['remove_s']:5.2f} s, "
+                        f"close {row['close_s']:5.2f} s, RSS {row['peak_rss_mb']} MB"
+                    )
+            full = rows[min(args.window, len(rows)) - 1]
+            last = rows[-1]
+            growth = {
+                k: round(last[k] / full[k] - 1, 3) if full[k] else None
+                for k in ("meta_bytes", "vectors_bytes")
+            }
+            removes = [r["remove_s"] for r in rows if r["remove_s"]]
+            median_remove = sorted(removes)[len(removes) // 2] if removes else 0.0
+            print(
+                f"  growth day {full['day']} -> {last['day']}: meta {growth['meta_bytes']:+.1%}, "
+                f"vectors {growth['vectors_bytes']:+.1%}; median remove {median_remove:.2f} s"
+            )
+            result[index_type] = {"rows": rows, "growth": growth, "median_remove_s": median_remove}
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
