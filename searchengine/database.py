@@ -75,6 +75,10 @@ class Database:
             conn.create_function("passage_hash", 2, _passage_hash, deterministic=True)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Takes effect only in a new, empty database (before its first table):
+            # pages freed by a full-text merge can then be returned to the file
+            # system (store.note_deletions) instead of staying in the file.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             # Reads through a shared memory map of the file: every thread's

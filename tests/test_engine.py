@@ -387,6 +387,8 @@ def test_deletions_merge_the_full_text_indexes(tmp_path: Path, encoder: HashingE
         churned.remove(gone[1:])
         assert churned.store.get_meta("fts_deleted") == "0"  # merged
         assert churned.store.db.execute(data_rows).fetchone()[0] < grown
+        # ... and the pages the merge freed went back to the file system.
+        assert churned.store.db.execute("PRAGMA freelist_count").fetchone()[0] == 0
         for table in ("passages_fts", "passages_trigram"):
             churned.store.db.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
         fresh.add([churned.get(i)[0] for i in churned.store.cluster_ids()])
