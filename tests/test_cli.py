@@ -294,7 +294,15 @@ def test_json_into_a_closed_pipe_is_quiet(built: Path) -> None:
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "searchengine.cli", "search", "Venezuela", "--index", str(built)]
+    command = [
+        sys.executable,
+        "-m",
+        "searchengine.cli",
+        "search",
+        "Venezuela",
+        "--index",
+        str(built),
+    ]
     proc = subprocess.run(
         shlex.join([*command, "-k", "40", "--json"]) + " | head -c 10",
         shell=True,
