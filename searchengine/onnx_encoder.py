@@ -105,7 +105,7 @@ def exported_model(
     if not fp32.exists():
         if not quiet:
             print(
-                f"exporting {name or model_dir} to ONNX once for this machine (about 10-20 s); "
+                f"exporting {name or model_dir} to ONNX once for this machine (about 20-40 s); "
                 f"cached in {folder}",
                 file=sys.stderr,
                 flush=True,
