@@ -58,6 +58,12 @@ class Highlighter:
         if not self.stems:
             return []
         folded = text.lower() if text.isascii() else text.translate(_FOLD_TABLE)
+        if _SEVERAL in folded:  # a character that folds to several ("ﬁ", "ß"): word by word
+            return [
+                (m.start(), m.end())
+                for m in _WORD.finditer(text)
+                if self._matches(m.group().lower() if m.group().isascii() else fold(m.group()))
+            ]
         found: set[tuple[int, int]] = set()
         for prefix in self._prefixes:
             at = folded.find(prefix)
@@ -82,12 +88,15 @@ class _FoldTable(dict[int, str]):
     def __missing__(self, code: int) -> str:
         char = chr(code)
         folded = fold(char)
-        if len(folded) != 1:
-            folded = char.lower() if len(char.lower()) == 1 else char
+        if len(folded) > 1 or (not folded and not char.isspace() and char.isalnum()):
+            folded = _SEVERAL  # the caller goes word by word for this text
+        elif len(folded) != 1:
+            folded = char  # whitespace and marks stay where they are
         self[code] = folded
         return folded
 
 
+_SEVERAL = "\uffff"  # stands for a character whose folded form is several characters
 _FOLD_TABLE = _FoldTable()
 
 
