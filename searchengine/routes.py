@@ -107,7 +107,7 @@ def stats(engine: EngineDep) -> dict[str, Any]:
     return engine.stats()
 
 
-# --- search and records ---------------------------------------------------------------
+# --- search ---------------------------------------------------------------------------
 
 
 @router.get("/search", tags=["search"])
@@ -129,26 +129,10 @@ def search(
     return engine.answer(request).to_dict()
 
 
-@router.get("/clusters/{cluster_id}", tags=["records"])
-def get_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
-    cluster, article = engine.get(cluster_id)
-    if article is not None:
-        raise UnknownId(f"no cluster with id {cluster_id} (it is an article)")
-    return record_to_dict(cluster)
-
-
-@router.get("/articles/{article_id}", tags=["records"])
-def get_article(article_id: str, engine: EngineDep) -> dict[str, Any]:
-    cluster, article = engine.get(article_id)
-    if article is None:
-        raise UnknownId(f"no article with id {article_id} (it is a cluster)")
-    return record_to_dict(cluster, article)
-
-
 # --- related stories ------------------------------------------------------------------
 
 
-@router.get("/clusters/{cluster_id}/related", tags=["related"])
+@router.get("/clusters/{cluster_id:path}/related", tags=["related"])
 def cluster_related(
     cluster_id: str,
     engine: EngineDep,
@@ -162,7 +146,7 @@ def cluster_related(
     return engine.answer(request).to_dict()
 
 
-@router.get("/articles/{article_id}/related", tags=["related"])
+@router.get("/articles/{article_id:path}/related", tags=["related"])
 def article_related(
     article_id: str,
     engine: EngineDep,
@@ -182,7 +166,7 @@ def article_related(
     return engine.answer(request).to_dict()
 
 
-@router.get("/clusters/{cluster_id}/thread", tags=["related"])
+@router.get("/clusters/{cluster_id:path}/thread", tags=["related"])
 def cluster_thread(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
     get_cluster(cluster_id, engine)
     return engine.answer(ThreadRequest(cluster_id)).to_dict()
@@ -225,6 +209,26 @@ def recommend(body: RecommendBody, engine: EngineDep) -> dict[str, Any]:
     return engine.answer(request).to_dict()
 
 
+# --- records (registered after .../related and .../thread: a `path` id, which may hold
+# a "/", would otherwise swallow those suffixes) ---
+
+
+@router.get("/clusters/{cluster_id:path}", tags=["records"])
+def get_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
+    cluster, article = engine.get(cluster_id)
+    if article is not None:
+        raise UnknownId(f"no cluster with id {cluster_id} (it is an article)")
+    return record_to_dict(cluster)
+
+
+@router.get("/articles/{article_id:path}", tags=["records"])
+def get_article(article_id: str, engine: EngineDep) -> dict[str, Any]:
+    cluster, article = engine.get(article_id)
+    if article is None:
+        raise UnknownId(f"no article with id {article_id} (it is a cluster)")
+    return record_to_dict(cluster, article)
+
+
 # --- writes -----------------------------------------------------------------------
 
 
@@ -249,7 +253,7 @@ async def add_documents(request: Request) -> JSONResponse:
     )
 
 
-@router.delete("/clusters/{cluster_id}", tags=["write"], dependencies=[Depends(require_key)])
+@router.delete("/clusters/{cluster_id:path}", tags=["write"], dependencies=[Depends(require_key)])
 def delete_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
     return {"removed": engine.remove([cluster_id])}
 

@@ -312,3 +312,26 @@ def test_concurrent_writes_are_serialised(client: TestClient) -> None:
         t.join()
     assert results == [200] * 4
     assert client.get("/stats").json()["clusters"] == 42
+
+
+def test_an_id_with_a_slash_is_reachable(client: TestClient) -> None:
+    """Observed (issue 10): an id containing "/" could be ingested and searched, but
+    GET and DELETE /clusters/a%2Fb answered 404."""
+    record = {
+        "id": "wire/2026-01-05/1",
+        "title": "Kraken rises off Lisbon",
+        "text": "A giant squid.",
+    }
+    r = client.post(
+        "/documents",
+        content=json.dumps(record),
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    path = "/clusters/wire%2F2026-01-05%2F1"
+    assert client.get(path).json()["id"] == "wire/2026-01-05/1"
+    assert client.get(path + "/related").status_code == 200
+    assert client.get(path + "/thread").status_code == 200
+    assert client.get("/clusters/2025-10-20-c1/related").status_code == 200  # unchanged
+    assert client.delete(path, headers=AUTH).status_code == 200
+    assert client.get(path).status_code == 404
