@@ -247,31 +247,17 @@ class MemoryIndex:
 
     # --- reading ---------------------------------------------------------------------
 
+    def _find(self, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(slot of each passage id, whether it is really there); needs a non-empty index."""
+        slots = np.minimum(np.searchsorted(self.pids, pids), len(self.pids) - 1)
+        return slots, self.pids[slots] == pids
+
     def slots_of(self, pids: np.ndarray) -> np.ndarray:
         """Slots of passages that are present (absent ids are left out)."""
-        slots = np.searchsorted(self.pids, pids)
-        slots = np.minimum(slots, max(len(self.pids) - 1, 0))
         if not len(self.pids):
             return np.zeros(0, dtype=np.int64)
-        return slots[self.pids[slots] == pids]
-
-    def owners(self, pids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
-        """(cluster id, article id) of each present passage."""
-        array = np.fromiter(pids, dtype=np.int64)
-        if not len(array) or not len(self.pids):
-            return {}
-        slots = np.minimum(np.searchsorted(self.pids, array), len(self.pids) - 1)
-        found = (self.pids[slots] == array) & self.alive[slots]
-        keys = self.keys
-        return {
-            int(pid): (keys[c], keys[a] if a >= 0 else None)
-            for pid, c, a in zip(
-                array[found].tolist(),
-                self.cluster[slots[found]].tolist(),
-                self.article[slots[found]].tolist(),
-                strict=True,
-            )
-        }
+        slots, found = self._find(pids)
+        return slots[found]
 
     def passages(self, store: Store, pids: Sequence[int]) -> dict[int, PassageRow]:
         """Rows of passages to show, remembered (read from `store` when not yet)."""
@@ -285,10 +271,9 @@ class MemoryIndex:
         passage is not here or has no article."""
         if not len(self.pids) or not len(pids):
             return np.full(len(pids), -1, dtype=np.int64)
-        slots = np.minimum(np.searchsorted(self.pids, pids), len(self.pids) - 1)
-        found = (self.pids[slots] == pids) & self.alive[slots]
+        slots, found = self._find(pids)
         owner = (self.article if articles else self.cluster)[slots]
-        return np.where(found, owner, -1)
+        return np.where(found & self.alive[slots], owner, -1)
 
     def document_frequency(self, token: str) -> int:
         postings = self._postings.get(token)

@@ -198,7 +198,7 @@ class Owners:
 
     def cluster_of(self, pid: int) -> str:
         if self.memory is not None:
-            return self.memory.owners([pid])[pid][0]
+            return self.memory.keys[int(self.memory.groups(np.array([pid]))[0])]
         return self._rows[pid][0]
 
     def groups(self, pids: np.ndarray, kind: Kind) -> tuple[np.ndarray, Sequence[str]]:

@@ -116,8 +116,7 @@ class FaissVectorStore:
         if self._is_flat:
             self.index.remove_ids(faiss.IDSelectorBatch(array))
             return
-        present = faiss.vector_to_array(self.index.id_map)
-        self._hidden = np.union1d(self._hidden, array[np.isin(array, present)])
+        self._hidden = np.union1d(self._hidden, array[np.isin(array, self.ids())])
         self._hidden_selector = None
 
     @property
@@ -172,9 +171,8 @@ class FaissVectorStore:
         Flat search (1-2 threads), with the same exact top k. Valid until the
         next add or remove, which drop it (those run only under the folder's
         exclusive lock, never during a search)."""
-        flat = getattr(self, "_flat", None)
-        if flat is not None:
-            return flat
+        if self._flat is not None:
+            return self._flat
         if not self._is_flat:
             return None
         base = faiss.downcast_index(self.index.index)
@@ -183,8 +181,7 @@ class FaissVectorStore:
             return None
         xb = base.get_xb()  # type: ignore[attr-defined]
         vectors = faiss.rev_swig_ptr(xb, n * self.dimension).reshape(n, self.dimension)
-        ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
-        self._flat = (vectors, ids)
+        self._flat = (vectors, self.ids())
         return self._flat
 
     @property
@@ -202,10 +199,7 @@ class FaissVectorStore:
             present.append(i)
         if not present:
             return []
-        vecs = np.vstack(rows)
-        scores = vecs @ query
-        order = np.argsort(-scores)[:k]
-        return [(present[i], float(scores[i])) for i in order]
+        return _top_inner_products(np.vstack(rows), np.array(present), query, k, None)
 
     def _params(self, allowed_ids: np.ndarray | None, k: int) -> faiss.SearchParameters | None:
         base = faiss.downcast_index(self.index.index)
