@@ -32,6 +32,7 @@ from .errors import (
     SearchEngineError,
     UnknownId,
 )
+from .guard import BodyGuard, GuardedHttpTools
 from .routes import WEB, ApiError, router
 
 log = logging.getLogger("searchengine.api")
@@ -152,6 +153,7 @@ def create_app(
         description="Semantic search, related stories and recommendations over news story clusters.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyGuard, limit=settings.max_body_bytes)  # every route
     app.state.holder = holder
     app.state.settings = settings
     _error_handlers(app)
@@ -199,6 +201,7 @@ def serve(
             port=port,
             log_level=log_level,
             access_log=access_log,
+            http=GuardedHttpTools,
         )
         return 0
     # Worker processes build their app from the environment: hand the settings over.
@@ -214,6 +217,7 @@ def serve(
         log_level=log_level,
         access_log=access_log,
         workers=workers,
+        http=GuardedHttpTools,
     )
     return 0
 
@@ -246,7 +250,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        codes = {404: "not_found", 405: "method_not_allowed", 408: "timeout", 413: "too_large"}
+        code = codes.get(exc.status_code, "http_error")
         return _json_error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -101,12 +101,18 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 def cmd_index(args: argparse.Namespace) -> int:
     from .cli_output import print_index_run, print_json
     from .folder import remove_index
+    from .limits import InputLimits
     from .settings import Settings
 
+    if min(args.max_line_chars, args.max_cluster_chars) < 1:
+        raise BadRequest("--max-line-chars and --max-cluster-chars must be positive")
     if args.rebuild:
         remove_index(Settings.resolve(args.index).index)
     with _open(args, create=True) as engine:
-        run = engine.add_paths(args.paths, strict=args.strict, progress=_progress_wanted(args))
+        limits = InputLimits(args.max_line_chars, args.max_cluster_chars)
+        run = engine.add_paths(
+            args.paths, strict=args.strict, progress=_progress_wanted(args), limits=limits
+        )
         if args.json:
             print_json({**run.to_dict(), "index": str(engine.path)})
         else:
@@ -188,6 +194,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = ApiSettings.resolve(args.index, max_body_bytes=args.max_body, model=args.model)
     if args.workers < 1:
         raise BadRequest(f"--workers must be at least 1, not {args.workers}")
+    if args.header_timeout <= 0:
+        raise BadRequest("--header-timeout must be positive")
+    from .limits import HEADER_TIMEOUT_ENV
+
+    os.environ[HEADER_TIMEOUT_ENV] = str(args.header_timeout)  # read by every worker
     return serve(
         settings,
         host=args.host,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from ._version import __version__
 from .contract import DEFAULT_DIVERSITY, DEFAULT_K, MAX_K, MIN_K, Mode, Sentiment, Strategy
 from .encoder import RUNTIMES
+from .limits import DEADLINES, DEFAULT_LIMITS
 from .onnx_encoder import PRECISIONS
 
 
@@ -89,6 +90,20 @@ def build_parser(
         help="FAISS index for a new index: auto (exact Flat up to 10k passages, then HNSW), "
         "Flat, HNSW32,Flat, IVF1024,SQ8, ... (a faiss.index_factory string)",
     )
+    p.add_argument(
+        "--max-line-chars",
+        type=int,
+        default=DEFAULT_LIMITS.max_line_chars,
+        metavar="N",
+        help="a longer line costs its cluster or record (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-cluster-chars",
+        type=int,
+        default=DEFAULT_LIMITS.max_cluster_chars,
+        metavar="N",
+        help="a cluster or record with more text is skipped (default %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands["cmd_index"])
@@ -151,7 +166,15 @@ def build_parser(
         "--max-body",
         type=int,
         metavar="BYTES",
-        help="largest accepted request body (default 5 MB, or $SEARCHENGINE_MAX_BODY)",
+        help="largest accepted request body, on every endpoint (default 5 MB, or "
+        "$SEARCHENGINE_MAX_BODY)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEADLINES.headers,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer (default %(default)s)",
     )
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]

@@ -29,6 +29,7 @@ from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, loa
 from .errors import UnknownId
 from .folder import IndexFolder
 from .indexer import AddReport, Indexer, IndexRun, read_paths
+from .limits import DEFAULT_LIMITS, InputLimits
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
 from .search import Hit, RankingParams, Searcher
 from .similarity import SimilarityParams
@@ -139,11 +140,16 @@ class Engine:
         return report
 
     def add_paths(
-        self, paths: Iterable[str | Path], *, strict: bool = False, progress: bool = False
+        self,
+        paths: Iterable[str | Path],
+        *,
+        strict: bool = False,
+        progress: bool = False,
+        limits: InputLimits = DEFAULT_LIMITS,
     ) -> IndexRun:
         """Parse files and folders and index every good cluster; collect the parse errors.
         With `strict`, the first error stops the run before anything is written."""
-        clusters, run = read_paths(paths, strict)
+        clusters, run = read_paths(paths, strict, limits)
         run.report = self.add(clusters, progress=progress)
         return run
 

@@ -26,6 +26,7 @@ from .documents import Cluster, Field, Passage, passages_of, text_hash
 from .encoder import Encoder
 from .errors import ParseError, UnknownId
 from .folder import IndexFolder
+from .limits import DEFAULT_LIMITS, InputLimits
 from .parse import iter_files
 from .vectors import choose_index_type
 
@@ -251,12 +252,14 @@ class Indexer:
                 self.store.set_meta("index_type", choose_index_type(index_type, count))
 
 
-def read_paths(paths: Iterable[str | Path], strict: bool = False) -> tuple[list[Cluster], IndexRun]:
+def read_paths(
+    paths: Iterable[str | Path], strict: bool = False, limits: InputLimits = DEFAULT_LIMITS
+) -> tuple[list[Cluster], IndexRun]:
     """Every good cluster of these files and folders, and a run holding their parse
     errors; with `strict` the first error is raised instead."""
     clusters: list[Cluster] = []
     run = IndexRun(report=AddReport())
-    for _, result in iter_files(paths):
+    for _, result in iter_files(paths, limits):
         run.files += 1
         if result.errors and strict:
             raise result.errors[0]
