@@ -22,6 +22,7 @@ may have one folder open at once:
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -97,9 +98,13 @@ class IndexFolder:
                 f"not {model!r}; search it with its own model, or rebuild it with "
                 f"`searchengine index --rebuild --model {model} --index {path} ...`"
             )
-        if not (path / DATABASE).exists():
+        database = path / DATABASE
+        if not database.exists() or database.stat().st_size == 0:
+            # An empty file would open as a new, empty database: the index would
+            # silently answer "no results" while its manifest counts its clusters.
+            state = "missing" if not database.exists() else "empty"
             raise IndexCorrupt(
-                f"{path / DATABASE} is missing; rebuild with "
+                f"{database} is {state}; rebuild with "
                 f"`searchengine index --rebuild --index {path} ...`"
             )
         return cls(path, _open_store(path), manifest)
@@ -111,8 +116,10 @@ class IndexFolder:
         """A new, empty index (or the existing one, if another process made it first)."""
         if index_type != "auto":
             FaissVectorStore(dimension, index_type)  # a bad type fails before any write
+        sweep_deleted(path)
         path.mkdir(parents=True, exist_ok=True)
         with file_lock(path / LOCK):
+            _remove_temp(path)
             if (path / MANIFEST).exists():
                 return cls.open(path)
             store = _open_store(path)
@@ -164,8 +171,10 @@ class IndexFolder:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Exclusive against every other writer, in this process and in any other."""
+        """Exclusive against every other writer, in this process and in any other.
+        Temp files are written only under this lock: any found now is a dead writer's."""
         with self._thread_lock, file_lock(self.path / LOCK):
+            _remove_temp(self.path)
             yield
 
     def index_type_setting(self) -> tuple[str, str]:
@@ -206,13 +215,12 @@ class IndexFolder:
         return bool(name) and (self.path / str(name)).exists()
 
     def _clean(self, keep: str) -> None:
-        """Old checkpoints and temp files of writers that died (we hold the lock:
-        nobody else is writing one now)."""
+        """Old checkpoints (we hold the lock: nobody else is writing one now)."""
         for entry in self.path.iterdir():
             name = entry.name
-            stale_vectors = name.endswith(".faiss") and name.startswith("vectors") and name != keep
-            if stale_vectors or (name.startswith(".") and name.endswith(".tmp")):
+            if name.endswith(".faiss") and name.startswith("vectors") and name != keep:
                 entry.unlink(missing_ok=True)
+
 
     def prune_upto(self, generation: int) -> int:
         """The generation up to which the vector log may be pruned in a write at `generation`."""
@@ -348,6 +356,13 @@ class IndexFolder:
             }
 
 
+def _remove_temp(path: Path) -> None:
+    """Temp files of writers that died: call with the write lock held (temp files
+    are written only under it, so none found then belongs to a live writer)."""
+    for entry in path.glob(".*.tmp"):
+        entry.unlink(missing_ok=True)
+
+
 def _open_store(path: Path) -> Store:
     try:
         return Store(path / DATABASE)
@@ -356,10 +371,42 @@ def _open_store(path: Path) -> Store:
 
 
 def remove_index(path: str | Path) -> None:
-    """Delete an index folder (for `--rebuild`); refuses a folder that is not an index."""
+    """Delete an index folder (for `--rebuild`), recoverably: the folder is first
+    renamed aside in one atomic step (so it is whole or gone, never a folder
+    without its manifest), then deleted; what an interrupted earlier deletion left
+    is swept. A folder holding anything but index files is refused."""
     path = Path(path)
+    sweep_deleted(path)
     if not path.exists():
         return
-    if not (path / MANIFEST).exists() and any(path.iterdir()):
-        raise IndexCorrupt(f"{path} is not empty and holds no index; not deleting it")
-    shutil.rmtree(path)
+    strangers = sorted(e.name for e in path.iterdir() if not _is_index_file(e.name))
+    if strangers:
+        raise IndexCorrupt(
+            f"{path} holds files that are not part of an index ({', '.join(strangers[:3])}); "
+            "not deleting it"
+        )
+    trash = path.with_name(f"{TRASH_PREFIX}{path.name}.{os.getpid()}")
+    os.replace(path, trash)
+    shutil.rmtree(trash)
+
+
+# `.<name>.deleting.<pid>`: an index folder on its way out (see `remove_index`).
+TRASH_PREFIX = ".deleting."
+
+
+def sweep_deleted(path: Path) -> None:
+    """Finish deletions of `path` that a killed `--rebuild` left half done."""
+    if path.parent.is_dir():
+        for old in path.parent.glob(f"{TRASH_PREFIX}{path.name}.*"):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_index_file(name: str) -> bool:
+    """A file an index folder holds: its manifest, database (and SQLite's side
+    files), lock, vector checkpoints, temp files of its writers."""
+    return (
+        name in (MANIFEST, LOCK)
+        or name.startswith(DATABASE)
+        or (name.startswith("vectors") and name.endswith(".faiss"))
+        or (name.startswith(".") and name.endswith(".tmp"))
+    )

@@ -215,3 +215,19 @@ def test_parse_errors_are_parse_errors() -> None:
     for text in ("Date: 1-1-2026\n", "{]", "[1, 2]", "\x00" * 10):
         for err in parse_text(text, "x").errors:
             assert isinstance(err, ParseError)
+
+
+def test_the_cli_names_file_and_line_indexes_the_rest_and_exits_1(tmp_path: Path) -> None:
+    from .test_cli import cli
+
+    digest = tmp_path / "d.txt"
+    text = two_clusters(BODY.replace("Image for cluster 10", "Image for cluster ³"))
+    digest.write_text(text)
+    index = tmp_path / "idx"
+    result = cli("index", str(digest), "--index", str(index), "--model", "hashing", "-q")
+    assert result.returncode == 1
+    assert f"{digest}:{line_of(text, 'Image for cluster ³')}: bad cluster number" in (
+        result.stdout + result.stderr
+    )
+    stats = cli("stats", "--index", str(index), "--json")
+    assert json.loads(stats.stdout)["clusters"] == 1
