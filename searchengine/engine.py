@@ -31,7 +31,7 @@ from .folder import IndexFolder
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
-from .search import Hit, RankingParams, Searcher
+from .search import Hit, RankingParams, Searcher, dense_text
 from .similarity import SimilarityParams
 
 
@@ -189,15 +189,37 @@ class Engine:
         """Ranked clusters (or articles) for a natural-language query."""
         if isinstance(request, str):
             request = SearchRequest(request, **options)
-        # Encode outside any lock: it is the slow part, and needs no index state.
-        vector = self.encode_query(request.query) if request.mode != "lexical" else None
-        return self.search_by_vector(request, vector)
+        expanded = self._expansions(request.query) if request.mode != "lexical" else None
+        vector = None
+        if request.mode != "lexical":
+            # Encode outside any lock: it is the slow part. The encoder also reads
+            # the index's words found for unknown ones ("Afeganistão" -> afghanistan).
+            vector = self.encode_query(dense_text(request.query, expanded))
+        return self.search_by_vector(request, vector, expanded)
 
-    def search_by_vector(self, request: SearchRequest, vector: np.ndarray | None) -> list[Hit]:
+    def search_by_vector(
+        self,
+        request: SearchRequest,
+        vector: np.ndarray | None,
+        expanded: dict[str, list[str]] | None = None,
+    ) -> list[Hit]:
         """A search whose query vector is already known (an article's, a cached one)."""
         with self.folder.reading():
-            searcher = Searcher(self.store, self.folder.vectors, self.params, self.folder.memory())
-            return searcher.search(request, vector)
+            return self._searcher().search(request, vector, expanded)
+
+    def _expansions(self, query: str) -> dict[str, list[str]]:
+        """The index's words closest to the query's unknown ones. A server asks its
+        memory copy (no snapshot: at most one write behind, which a word list can be);
+        a one-shot command asks the database."""
+        memory = self.folder.latest_memory()
+        if memory is not None:
+            return Searcher(self.store, None, self.params, memory).expansions(query)
+        with self.folder.reading():
+            return self._searcher().expansions(query)
+
+    def _searcher(self) -> Searcher:
+        """A searcher over this thread's reading state (call inside `folder.reading()`)."""
+        return Searcher(self.store, self.folder.vectors, self.params, self.folder.memory())
 
     def get(self, item_id: str) -> tuple[Cluster, Article | None]:
         """A cluster, or an article with its cluster; UnknownId if neither."""

@@ -161,6 +161,11 @@ class IndexFolder:
             "error": f"{type(error).__name__}: {error}" if error is not None else None,
         }
 
+    def latest_memory(self) -> MemoryIndex | None:
+        """The newest passages in memory, whatever generation (no snapshot needed: each
+        is immutable); for what may lag a write, such as the words a query knows."""
+        return self._memory.index
+
     def memory(self) -> MemoryIndex | None:
         """The passages in memory at the generation of this thread's `reading()`, if
         they are there already (otherwise None, and the keeper catches up meanwhile)."""
@@ -220,7 +225,6 @@ class IndexFolder:
             name = entry.name
             if name.endswith(".faiss") and name.startswith("vectors") and name != keep:
                 entry.unlink(missing_ok=True)
-
 
     def prune_upto(self, generation: int) -> int:
         """The generation up to which the vector log may be pruned in a write at `generation`."""

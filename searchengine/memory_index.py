@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .fuzzy import Vocabulary
 from .store import ClusterCard, PassageRow, Store
 
 # Rows kept for showing hits: a passage row by id is valid forever (a replaced
@@ -147,6 +148,7 @@ class MemoryIndex:
         self._postings: dict[str, _Postings] = {}
         self.n_alive = 0
         self.tokens_alive = 0.0
+        self._vocabulary: Vocabulary | None = None
 
     # --- building and following the log ----------------------------------------------
 
@@ -166,6 +168,7 @@ class MemoryIndex:
         new.keys = list(self.keys)
         new._key_index = dict(self._key_index)
         new._postings = dict(self._postings)
+        new._vocabulary = None
         new.remove(removed)
         new.add(rows, counts)
         return new
@@ -274,6 +277,13 @@ class MemoryIndex:
         slots, found = self._find(pids)
         owner = (self.article if articles else self.cluster)[slots]
         return np.where(found & self.alive[slots], owner, -1)
+
+    def vocabulary(self) -> Vocabulary:
+        """The word index's words of four or more letters (see `Store.vocabulary`);
+        per instance, and an instance is one generation."""
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(t for t in self._postings if len(t) >= 4)
+        return self._vocabulary
 
     def document_frequency(self, token: str) -> int:
         postings = self._postings.get(token)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .contract import Filters, Kind, Mode, SearchRequest
 from .documents import Field
+from .fuzzy import FuzzyParams, expansions
 from .memory_index import MemoryIndex, tokenizer
 from .store import Store
 from .text import Highlighter, query_terms
@@ -67,6 +68,7 @@ class RankingParams:
     extra_credit: float = 0.02
     extra_passages: int = 3  # how many further passages earn credit
     shown_passages: int = 3  # matched passages returned per hit
+    fuzzy: FuzzyParams = FuzzyParams()  # unknown words -> the index's closest words
 
 
 @dataclass
@@ -106,6 +108,10 @@ class Hit:
     publisher: str | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    # Comparable across queries (unlike `score`, which is scaled by each query's best):
+    # the best passage's cosine with the query (None without a query vector). Kept for
+    # the relevance calibration to come (issue "results a reader can trust").
+    similarity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -151,6 +157,13 @@ def trigram_query(terms: Sequence[str], chunk: int = 3, most: int = 0) -> str | 
     return fts_query(list(grams))
 
 
+def dense_text(query: str, expanded: dict[str, list[str]]) -> str:
+    """What the encoder reads for a query: the query, then the index's words found for
+    its unknown ones (an English model cannot read `Afeganistão`; it can `afghanistan`)."""
+    words = [w for found in expanded.values() for w in found]
+    return f"{query} ({' '.join(words)})" if words else query
+
+
 # --- ranking ----------------------------------------------------------------
 
 
@@ -168,6 +181,12 @@ class _Signal:
     bounds: dict[str, tuple[int, int]] = dataclass_field(default_factory=dict)
     scores: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
     pids: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    raw: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))  # unscaled scores
+
+    def best_raw(self, key: str) -> float | None:
+        """A group's best unscaled score (a cosine for dense), None if not a candidate."""
+        bounds = self.bounds.get(key)
+        return float(self.raw[bounds[0]]) if bounds is not None else None
 
     def members(self, key: str) -> list[tuple[float, int]]:
         """(scaled score, passage id) of a group's passages, best first."""
@@ -247,9 +266,10 @@ def group_ranking(
         return _Signal(name, weight, [], [])
     low = min(0.0, float(raw.min()))
     span = (float(raw.max()) - low) or 1.0
-    group, scores, pid_array = group[known], (raw[known] - low) / span, pid_array[known]
+    group, raw, pid_array = group[known], raw[known], pid_array[known]
+    scores = (raw - low) / span
     order = np.lexsort((-scores, group))  # by group, best passage first
-    group, scores, pid_array = group[order], scores[order], pid_array[order]
+    group, scores, pid_array, raw = group[order], scores[order], pid_array[order], raw[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     ends = np.r_[starts[1:], len(group)]
     place = np.arange(len(group)) - np.repeat(starts, ends - starts)
@@ -273,6 +293,7 @@ def group_ranking(
         bounds,
         scores,
         pid_array,
+        raw,
     )
 
 
@@ -308,7 +329,7 @@ class Searcher:
     def __init__(
         self,
         store: Store,
-        vectors: VectorStore,
+        vectors: VectorStore | None,  # None: only for `expansions`
         params: RankingParams | None = None,
         memory: MemoryIndex | None = None,
     ) -> None:
@@ -317,14 +338,27 @@ class Searcher:
         self.params = params or RankingParams()
         self.memory = memory
 
-    def search(self, request: SearchRequest, vector: np.ndarray | None) -> list[Hit]:
+    def search(
+        self,
+        request: SearchRequest,
+        vector: np.ndarray | None,
+        expanded: dict[str, list[str]] | None = None,
+    ) -> list[Hit]:
         """Ranked clusters (or articles) for a query, with the passages that matched.
-        `vector` is the query's embedding (None for a lexical search)."""
+        `vector` is the query's embedding (None for a lexical search); `expanded`,
+        the known words found for its unknown ones (`expansions`; computed here
+        when not given)."""
         params = self.params
         filters, kind, mode, k = request.filters, request.kind, request.mode, request.k
         if kind is Kind.ARTICLES:
             filters = Filters(**{**filters.__dict__, "articles_only": True})
         terms = query_terms(request.query)
+        tokens = self._tokens(terms)
+        unknown = self._unknown_terms(terms, tokens) if terms else []
+        if expanded is None:  # (the engine finds them before encoding, for the encoder)
+            expanded = self._expand(unknown)
+        # Words found for unknown ones are searched as words (they are the index's own).
+        extra = [w for words in expanded.values() for w in words if w not in terms]
         depth = max(params.candidates, k * params.candidates_per_result)
         # What a filter lets through, as passage ids: FAISS and the memory index
         # take them; FTS5 joins the filter in SQL instead.
@@ -335,21 +369,24 @@ class Searcher:
         trigram: list[tuple[int, float]] = []
         owners = Owners(self.store, self.memory)
         if mode in (Mode.HYBRID, Mode.DENSE):
-            if vector is None:
-                raise ValueError("a dense search needs the query's vector")
+            if vector is None or self.vectors is None:
+                raise ValueError("a dense search needs the query's vector and the vectors")
+            vectors = self.vectors
             dense = self._deep(
-                lambda n: self.vectors.search(vector, n, allowed), depth, k, kind, owners
+                lambda n: vectors.search(vector, n, allowed), depth, k, kind, owners
             )
-        tokens = self._tokens(terms)
-        if mode in (Mode.HYBRID, Mode.LEXICAL) and terms:
-            words = self._word_search(terms, tokens, filters, allowed)
+        if mode in (Mode.HYBRID, Mode.LEXICAL) and (terms or extra):
+            words = self._word_search(terms + extra, self._tokens(terms + extra), filters, allowed)
             lexical = self._deep(words, depth, k, kind, owners)
         if mode is Mode.HYBRID and params.trigram_weight > 0:
             # Trigrams rescue words the word index does not know (typos, other
-            # languages' spellings); known words are already matched exactly,
-            # and their trigrams would only add noise and cost.
+            # languages' spellings) and nothing close to a known word was found
+            # for; known words are already matched exactly, and their trigrams
+            # would only add noise and cost.
             tri = trigram_query(
-                self._unknown_terms(terms, tokens), params.trigram_chunk, params.trigram_pieces
+                [t for t in unknown if t not in expanded],
+                params.trigram_chunk,
+                params.trigram_pieces,
             )
             if tri:
                 trigram = self.store.full_text(tri, depth, filters, table="passages_trigram")
@@ -375,7 +412,19 @@ class Searcher:
         ranked = sorted(
             fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
         )[:k]
-        return self._hits(ranked, fused, signals, owners, terms, kind)
+        return self._hits(ranked, fused, signals, owners, terms + extra, kind)
+
+    def expansions(self, query: str) -> dict[str, list[str]]:
+        """The index's words closest to the query's unknown words (cognates, typos)."""
+        terms = query_terms(query)
+        return self._expand(self._unknown_terms(terms, self._tokens(terms))) if terms else {}
+
+    def _expand(self, unknown: list[str]) -> dict[str, list[str]]:
+        if not unknown:
+            return {}
+        memory = self.memory
+        vocabulary = memory.vocabulary() if memory is not None else self.store.vocabulary()
+        return expansions(unknown, vocabulary, self.params.fuzzy)
 
     # --- where the words and the owners come from: memory when it is there, else SQLite ---
 
@@ -460,6 +509,9 @@ class Searcher:
             cards = self.store.cluster_cards(card_ids)
         articles = self.store.article_cards(ranked) if kind is Kind.ARTICLES else {}
         highlighter = Highlighter(terms)
+        dense = next((sig for sig in signals if sig.name == "dense"), None)
+        # A group outside the dense candidates is no closer than the last of them.
+        dense_floor = float(dense.raw.min()) if dense is not None and len(dense.raw) else None
         ranks = {sig.name: {key: i for i, key in enumerate(sig.keys, 1)} for sig in signals}
         dense_by, lexical_by = ranks.get("dense", {}), ranks.get("lexical", {})
         hits: list[Hit] = []
@@ -493,5 +545,8 @@ class Searcher:
             )
             if key in articles:
                 hit.title, hit.publisher = articles[key]
+            if dense is not None:
+                best = dense.best_raw(key)
+                hit.similarity = best if best is not None else dense_floor
             hits.append(hit)
         return hits

@@ -19,6 +19,7 @@ import numpy as np
 from .contract import Filters
 from .database import Database, StoreError, chunks
 from .documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
+from .fuzzy import Vocabulary
 from .text import term_counts
 
 __all__ = ["Filters", "PassageRow", "Store", "StoreError", "VectorChanges"]
@@ -77,6 +78,8 @@ def from_blobs(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
 class Store(Database):
     """The index's records in SQLite: clusters, articles, passages with their embeddings,
     full text, term and entity statistics, and the vector log."""
+
+    _vocabulary: tuple[int, Vocabulary] | None = None  # (generation, words): see vocabulary()
 
     # --- the vector log ------------------------------------------------------
 
@@ -441,6 +444,28 @@ class Store(Database):
             args,
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def vocabulary(self) -> Vocabulary:
+        """Every word of the word index (porter stems, folded) of four or more
+        letters: what an unknown query word is matched against (fuzzy.py). Read
+        once per generation per process (~50k words at 20k passages)."""
+        generation = self.state()[0]
+        cached = self._vocabulary
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        db = self.db
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab "
+            "USING fts5vocab(main, 'passages_fts', 'row')"
+        )
+        words = Vocabulary(
+            r[0]
+            for r in db.execute(
+                "SELECT term FROM temp.passages_vocab WHERE length(term) >= 4 AND cnt > 0"
+            )
+        )
+        self._vocabulary = (generation, words)
+        return words
 
     def unknown_terms(self, terms: Sequence[str]) -> list[str]:
         """The terms that occur in no passage (as the word index tokenises and stems them)."""
