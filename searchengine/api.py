@@ -13,14 +13,18 @@ import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ._version import __version__
+from .api_models import ErrorBody
 from .engine import Engine
 from .errors import (
     BadRequest,
@@ -147,7 +151,9 @@ def create_app(
         if holder.engine is not None and engine is None:
             holder.engine.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the fastapi-offline package, not a CDN: /docs works
+    # on a machine without internet (it was a blank page).
+    app = FastAPIOffline(
         title="searchengine",
         version=__version__,
         description="Semantic search, related stories and recommendations over news story clusters.",
@@ -156,6 +162,7 @@ def create_app(
     app.add_middleware(BodyGuard, limit=settings.max_body_bytes)  # every route
     app.state.holder = holder
     app.state.settings = settings
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     _error_handlers(app)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
@@ -222,6 +229,68 @@ def serve(
     return 0
 
 
+# The errors every operation may answer, and those only some do (see `_openapi`).
+_ERRORS = {
+    "400": "a parameter or body out of range or malformed",
+    "408": "the request body arrived too slowly",
+    "413": "the body is over the server's --max-body",
+    "503": "the index is not loaded (yet, or it failed: the detail says why)",
+}
+_WRITE_ERRORS = {"401": "no or a wrong API key", "403": "writes are disabled on this server"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with the errors this API really sends: `{error, detail}` with
+    400 (FastAPI documents a 422 we never send), 404 for ids, 401/403 for writes."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorBody"] = ErrorBody.model_json_schema()
+    error = {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            extra = dict(_ERRORS)
+            if "{" in path or path == "/recommend":
+                extra["404"] = "no cluster or article with that id"
+            if operation.get("security"):
+                extra.update(_WRITE_ERRORS)
+            if path == "/documents":
+                extra["415"] = "a Content-Type other than those of the request body"
+            for status, text in extra.items():
+                responses.setdefault(status, {"description": text, **error})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of the path the request names: the first route whose pattern matches
+    (routing order decides, as for the request itself), with every route of that same
+    pattern (GET and DELETE on one path are two routes: Starlette's 405 names one)."""
+    path = request.url.path
+    pattern = next(
+        (
+            r.path
+            for r in router.routes
+            if getattr(r, "path_regex", None) and r.path_regex.match(path)
+        ),
+        None,
+    )
+    methods: set[str] = set()
+    for route in router.routes:
+        if getattr(route, "path", None) == pattern:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _json_error(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
 
@@ -252,7 +321,11 @@ def _error_handlers(app: FastAPI) -> None:
     def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 408: "timeout", 413: "too_large"}
         code = codes.get(exc.status_code, "http_error")
-        return _json_error(exc.status_code, code, str(exc.detail))
+        answer = _json_error(exc.status_code, code, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # every method the path has, not just one route's
+            answer.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return answer
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, exc: Exception) -> JSONResponse:

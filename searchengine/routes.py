@@ -10,9 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from . import api_models as m
 from .contract import (
     DEFAULT_DIVERSITY,
     DEFAULT_K,
@@ -56,12 +58,26 @@ def get_engine(request: Request) -> Engine:
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 K = Annotated[int, Query(ge=MIN_K, le=MAX_K, description="number of results")]
-DateFrom = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD or DD-MM-YYYY")]
-DateTo = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD or DD-MM-YYYY")]
-Sources = Annotated[list[str] | None, Query(description="source host (repeatable: any)")]
+_DATE = r"^(\d{4}-\d{2}-\d{2}|\d{1,2}-\d{1,2}-\d{4})$"
+DateFrom = Annotated[
+    str | None, Query(alias="from", description="YYYY-MM-DD or DD-MM-YYYY", pattern=_DATE)
+]
+DateTo = Annotated[
+    str | None, Query(alias="to", description="YYYY-MM-DD or DD-MM-YYYY", pattern=_DATE)
+]
+# Lists default to empty, not null: a query string has no null, and a schema that
+# allows one makes any value (`source=false`) ambiguous.
+Sources = Annotated[list[str], Query(description="source host (repeatable: any)")]
 
 
-def require_key(request: Request) -> None:
+# Documents the scheme in /openapi.json (and /docs' "Authorize"); the checks are ours.
+bearer = HTTPBearer(auto_error=False, description="the server's SEARCHENGINE_API_KEY")
+
+
+def require_key(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
     """Writes need `Authorization: Bearer <key>` matching the server's key."""
     key = request.app.state.settings.api_key
     if not key:
@@ -81,7 +97,12 @@ def require_key(request: Request) -> None:
 # --- meta -------------------------------------------------------------------------
 
 
-@router.get("/health", tags=["meta"])
+@router.get(
+    "/health",
+    tags=["meta"],
+    response_model=None,
+    responses={200: {"model": m.Health}},
+)
 def health(request: Request) -> JSONResponse:
     """Ready or not (503 while loading, or with the reason it failed), and the generation."""
     holder = request.app.state.holder
@@ -102,7 +123,12 @@ def health(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/stats", tags=["meta"])
+@router.get(
+    "/stats",
+    tags=["meta"],
+    response_model=None,
+    responses={200: {"model": m.Stats}},
+)
 def stats(engine: EngineDep) -> dict[str, Any]:
     return engine.stats()
 
@@ -110,16 +136,29 @@ def stats(engine: EngineDep) -> dict[str, Any]:
 # --- search ---------------------------------------------------------------------------
 
 
-@router.get("/search", tags=["search"])
+@router.get(
+    "/search",
+    tags=["search"],
+    response_model=None,
+    responses={200: {"model": m.SearchAnswer}},
+)
 def search(
     engine: EngineDep,
-    q: Annotated[str, Query(description="keywords or a question", max_length=MAX_QUERY_CHARS)] = "",
+    q: Annotated[
+        str,
+        Query(
+            description="keywords or a question",
+            min_length=1,
+            max_length=MAX_QUERY_CHARS,
+            pattern=r"\S",  # not only spaces
+        ),
+    ],
     k: K = DEFAULT_K,
     mode: Mode = Mode.HYBRID,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-    source: Sources = None,
-    entity: Annotated[list[str] | None, Query(description="entity (repeatable: all)")] = None,
+    source: Sources = [],  # noqa: B006 - FastAPI copies defaults
+    entity: Annotated[list[str], Query(description="entity (repeatable: all)")] = [],  # noqa: B006
     sentiment: Sentiment | None = None,
     kind: Kind = Kind.CLUSTERS,
 ) -> dict[str, Any]:
@@ -132,28 +171,38 @@ def search(
 # --- related stories ------------------------------------------------------------------
 
 
-@router.get("/clusters/{cluster_id:path}/related", tags=["related"])
+@router.get(
+    "/clusters/{cluster_id:path}/related",
+    tags=["related"],
+    response_model=None,
+    responses={200: {"model": m.StoriesAnswer}},
+)
 def cluster_related(
     cluster_id: str,
     engine: EngineDep,
     k: K = DEFAULT_K,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-    source: Sources = None,
+    source: Sources = [],  # noqa: B006 - FastAPI copies defaults
 ) -> dict[str, Any]:
     get_cluster(cluster_id, engine)  # 404 for an article id here
     request = RelatedRequest(cluster_id, k=k, filters=Filters.build(date_from, date_to, source))
     return engine.answer(request).to_dict()
 
 
-@router.get("/articles/{article_id:path}/related", tags=["related"])
+@router.get(
+    "/articles/{article_id:path}/related",
+    tags=["related"],
+    response_model=None,
+    responses={200: {"model": m.StoriesAnswer}},
+)
 def article_related(
     article_id: str,
     engine: EngineDep,
     k: K = DEFAULT_K,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-    source: Sources = None,
+    source: Sources = [],  # noqa: B006 - FastAPI copies defaults
     include_own_cluster: bool = False,
 ) -> dict[str, Any]:
     get_article(article_id, engine)
@@ -166,28 +215,49 @@ def article_related(
     return engine.answer(request).to_dict()
 
 
-@router.get("/clusters/{cluster_id:path}/thread", tags=["related"])
+@router.get(
+    "/clusters/{cluster_id:path}/thread",
+    tags=["related"],
+    response_model=None,
+    responses={200: {"model": m.StoriesAnswer}},
+)
 def cluster_thread(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
     get_cluster(cluster_id, engine)
     return engine.answer(ThreadRequest(cluster_id)).to_dict()
 
 
-class SimilarBody(BaseModel):
+class _Body(BaseModel):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """`"k": true` or `"diversity": false` is an error, not 1 or 0 (pydantic's lax
+        mode would coerce; strict mode would also refuse `10.0`, a JSON integer)."""
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+            raise ValueError("a number, not true or false")
+        return value
+
+
+class SimilarBody(_Body):
     text: str = Field(min_length=1, max_length=MAX_SIMILAR_CHARS)
     k: int = Field(DEFAULT_K, ge=MIN_K, le=MAX_K)
 
 
-@router.post("/similar", tags=["related"])
+@router.post(
+    "/similar",
+    tags=["related"],
+    response_model=None,
+    responses={200: {"model": m.StoriesAnswer}},
+)
 def similar(body: SimilarBody, engine: EngineDep) -> dict[str, Any]:
     return engine.answer(SimilarRequest(body.text, k=body.k)).to_dict()
 
 
-class LikedItem(BaseModel):
+class LikedItem(_Body):
     id: str
     weight: float = Field(1.0, gt=0)
 
 
-class RecommendBody(BaseModel):
+class RecommendBody(_Body):
     liked: list[str | LikedItem] = []
     disliked: list[str] = []
     k: int = Field(DEFAULT_K, ge=MIN_K, le=MAX_K)
@@ -196,7 +266,12 @@ class RecommendBody(BaseModel):
     half_life_days: float | None = Field(None, gt=0)
 
 
-@router.post("/recommend", tags=["related"])
+@router.post(
+    "/recommend",
+    tags=["related"],
+    response_model=None,
+    responses={200: {"model": m.StoriesAnswer}},
+)
 def recommend(body: RecommendBody, engine: EngineDep) -> dict[str, Any]:
     request = RecommendRequest(
         liked=tuple(Liked(x) if isinstance(x, str) else Liked(x.id, x.weight) for x in body.liked),
@@ -213,7 +288,12 @@ def recommend(body: RecommendBody, engine: EngineDep) -> dict[str, Any]:
 # a "/", would otherwise swallow those suffixes) ---
 
 
-@router.get("/clusters/{cluster_id:path}", tags=["records"])
+@router.get(
+    "/clusters/{cluster_id:path}",
+    tags=["records"],
+    response_model=None,
+    responses={200: {"model": m.ClusterRecord}},
+)
 def get_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
     cluster, article = engine.get(cluster_id)
     if article is not None:
@@ -221,7 +301,12 @@ def get_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
     return record_to_dict(cluster)
 
 
-@router.get("/articles/{article_id:path}", tags=["records"])
+@router.get(
+    "/articles/{article_id:path}",
+    tags=["records"],
+    response_model=None,
+    responses={200: {"model": m.ArticleRecord}},
+)
 def get_article(article_id: str, engine: EngineDep) -> dict[str, Any]:
     cluster, article = engine.get(article_id)
     if article is None:
@@ -232,7 +317,52 @@ def get_article(article_id: str, engine: EngineDep) -> dict[str, Any]:
 # --- writes -----------------------------------------------------------------------
 
 
-@router.post("/documents", tags=["write"], dependencies=[Depends(require_key)])
+DIGEST_EXAMPLE = """09-01-2026
+
+Harbour Council Approves Ferry Plan
+
+Date: 09-01-2026
+Sources: example.com: 1
+Image for cluster 1
+
+Summary
+
+The harbour council approved the ferry plan after a long debate.
+
+Articles in this Cluster
+
+Ferry plan approved | Local | Example News
+
+Councillors backed the plan, which adds a ferry berth.
+Entities: Harbour CouncilTone: neutralSentiment: positiveIntent: inform
+"""
+
+# What POST /documents reads (no Content-Type: told apart by the first character).
+_TEXT = {"schema": {"type": "string"}}
+INGEST_CONTENT: dict[str, Any] = {
+    "text/plain": {**_TEXT, "example": DIGEST_EXAMPLE},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "application/x-ndjson": _TEXT,
+    "application/jsonl": _TEXT,
+    "application/x-jsonlines": _TEXT,
+}
+
+
+@router.post(
+    "/documents",
+    tags=["write"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={
+        200: {"model": m.IngestReport, "description": "every record indexed"},
+        207: {"model": m.IngestReport, "description": "some records indexed; errors for the rest"},
+        400: {
+            "model": m.IngestReport | m.ErrorBody,
+            "description": "nothing indexed: the report's errors say why",
+        },
+    },
+    openapi_extra={"requestBody": {"required": True, "content": INGEST_CONTENT}},
+)
 async def add_documents(request: Request) -> JSONResponse:
     """Ingest digest text (text/plain) or JSON / JSONL records. Each bad record is an
     error in the answer (207) and costs only itself. Parsing and encoding run on
@@ -241,6 +371,12 @@ async def add_documents(request: Request) -> JSONResponse:
     if not body.strip():
         raise BadRequest("the body is empty")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in INGEST_CONTENT and content_type:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"cannot ingest {content_type}; send one of {', '.join(INGEST_CONTENT)}",
+        )
     result = await run_in_threadpool(_parse_body, body, content_type)
     engine = request.app.state.holder.get()
     report = await run_in_threadpool(engine.add, result.clusters)
@@ -251,7 +387,13 @@ async def add_documents(request: Request) -> JSONResponse:
     )
 
 
-@router.delete("/clusters/{cluster_id:path}", tags=["write"], dependencies=[Depends(require_key)])
+@router.delete(
+    "/clusters/{cluster_id:path}",
+    tags=["write"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={200: {"model": m.Removed}},
+)
 def delete_cluster(cluster_id: str, engine: EngineDep) -> dict[str, Any]:
     return {"removed": engine.remove([cluster_id])}
 

@@ -372,9 +372,7 @@ class Searcher:
             if vector is None or self.vectors is None:
                 raise ValueError("a dense search needs the query's vector and the vectors")
             vectors = self.vectors
-            dense = self._deep(
-                lambda n: vectors.search(vector, n, allowed), depth, k, kind, owners
-            )
+            dense = self._deep(lambda n: vectors.search(vector, n, allowed), depth, k, kind, owners)
         if mode in (Mode.HYBRID, Mode.LEXICAL) and (terms or extra):
             words = self._word_search(terms + extra, self._tokens(terms + extra), filters, allowed)
             lexical = self._deep(words, depth, k, kind, owners)

@@ -1,0 +1,144 @@
+"""The HTTP API's answers as typed schemas, for `/openapi.json` and `/docs`.
+
+The routes return the engine's own JSON (`to_dict()`, the CLI's `--json`); these
+models describe it, field for field, and are declared as the documented responses,
+not as `response_model`: a search answer is not re-validated on every request (the
+hot path), and Schemathesis checks in CI that every answer conforms
+(`tests/test_api_schema.py`).
+"""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorBody(BaseModel):
+    """Every error: a machine-readable code and a message that says what to do."""
+
+    error: str = Field(description="not_found, bad_request, too_large, unauthorized, ...")
+    detail: str | None = None
+
+
+class FiltersEcho(_Open):
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+    sources: list[str] = []
+    entities: list[str] = []
+    sentiment: str | None = None
+
+
+class MatchedPassage(BaseModel):
+    field: str = Field(description="summary, key_point or article")
+    position: int
+    article_id: str | None
+    text: str
+    score: float
+    highlights: list[list[int]] = Field(description="[start, end) of each query word in text")
+
+
+class SearchHit(BaseModel):
+    id: str
+    kind: str = Field(description="cluster or article")
+    cluster_id: str
+    date: str | None
+    title: str
+    sources: dict[str, int]
+    score: float
+    passages: list[MatchedPassage]
+    publisher: str | None = None
+
+
+class Story(BaseModel):
+    """A related, similar, thread or recommended story."""
+
+    id: str
+    cluster_id: str
+    date: str | None
+    title: str
+    sources: dict[str, int]
+    score: float
+    same_story: bool
+    publisher: str | None = None
+
+
+class _Envelope(BaseModel):
+    request: dict[str, Any] = Field(description="the request as the engine understood it")
+    notes: list[str] | None = None
+
+
+class SearchAnswer(_Envelope):
+    results: list[SearchHit]
+
+
+class StoriesAnswer(_Envelope):
+    results: list[Story]
+
+
+class Article(BaseModel):
+    id: str
+    title: str
+    summary: str
+    publisher: str | None
+    section: str | None
+    entities: list[str]
+    tone: str | None
+    sentiment: str | None
+    intent: str | None
+
+
+class ClusterRecord(BaseModel):
+    id: str
+    date: str | None
+    title: str
+    summary: str
+    sources: dict[str, int]
+    number: int | None
+    image_prompt: str | None
+    key_points: list[str]
+    articles: list[Article]
+    origin: str | None
+    extra: dict[str, Any]
+    entities: list[str]
+
+
+class ArticleRecord(Article):
+    cluster_id: str
+    cluster_title: str
+    date: str | None
+
+
+class RecordError(BaseModel):
+    source: str
+    line: int = Field(description="the line in the body (or the record's position in an array)")
+    reason: str
+
+
+class IngestReport(_Open):
+    added: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+    errors: list[RecordError]
+
+
+class Removed(BaseModel):
+    removed: list[str]
+
+
+class Health(_Open):
+    status: str = Field(description="ok, loading or error")
+    ready: bool
+    generation: int | None = None
+    detail: str | None = None
+
+
+class Stats(_Open):
+    clusters: int
+    articles: int
+    passages: int
+    vectors: int
+    generation: int
+    model: str
