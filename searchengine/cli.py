@@ -108,8 +108,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise BadRequest("--max-line-chars and --max-cluster-chars must be positive")
     if args.rebuild:
         remove_index(Settings.resolve(args.index).index)
+    limits = InputLimits(args.max_line_chars, args.max_cluster_chars)
+    if args.strict:  # every file read before the index is opened: a failure writes nothing
+        from .indexer import read_paths
+
+        read_paths(args.paths, strict=True, limits=limits)
     with _open(args, create=True) as engine:
-        limits = InputLimits(args.max_line_chars, args.max_cluster_chars)
         run = engine.add_paths(
             args.paths, strict=args.strict, progress=_progress_wanted(args), limits=limits
         )
@@ -154,7 +158,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
     from .cli_output import print_related
     from .contract import SimilarRequest
 
-    stories = _answer(args, SimilarRequest(args.text, k=args.k, filters=_filters(args)))
+    text = sys.stdin.read() if args.text == "-" else args.text  # `similar -`: from stdin
+    stories = _answer(args, SimilarRequest(text, k=args.k, filters=_filters(args)))
     if stories is not None:
         print_related(stories, "stories like this text:")
     return EXIT_OK
@@ -274,11 +279,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Like `parse_args`, but an unknown option or a stray word is reported by the
+    command's own parser (its usage, not the top level's), with the nearest option."""
+    import difflib
+
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    command = getattr(args, "command", None)
+    sub = next(
+        (
+            a.choices[command]
+            for a in parser._actions  # noqa: SLF001 - argparse keeps subparsers here
+            if isinstance(a, argparse._SubParsersAction) and command in a.choices  # noqa: SLF001
+        ),
+        parser,
+    )
+    options = [o for a in sub._actions for o in a.option_strings]  # noqa: SLF001
+    hints = []
+    for i, word in enumerate(extra):
+        if word.startswith("-"):
+            near = difflib.get_close_matches(word.split("=")[0], options, n=1)
+            hints.append(f"{word} (did you mean {near[0]}?)" if near else word)
+        elif i == 0 or not extra[i - 1].startswith("-"):  # not an unknown option's value
+            hints.append(f"{word} (a query of several words needs quotes)")
+    sub.error("unrecognized arguments: " + ", ".join(hints))
+    raise AssertionError  # error() exits
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .cli_parser import build_parser
 
     parser = build_parser(globals())
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         return int(args.func(args))
     except SearchEngineError as err:

@@ -43,8 +43,11 @@ def snippet(
 
 
 def mark(text: str, spans: list[tuple[int, int]]) -> str:
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    open_, close = ("\033[1;33m", "\033[0m") if color else ("**", "**")
+    """The query's words in bold yellow on a terminal; the text as it is when piped
+    or with NO_COLOR (https://no-color.org) — never Markdown a terminal shows raw."""
+    if not (sys.stdout.isatty() and "NO_COLOR" not in os.environ):
+        return text
+    open_, close = "\033[1;33m", "\033[0m"
     out, last = [], 0
     for a, b in spans:
         out += [text[last:a], open_, text[a:b], close]
@@ -130,16 +133,20 @@ def print_index_run(run: IndexRun, where: str) -> None:
     for err in run.errors:
         print(f"error: {err} (cluster skipped)", file=sys.stderr)
     report = run.report
-    if report.changed:
+    errors = len(run.errors)
+    skipped = f"; {errors} skipped with errors (above)" if errors else ""
+    if not report.changed and not report.unchanged and errors:
+        print(f"nothing indexed: {errors} error(s) in {run.files} file(s) (above)")
+    elif report.changed:
         print(
             f"indexed {run.files} file(s) into {where}: {len(report.added)} added, "
             f"{len(report.replaced)} replaced, {len(report.unchanged)} unchanged; "
             f"{report.passages_encoded} passages encoded at "
             f"{report.passages_per_second:.1f} passages/s "
-            f"({report.passages_reused} reused), {report.total_seconds:.1f}s in all"
+            f"({report.passages_reused} reused), {report.total_seconds:.1f}s in all{skipped}"
         )
     else:
         print(
             f"nothing to do: all {len(report.unchanged)} cluster(s) in {run.files} file(s) "
-            f"are already indexed and unchanged in {where}"
+            f"are already indexed and unchanged in {where}{skipped}"
         )

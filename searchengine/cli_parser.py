@@ -276,7 +276,7 @@ def build_parser(
         help="clusters like a paragraph of text",
         description="Stories like this text: the clusters most similar to TEXT.",
     )
-    p.add_argument("text", help="a paragraph (or a few words)")
+    p.add_argument("text", help="a paragraph (or a few words); - reads it from stdin")
     related_options(p)
     p.set_defaults(func=commands["cmd_similar"])
 

@@ -230,7 +230,10 @@ class Engine:
             cluster_id = self.store.cluster_of_article(item_id)
             cluster = self.store.get_cluster(cluster_id) if cluster_id else None
         if cluster is None:
-            raise UnknownId(f"no cluster or article with id {item_id}")
+            hint = ""
+            if ":" in item_id:  # `ID:WEIGHT` with a weight that is not a number
+                hint = " (to weigh a liked story, write ID:NUMBER, e.g. 2025-10-10-c2:2)"
+            raise UnknownId(f"no cluster or article with id {item_id}{hint}")
         return cluster, next(a for a in cluster.articles if a.id == item_id)
 
     def _stories(self) -> Stories:

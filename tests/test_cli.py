@@ -102,7 +102,9 @@ def test_search_text_output_and_filters(built: Path) -> None:
         "2026-01-01",
     )
     assert result.returncode == 0, result.stderr
-    assert "2026-01-09-c10" in result.stdout and "**" in result.stdout
+    assert "2026-01-09-c10" in result.stdout
+    # Piped: the text as it is, no Markdown `**` and no colour codes (a terminal gets colour).
+    assert "**" not in result.stdout and "\033[" not in result.stdout
     assert "2025-10-10-c2" not in result.stdout  # names Maduro, but before --from
 
 
@@ -186,8 +188,7 @@ def test_malformed_cluster_is_reported_and_the_rest_indexed(tmp_path: Path) -> N
         "index", str(folder), "--index", str(tmp_path / "strict"), "--model", "hashing", "--strict"
     )
     assert strict.returncode == 1 and "bad.txt:5" in strict.stderr
-    stats = json.loads(cli("stats", "--index", str(tmp_path / "strict"), "--json").stdout)
-    assert stats["clusters"] == 0
+    assert not (tmp_path / "strict").exists()  # --strict writes nothing, not even a folder
 
 
 def test_remove_command(tmp_path: Path) -> None:
@@ -311,3 +312,61 @@ def test_json_into_a_closed_pipe_is_quiet(built: Path) -> None:
         timeout=120,
     )
     assert proc.stdout.startswith("{") and "Traceback" not in proc.stderr
+
+
+def test_a_bad_flag_shows_the_commands_usage_and_the_nearest_option(built: Path) -> None:
+    result = cli("search", "venezuela", "--indx", str(built))
+    assert result.returncode == 2
+    assert "usage: searchengine search" in result.stderr
+    assert "--indx (did you mean --index?)" in result.stderr
+
+
+def test_an_unquoted_query_says_to_quote_it(built: Path) -> None:
+    result = cli("search", "venezuela", "prisoners", "--index", str(built))
+    assert result.returncode == 2 and "needs quotes" in result.stderr
+    assert "usage: searchengine search" in result.stderr
+
+
+def test_similar_reads_its_text_from_stdin(built: Path) -> None:
+    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "searchengine.cli"]
+    result = subprocess.run(
+        [*cmd, "similar", "-", "--index", str(built), "--json"],
+        input="Venezuela frees political prisoners in Caracas",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"][0]["id"] == "2026-01-09-c10"
+
+
+def test_a_liked_weight_that_is_not_a_number_says_how_to_write_one(built: Path) -> None:
+    result = cli("recommend", "--liked", "2025-10-10-c2:abc", "--index", str(built))
+    assert result.returncode != 0 and "ID:NUMBER" in result.stderr
+
+
+def test_the_index_summary_counts_errors(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a digest\n")
+    result = cli(
+        "index",
+        str(tmp_path / "notes.txt"),
+        "--index",
+        str(tmp_path / "i"),
+        "--model",
+        "hashing",
+        "-q",
+    )
+    assert result.returncode == 1
+    assert "nothing indexed: 1 error(s)" in result.stdout and "nothing to do" not in result.stdout
+
+
+def test_highlights_are_colour_on_a_terminal_and_plain_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from searchengine import cli_output
+
+    monkeypatch.setattr(cli_output.sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert cli_output.mark("free prisoners", [(5, 14)]) == "free \033[1;33mprisoners\033[0m"
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli_output.mark("free prisoners", [(5, 14)]) == "free prisoners"
