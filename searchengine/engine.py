@@ -182,8 +182,20 @@ class Engine:
             return Response(request, self.similar(request))
         if isinstance(request, ThreadRequest):
             return Response(request, self.thread(request))
+        stories = self.recommend(request)
         notes = [] if request.liked else ["no liked stories: ranked by how widely each was covered"]
-        return Response(request, self.recommend(request), notes)
+        if request.half_life_days:
+            notes.append(
+                f"score = similarity x freshness (half-life {request.half_life_days:g} days, "
+                "counted back from the newest story; undated stories count as the oldest)"
+            )
+        scores = [s.score for s in stories]
+        if any(a < b for a, b in zip(scores, scores[1:], strict=False)):
+            notes.append(
+                f"ordered for diversity (MMR, diversity {request.diversity:g}): a story unlike "
+                "those above it may come before a higher score"
+            )
+        return Response(request, stories, notes)
 
     def search(self, request: SearchRequest | str, **options: Any) -> list[Hit]:
         """Ranked clusters (or articles) for a natural-language query."""

@@ -205,10 +205,13 @@ class Stories:
         allowed = set(self.store.allowed_cluster_ids(request.filters)) if request.filters else None
         pool = [c for c in matrix.ids if c not in seen and (allowed is None or c in allowed)]
         scores = self._scores(request, liked, disliked, pool)
+        similarity = dict(scores)  # same_story is judged on this, before freshness
         meta = self.store.cluster_meta(list(scores))
-        newest = self.store.newest_date()
+        newest, oldest = self.store.newest_date(), self.store.oldest_date()
         for cid in scores:
-            decay = freshness(meta[cid][0], newest, request.half_life_days)
+            # An undated story is as old as the oldest dated one: freshness cannot vouch
+            # for it (it once escaped the decay and outranked every dated story).
+            decay = freshness(meta[cid][0] or oldest, newest, request.half_life_days)
             scores[cid] = scores[cid] * decay if scores[cid] > 0 else scores[cid] / decay
         vectors = {cid: matrix.matrix[matrix.position[cid]] for cid in scores}
         window = max(self.recommend_params.mmr_window, 5 * request.k)
@@ -217,7 +220,7 @@ class Stories:
         out = []
         for cid in chosen:
             story = self._story(cid, scores[cid], clusters[cid])
-            story.same_story = False if not liked else story.same_story
+            story.same_story = bool(liked) and similarity[cid] >= self.same_story
             out.append(story)
         return out
 

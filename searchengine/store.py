@@ -396,6 +396,9 @@ class Store(Database):
     def newest_date(self) -> str | None:
         return self.db.execute("SELECT max(date) FROM clusters").fetchone()[0]
 
+    def oldest_date(self) -> str | None:
+        return self.db.execute("SELECT min(date) FROM clusters").fetchone()[0]
+
     def counts(self) -> dict[str, int]:
         q = self.db.execute
         return {

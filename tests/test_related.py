@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,51 @@ def test_a_filter_applies_before_the_candidates_are_cut(seeded: Engine) -> None:
     day = Filters(date_from="2025-10-03", date_to="2025-10-03")
     got = seeded.related("2025-11-20-c7", k=5, filters=day)
     assert [r.id for r in got] == ["2025-10-03-c6"]
+
+
+def test_an_undated_story_does_not_escape_freshness(seeded: Engine) -> None:
+    """An undated test document once came third under a 30-day half-life, above every
+    dated story the decay had pushed down; it now counts as the oldest."""
+    from searchengine.contract import RecommendRequest
+
+    liked = seeded.get("2025-11-20-c7")[0]
+    twin = copy.deepcopy(liked)
+    twin.id, twin.date, twin.number = "undated-twin", None, None
+    twin.title = "Undated: " + twin.title
+    for i, article in enumerate(twin.articles, 1):
+        article.id = f"undated-twin-a{i}"
+    seeded.add([twin])
+    fresh = RecommendRequest(liked=("2025-11-20-c7",), k=40, diversity=0.0, half_life_days=30)
+    flat = RecommendRequest(liked=("2025-11-20-c7",), k=40, diversity=0.0)
+    flat_scores = {s.id: s.score for s in seeded.recommend(flat)}
+    assert next(iter(flat_scores)) == "undated-twin"  # its text is the closest
+    ranked = seeded.recommend(fresh)
+    assert ranked[0].id != "undated-twin"
+    with seeded.folder.reading():
+        newest, oldest = seeded.store.newest_date(), seeded.store.oldest_date()
+    age = (date.fromisoformat(newest) - date.fromisoformat(oldest)).days
+    twin = next(s.score for s in ranked if s.id == "undated-twin")
+    assert twin == pytest.approx(flat_scores["undated-twin"] * 0.5 ** (age / 30), abs=1e-3)
+
+
+def test_same_story_is_judged_before_freshness(seeded: Engine) -> None:
+    from searchengine.contract import RecommendRequest
+
+    base = RecommendRequest(liked=("2025-11-20-c7",), k=10, diversity=0.0)
+    decayed = RecommendRequest(liked=("2025-11-20-c7",), k=10, diversity=0.0, half_life_days=7)
+    before = {s.id: s.same_story for s in seeded.recommend(base)}
+    after = {s.id: s.same_story for s in seeded.recommend(decayed)}
+    assert any(before.values())  # the UKR story has same-story neighbours
+    assert all(after[cid] == before[cid] for cid in after.keys() & before.keys())
+
+
+def test_recommend_notes_say_how_it_ranked(seeded: Engine) -> None:
+    from searchengine.contract import RecommendRequest
+
+    cold = seeded.answer(RecommendRequest(k=5))
+    assert any("how widely" in n for n in cold.notes)
+    decayed = seeded.answer(RecommendRequest(liked=("2025-11-20-c7",), k=10, half_life_days=30))
+    assert any("freshness" in n and "undated" in n for n in decayed.notes)
+    scores = [s.score for s in decayed.results]
+    if scores != sorted(scores, reverse=True):
+        assert any("diversity" in n for n in decayed.notes)
