@@ -127,7 +127,8 @@ class Stories:
     def related_clusters(self, cluster: Cluster, request: RelatedRequest) -> list[RelatedStory]:
         source = self.sim.profiles([cluster.id])[cluster.id]
         ranked = self.sim.rank(source, request.filters, exclude={cluster.id}, want=request.k)
-        return self._stories(ranked[: request.k])
+        floor = self.sim.params.related_floor
+        return self._stories([(c, s) for c, s in ranked if s >= floor][: request.k])
 
     def related_articles(
         self,

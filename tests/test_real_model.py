@@ -174,3 +174,16 @@ def test_commands_import_only_what_they_use(real_engine: Engine, args: tuple[str
     assert "torch" not in loaded and "transformers" not in loaded and "fastapi" not in loaded
     encodes_a_query = args[0] == "search" and "lexical" not in args
     assert ("onnxruntime" in loaded) == encodes_a_query, loaded
+
+
+def test_a_related_list_ends_where_stories_stop_being_related(real_engine: Engine) -> None:
+    """The Ukraine peace-plan story's list ran on to unrelated stories: a floor ends it."""
+    from searchengine.contract import RelatedRequest
+    from searchengine.similarity import SimilarityParams
+
+    floor = SimilarityParams().related_floor
+    stories = real_engine.related(RelatedRequest("2025-11-20-c7", k=40))
+    assert stories and all(s.score >= floor for s in stories)
+    assert len(stories) < 40  # 40 other clusters exist; the unrelated tail is gone
+    ukr = {"2025-11-24-c2", "2025-11-25-c5", "2026-01-24-c6", "2026-02-06-c3"}
+    assert ukr <= {s.id for s in stories}  # every other UKR cluster stays
