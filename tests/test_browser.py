@@ -107,3 +107,76 @@ def test_search_open_cluster_see_articles(server: str, tmp_path: Path) -> None:
             assert not failed, failed  # nothing fetched from outside the app
         finally:
             browser.close()
+
+
+def launch(p):  # type: ignore[no-untyped-def]
+    return p.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
+def test_the_url_holds_the_search_and_back_returns_to_it(server: str, tmp_path: Path) -> None:
+    """`/?q=…` was ignored (only `#q=`); the back button now walks searches and clusters."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            page.goto(server + "/?q=Venezuela+prisoner+releases")
+            first = page.locator("#results .result").first
+            first.wait_for(timeout=15_000)
+            assert first.get_attribute("data-id") == "2026-01-09-c10"
+            assert page.input_value("#q") == "Venezuela prisoner releases"
+            # Ids and scores are out of the way: in a closed <details>, not the meta line.
+            assert "score" not in first.locator(".meta").first.inner_text()
+            assert "score" in (first.locator("details.more").text_content() or "")
+
+            first.locator("a.open").click()
+            page.wait_for_url("**/?cluster=2026-01-09-c10")
+            page.locator("#thread .timeline li").first.wait_for(timeout=15_000)
+            assert page.locator("#thread .timeline li.here").count() == 1
+            page.go_back()
+            page.wait_for_url("**/?q=Venezuela+prisoner+releases")
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+            assert page.locator("#results .result").count() == 10
+
+            page.click("#more")
+            page.wait_for_function("document.querySelectorAll('#results .result').length > 10")
+
+            page.goto(server + "/#q=Maduro")  # a link made before the URL held the state
+            page.wait_for_url("**/?q=Maduro")
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+        finally:
+            browser.close()
+
+
+def test_filters_and_a_phone_sized_screen(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server + "/?q=Venezuela&entity=Nicolas+Maduro&kind=articles")
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+            assert page.input_value("#entity") == "Nicolas Maduro"
+            assert page.is_checked("#kind-articles")
+            ids = [r.get_attribute("data-id") for r in page.locator("#results .result").all()]
+            assert ids and all("-a" in (i or "") for i in ids)  # articles, not clusters
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, width  # nothing wider than the phone
+            page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+            page.select_option("#sentiment", "positive")
+            page.click("#go")
+            page.wait_for_url("**sentiment=positive**")
+        finally:
+            browser.close()

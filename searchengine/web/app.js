@@ -43,15 +43,32 @@ async function getJSON(url, options) {
   return data;
 }
 
+// The page's state lives in the URL's query string (`/?q=…&from=…`): a link reopens the
+// same search, and the back button walks through searches and opened clusters.
+const FIELDS = ["q", "from", "to", "source", "entity", "sentiment", "mode"];
+const PAGE = 10;
+let shown = PAGE;
+
 function params() {
   const p = new URLSearchParams();
-  p.set("q", $("q").value.trim());
-  p.set("k", "10");
-  p.set("mode", $("mode").value);
-  if ($("from").value) p.set("from", $("from").value);
-  if ($("to").value) p.set("to", $("to").value);
-  if ($("source").value.trim()) p.set("source", $("source").value.trim());
+  for (const key of FIELDS) {
+    const value = $(key).value.trim();
+    if (value && !(key === "mode" && value === "hybrid")) p.set(key, value);
+  }
+  if ($("kind-articles").checked) p.set("kind", "articles");
   return p;
+}
+
+function fill(p) {
+  for (const key of FIELDS) $(key).value = p.get(key) || (key === "mode" ? "hybrid" : "");
+  $("kind-articles").checked = p.get("kind") === "articles";
+  // Filters in use are shown, not hidden in a closed panel.
+  if ([...p.keys()].some((k) => k !== "q")) $("filters").open = true;
+}
+
+function navigate(p) {
+  history.pushState(null, "", p.toString() ? `/?${p}` : "/");
+  route();
 }
 
 function rememberSources(hits) {
@@ -62,41 +79,55 @@ function rememberSources(hits) {
   }
 }
 
-async function runSearch() {
-  const p = params();
-  if (!p.get("q")) return;
+function clusterLink(id, text) {
+  const a = el("a", { href: `/?cluster=${encodeURIComponent(id)}`, class: "open" }, text);
+  a.addEventListener("click", (e) => {
+    e.preventDefault();
+    navigate(new URLSearchParams({ cluster: id }));
+  });
+  return a;
+}
+
+function renderHit(hit, rank) {
+  const sources = Object.keys(hit.sources || {});
+  const few = sources.slice(0, 3).join(", ") + (sources.length > 3 ? ` +${sources.length - 3}` : "");
+  const item = el("li", { class: "result", "data-id": hit.id },
+    el("h2", {}, clusterLink(hit.cluster_id, hit.title)),
+    el("div", { class: "meta" }, [hit.date, hit.publisher, few].filter(Boolean).join(" · ")));
+  for (const p of hit.passages) {
+    item.append(el("p", { class: "passage" }, el("span", { class: "field" }, fieldLabel(p)), highlighted(p.text, p.highlights)));
+  }
+  // Ids and scores are for the curious, not in every reader's way.
+  item.append(el("details", { class: "more" }, el("summary", {}, "details"),
+    el("div", { class: "meta" }, `#${rank} · id ${hit.id} · score ${hit.score.toFixed(4)}`)));
+  return item;
+}
+
+async function runSearch(p) {
   detail.hidden = true; results.hidden = false;
   status.textContent = "Searching…";
-  results.replaceChildren();
+  const ask = new URLSearchParams(p); ask.set("k", String(shown));
   try {
-    const data = await getJSON(`/search?${p}`);
-    status.textContent = data.results.length ? `${data.results.length} stories` : "No stories found.";
+    const data = await getJSON(`/search?${ask}`);
+    const n = data.results.length;
+    status.textContent = n ? `${n} ${p.get("kind") === "articles" ? "articles" : "stories"}` : "No stories found.";
     rememberSources(data.results);
-    data.results.forEach((hit, i) => results.append(renderHit(hit, i + 1)));
+    results.replaceChildren(...data.results.map((hit, i) => renderHit(hit, i + 1)));
+    $("more").hidden = n < shown;
   } catch (err) {
+    results.replaceChildren();
+    $("more").hidden = true;
     status.textContent = `Error: ${err.message}`;
   }
 }
 
-function renderHit(hit, rank) {
-  const link = el("a", { href: `#cluster=${encodeURIComponent(hit.cluster_id)}`, class: "open" }, hit.title);
-  const sources = Object.keys(hit.sources || {}).join(", ");
-  const item = el("li", { class: "result", "data-id": hit.id },
-    el("h2", {}, link),
-    el("div", { class: "meta" }, `${rank}. ${hit.date || ""} · ${sources} · score ${hit.score.toFixed(4)} · ${hit.id}`));
-  for (const p of hit.passages) {
-    item.append(el("p", { class: "passage" }, el("span", { class: "field" }, fieldLabel(p)), highlighted(p.text, p.highlights)));
-  }
-  return item;
-}
-
 async function showCluster(id) {
-  results.hidden = true; detail.hidden = false;
+  results.hidden = true; detail.hidden = false; $("more").hidden = true;
   detail.replaceChildren(el("p", {}, "Loading…"));
   status.textContent = "";
   try {
     const c = await getJSON(`/clusters/${encodeURIComponent(id)}`);
-    const back = el("a", { href: "#", class: "back" }, "← back to results");
+    const back = el("a", { href: "/", class: "back" }, "← back");
     back.addEventListener("click", (e) => { e.preventDefault(); history.back(); });
     const sources = Object.entries(c.sources || {}).map(([h, n]) => `${h}: ${n}`).join(" | ");
     const points = el("ul", {}, ...c.key_points.map((k) => el("li", {}, k)));
@@ -105,34 +136,51 @@ async function showCluster(id) {
         el("h4", {}, a.title),
         el("div", { class: "meta" }, [a.publisher, a.sentiment, (a.entities || []).join(", ")].filter(Boolean).join(" · ")),
         el("p", {}, a.summary))));
+    const thread = el("section", { id: "thread" }, el("h3", {}, "The story so far"), el("p", { class: "meta" }, "Loading…"));
     const related = el("section", { id: "related" }, el("h3", {}, "Related stories"), el("p", { class: "meta" }, "Loading…"));
-    detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "meta" }, `${c.date} · ${sources} · ${c.id}`),
-      el("p", {}, c.summary), el("h3", {}, "Key points"), points, articles, related);
-    const rel = await getJSON(`/clusters/${encodeURIComponent(id)}/related?k=5`);
-    related.replaceChildren(el("h3", {}, "Related stories"), el("ul", {}, ...rel.results.map((r) => el("li", {},
-      el("a", { href: `#cluster=${encodeURIComponent(r.id)}` }, r.title), " ",
-      el("span", { class: r.same_story ? "same" : "meta" }, `${r.date} · ${r.same_story ? "same story" : "related"}`)))));
+    const details = el("details", { class: "more" }, el("summary", {}, "details"),
+      el("div", { class: "meta" }, `id ${c.id}` + (c.origin ? ` · from ${c.origin}` : "")));
+    detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "meta" }, `${c.date || "undated"} · ${sources}`),
+      el("p", {}, c.summary), el("h3", {}, "Key points"), points, thread, articles, related, details);
+    const [th, rel] = await Promise.all([
+      getJSON(`/clusters/${encodeURIComponent(id)}/thread`),
+      getJSON(`/clusters/${encodeURIComponent(id)}/related?k=5`),
+    ]);
+    // The story's thread as a timeline: each day of it, this cluster marked.
+    thread.replaceChildren(el("h3", {}, "The story so far"), el("ol", { class: "timeline" }, ...th.results.map((r) =>
+      el("li", { class: r.id === c.id ? "here" : "" }, el("span", { class: "when" }, r.date || "undated"), " ",
+        r.id === c.id ? el("strong", {}, r.title) : clusterLink(r.id, r.title)))));
+    related.replaceChildren(el("h3", {}, "Related stories"), rel.results.length
+      ? el("ul", {}, ...rel.results.map((r) => el("li", {}, clusterLink(r.id, r.title), " ",
+          el("span", { class: r.same_story ? "same" : "meta" }, `${r.date || ""} · ${r.same_story ? "same story" : "related"}`))))
+      : el("p", { class: "meta" }, "No related stories."));
   } catch (err) {
     detail.replaceChildren(el("p", {}, `Error: ${err.message}`));
   }
 }
 
 function route() {
-  const hash = new URLSearchParams(location.hash.slice(1));
-  if (hash.get("cluster")) return showCluster(hash.get("cluster"));
-  if (hash.get("q")) {
-    $("q").value = hash.get("q");
-    for (const key of ["from", "to", "source", "mode"]) if (hash.get(key)) $(key).value = hash.get(key);
-    return runSearch();
+  let p = new URLSearchParams(location.search);
+  if (!location.search && location.hash.length > 1) {  // links from before: /#q=…
+    p = new URLSearchParams(location.hash.slice(1));
+    history.replaceState(null, "", `/?${p}`);
   }
-  detail.hidden = true; results.hidden = false;
+  if (p.get("cluster")) return showCluster(p.get("cluster"));
+  fill(p);
+  if (p.get("q")) return runSearch(p);
+  detail.hidden = true; results.hidden = false; $("more").hidden = true;
+  results.replaceChildren(); status.textContent = "";
 }
 
 $("search-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  const p = params(); p.delete("k");
-  const target = `#${p}`;
-  if (location.hash === target) runSearch(); else location.hash = target;
+  shown = PAGE;
+  navigate(params());
 });
-window.addEventListener("hashchange", route);
+$("more").addEventListener("click", () => {
+  shown += PAGE;
+  runSearch(new URLSearchParams(location.search));
+});
+$("home").addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams()); });
+window.addEventListener("popstate", () => { shown = PAGE; route(); });
 route();
