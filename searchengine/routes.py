@@ -35,7 +35,7 @@ from .contract import (
     Strategy,
     ThreadRequest,
 )
-from .documents import record_to_dict
+from .documents import Article, Cluster, record_to_dict
 from .engine import Engine
 from .errors import BadRequest, UnknownId
 from .parse import ParseResult, decode, parse_json, parse_jsonl, parse_text
@@ -193,7 +193,7 @@ def cluster_related(
     date_to: DateTo = None,
     source: Sources = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
-    get_cluster(cluster_id, engine)  # 404 for an article id here
+    _cluster(cluster_id, engine)  # 404 for an article id here
     request = RelatedRequest(cluster_id, k=k, filters=Filters.build(date_from, date_to, source))
     return as_json(engine.answer(request).to_dict())
 
@@ -213,7 +213,7 @@ def article_related(
     source: Sources = [],  # noqa: B006 - FastAPI copies defaults
     include_own_cluster: bool = False,
 ) -> Response:
-    get_article(article_id, engine)
+    _article(article_id, engine)
     request = RelatedRequest(
         article_id,
         k=k,
@@ -230,7 +230,7 @@ def article_related(
     responses={200: {"model": m.StoriesAnswer}},
 )
 def cluster_thread(cluster_id: str, engine: EngineDep) -> Response:
-    get_cluster(cluster_id, engine)
+    _cluster(cluster_id, engine)
     return as_json(engine.answer(ThreadRequest(cluster_id)).to_dict())
 
 
@@ -303,10 +303,15 @@ def recommend(body: RecommendBody, engine: EngineDep) -> Response:
     responses={200: {"model": m.ClusterRecord}},
 )
 def get_cluster(cluster_id: str, engine: EngineDep) -> Response:
+    return as_json(record_to_dict(_cluster(cluster_id, engine)))
+
+
+def _cluster(cluster_id: str, engine: Engine) -> Cluster:
+    """The cluster, or 404 (also for an article's id)."""
     cluster, article = engine.get(cluster_id)
     if article is not None:
         raise UnknownId(f"no cluster with id {cluster_id} (it is an article)")
-    return as_json(record_to_dict(cluster))
+    return cluster
 
 
 @router.get(
@@ -316,10 +321,15 @@ def get_cluster(cluster_id: str, engine: EngineDep) -> Response:
     responses={200: {"model": m.ArticleRecord}},
 )
 def get_article(article_id: str, engine: EngineDep) -> Response:
+    return as_json(record_to_dict(*_article(article_id, engine)))
+
+
+def _article(article_id: str, engine: Engine) -> tuple[Cluster, Article]:
+    """The article with its cluster, or 404 (also for a cluster's id)."""
     cluster, article = engine.get(article_id)
     if article is None:
         raise UnknownId(f"no article with id {article_id} (it is a cluster)")
-    return as_json(record_to_dict(cluster, article))
+    return cluster, article
 
 
 # --- writes -----------------------------------------------------------------------
