@@ -31,7 +31,7 @@ from .folder import IndexFolder
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
-from .search import Hit, RankingParams, Searcher, dense_text
+from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
 from .similarity import SimilarityParams
 
 
@@ -201,33 +201,33 @@ class Engine:
         """Ranked clusters (or articles) for a natural-language query."""
         if isinstance(request, str):
             request = SearchRequest(request, **options)
-        expanded = self._expansions(request.query) if request.mode != "lexical" else None
-        vector = None
-        if request.mode != "lexical":
-            # Encode outside any lock: it is the slow part. The encoder also reads
-            # the index's words found for unknown ones ("Afeganistão" -> afghanistan).
-            vector = self.encode_query(dense_text(request.query, expanded))
-        return self.search_by_vector(request, vector, expanded)
+        if request.mode == "lexical":
+            return self.search_by_vector(request, None)
+        # Encode outside any lock: it is the slow part. The encoder also reads the
+        # index's words found for unknown ones ("Afeganistão" -> afghanistan).
+        words = self._query_words(request.query)
+        vector = self.encode_query(dense_text(request.query, words))
+        return self.search_by_vector(request, vector, words)
 
     def search_by_vector(
         self,
         request: SearchRequest,
         vector: np.ndarray | None,
-        expanded: dict[str, list[str]] | None = None,
+        words: QueryWords | None = None,
     ) -> list[Hit]:
         """A search whose query vector is already known (an article's, a cached one)."""
         with self.folder.reading():
-            return self._searcher().search(request, vector, expanded)
+            return self._searcher().search(request, vector, words)
 
-    def _expansions(self, query: str) -> dict[str, list[str]]:
+    def _query_words(self, query: str) -> QueryWords:
         """The index's words closest to the query's unknown ones. A server asks its
         memory copy (no snapshot: at most one write behind, which a word list can be);
         a one-shot command asks the database."""
         memory = self.folder.latest_memory()
         if memory is not None:
-            return Searcher(self.store, None, self.params, memory).expansions(query)
+            return Searcher(self.store, None, self.params, memory).query_words(query)
         with self.folder.reading():
-            return self._searcher().expansions(query)
+            return self._searcher().query_words(query)
 
     def _searcher(self) -> Searcher:
         """A searcher over this thread's reading state (call inside `folder.reading()`)."""

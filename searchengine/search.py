@@ -157,11 +157,25 @@ def trigram_query(terms: Sequence[str], chunk: int = 3, most: int = 0) -> str | 
     return fts_query(list(grams))
 
 
-def dense_text(query: str, expanded: dict[str, list[str]]) -> str:
+@dataclass(frozen=True)
+class QueryWords:
+    """A query's words the word index does not know, and the index's own words found
+    for some of them (cognates, typos: `fuzzy.py`). Worked out once per search: the
+    engine needs them before encoding, the searcher for words and trigrams."""
+
+    unknown: list[str] = dataclass_field(default_factory=list)
+    found: dict[str, list[str]] = dataclass_field(default_factory=dict)
+
+    @property
+    def extra(self) -> list[str]:
+        """The words found, in order."""
+        return [w for words in self.found.values() for w in words]
+
+
+def dense_text(query: str, words: QueryWords) -> str:
     """What the encoder reads for a query: the query, then the index's words found for
     its unknown ones (an English model cannot read `Afeganistão`; it can `afghanistan`)."""
-    words = [w for found in expanded.values() for w in found]
-    return f"{query} ({' '.join(words)})" if words else query
+    return f"{query} ({' '.join(words.extra)})" if words.extra else query
 
 
 # --- ranking ----------------------------------------------------------------
@@ -329,7 +343,7 @@ class Searcher:
     def __init__(
         self,
         store: Store,
-        vectors: VectorStore | None,  # None: only for `expansions`
+        vectors: VectorStore | None,  # None: only for `query_words`
         params: RankingParams | None = None,
         memory: MemoryIndex | None = None,
     ) -> None:
@@ -342,23 +356,21 @@ class Searcher:
         self,
         request: SearchRequest,
         vector: np.ndarray | None,
-        expanded: dict[str, list[str]] | None = None,
+        words: QueryWords | None = None,
     ) -> list[Hit]:
         """Ranked clusters (or articles) for a query, with the passages that matched.
-        `vector` is the query's embedding (None for a lexical search); `expanded`,
-        the known words found for its unknown ones (`expansions`; computed here
+        `vector` is the query's embedding (None for a lexical search); `words`, its
+        unknown words and what was found for them (`query_words`; worked out here
         when not given)."""
         params = self.params
         filters, kind, mode, k = request.filters, request.kind, request.mode, request.k
         if kind is Kind.ARTICLES:
             filters = Filters(**{**filters.__dict__, "articles_only": True})
         terms = query_terms(request.query)
-        tokens = self._tokens(terms)
-        unknown = self._unknown_terms(terms, tokens) if terms else []
-        if expanded is None:  # (the engine finds them before encoding, for the encoder)
-            expanded = self._expand(unknown)
+        if words is None:  # (the engine works them out before encoding, for the encoder)
+            words = self._query_words(terms)
         # Words found for unknown ones are searched as words (they are the index's own).
-        extra = [w for words in expanded.values() for w in words if w not in terms]
+        extra = [w for w in words.extra if w not in terms]
         depth = max(params.candidates, k * params.candidates_per_result)
         # What a filter lets through, as passage ids: FAISS and the memory index
         # take them; FTS5 joins the filter in SQL instead.
@@ -374,15 +386,15 @@ class Searcher:
             vectors = self.vectors
             dense = self._deep(lambda n: vectors.search(vector, n, allowed), depth, k, kind, owners)
         if mode in (Mode.HYBRID, Mode.LEXICAL) and (terms or extra):
-            words = self._word_search(terms + extra, self._tokens(terms + extra), filters, allowed)
-            lexical = self._deep(words, depth, k, kind, owners)
+            word_fetch = self._word_search(terms + extra, self._tokens(terms + extra), filters, allowed)
+            lexical = self._deep(word_fetch, depth, k, kind, owners)
         if mode is Mode.HYBRID and params.trigram_weight > 0:
             # Trigrams rescue words the word index does not know (typos, other
             # languages' spellings) and nothing close to a known word was found
             # for; known words are already matched exactly, and their trigrams
             # would only add noise and cost.
             tri = trigram_query(
-                [t for t in unknown if t not in expanded],
+                [t for t in words.unknown if t not in words.found],
                 params.trigram_chunk,
                 params.trigram_pieces,
             )
@@ -412,17 +424,17 @@ class Searcher:
         )[:k]
         return self._hits(ranked, fused, signals, owners, terms + extra, kind)
 
-    def expansions(self, query: str) -> dict[str, list[str]]:
-        """The index's words closest to the query's unknown words (cognates, typos)."""
-        terms = query_terms(query)
-        return self._expand(self._unknown_terms(terms, self._tokens(terms))) if terms else {}
+    def query_words(self, query: str) -> QueryWords:
+        """The query's unknown words and the index's words closest to them."""
+        return self._query_words(query_terms(query))
 
-    def _expand(self, unknown: list[str]) -> dict[str, list[str]]:
+    def _query_words(self, terms: list[str]) -> QueryWords:
+        unknown = self._unknown_terms(terms, self._tokens(terms)) if terms else []
         if not unknown:
-            return {}
+            return QueryWords()
         memory = self.memory
         vocabulary = memory.vocabulary() if memory is not None else self.store.vocabulary()
-        return expansions(unknown, vocabulary, self.params.fuzzy)
+        return QueryWords(unknown, expansions(unknown, vocabulary, self.params.fuzzy))
 
     # --- where the words and the owners come from: memory when it is there, else SQLite ---
 

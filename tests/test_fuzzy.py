@@ -8,7 +8,7 @@ import pytest
 from searchengine import Engine
 from searchengine.contract import Mode, SearchRequest
 from searchengine.fuzzy import FuzzyParams, Vocabulary, expansions
-from searchengine.search import dense_text
+from searchengine.search import QueryWords, dense_text
 
 AFGHAN = {"2025-11-04-c2", "2025-11-06-c7", "2025-11-09-c4"}  # the quake family
 
@@ -42,10 +42,9 @@ def test_candidates_are_the_words_whose_length_allows_the_floor() -> None:
 
 
 def test_the_encoder_reads_the_found_words_after_the_query() -> None:
-    assert (
-        dense_text("Afeganistão", {"afeganistão": ["afghanistan"]}) == "Afeganistão (afghanistan)"
-    )
-    assert dense_text("plain words", {}) == "plain words"
+    found = QueryWords(["afeganistão"], {"afeganistão": ["afghanistan"]})
+    assert dense_text("Afeganistão", found) == "Afeganistão (afghanistan)"
+    assert dense_text("plain words", QueryWords()) == "plain words"
 
 
 @pytest.mark.parametrize("query", ["Afeganistão", "Afganistán", "terremoto no Afeganistão"])
@@ -67,4 +66,4 @@ def test_a_typo_is_found_in_every_mode(seeded: Engine) -> None:
 
 def test_known_words_are_not_expanded(seeded: Engine) -> None:
     with seeded.folder.reading():
-        assert seeded._searcher().expansions("Venezuela prisoner releases") == {}
+        assert seeded._searcher().query_words("Venezuela prisoner releases").found == {}
