@@ -108,10 +108,6 @@ class Hit:
     publisher: str | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
-    # Comparable across queries (unlike `score`, which is scaled by each query's best):
-    # the best passage's cosine with the query (None without a query vector). Kept for
-    # the relevance calibration to come (issue "results a reader can trust").
-    similarity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -195,12 +191,6 @@ class _Signal:
     bounds: dict[str, tuple[int, int]] = dataclass_field(default_factory=dict)
     scores: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
     pids: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    raw: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))  # unscaled scores
-
-    def best_raw(self, key: str) -> float | None:
-        """A group's best unscaled score (a cosine for dense), None if not a candidate."""
-        bounds = self.bounds.get(key)
-        return float(self.raw[bounds[0]]) if bounds is not None else None
 
     def members(self, key: str) -> list[tuple[float, int]]:
         """(scaled score, passage id) of a group's passages, best first."""
@@ -280,10 +270,9 @@ def group_ranking(
         return _Signal(name, weight, [], [])
     low = min(0.0, float(raw.min()))
     span = (float(raw.max()) - low) or 1.0
-    group, raw, pid_array = group[known], raw[known], pid_array[known]
-    scores = (raw - low) / span
+    group, scores, pid_array = group[known], (raw[known] - low) / span, pid_array[known]
     order = np.lexsort((-scores, group))  # by group, best passage first
-    group, scores, pid_array, raw = group[order], scores[order], pid_array[order], raw[order]
+    group, scores, pid_array = group[order], scores[order], pid_array[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     ends = np.r_[starts[1:], len(group)]
     place = np.arange(len(group)) - np.repeat(starts, ends - starts)
@@ -307,7 +296,6 @@ def group_ranking(
         bounds,
         scores,
         pid_array,
-        raw,
     )
 
 
@@ -386,7 +374,9 @@ class Searcher:
             vectors = self.vectors
             dense = self._deep(lambda n: vectors.search(vector, n, allowed), depth, k, kind, owners)
         if mode in (Mode.HYBRID, Mode.LEXICAL) and (terms or extra):
-            word_fetch = self._word_search(terms + extra, self._tokens(terms + extra), filters, allowed)
+            word_fetch = self._word_search(
+                terms + extra, self._tokens(terms + extra), filters, allowed
+            )
             lexical = self._deep(word_fetch, depth, k, kind, owners)
         if mode is Mode.HYBRID and params.trigram_weight > 0:
             # Trigrams rescue words the word index does not know (typos, other
@@ -519,9 +509,6 @@ class Searcher:
             cards = self.store.cluster_cards(card_ids)
         articles = self.store.article_cards(ranked) if kind is Kind.ARTICLES else {}
         highlighter = Highlighter(terms)
-        dense = next((sig for sig in signals if sig.name == "dense"), None)
-        # A group outside the dense candidates is no closer than the last of them.
-        dense_floor = float(dense.raw.min()) if dense is not None and len(dense.raw) else None
         ranks = {sig.name: {key: i for i, key in enumerate(sig.keys, 1)} for sig in signals}
         dense_by, lexical_by = ranks.get("dense", {}), ranks.get("lexical", {})
         hits: list[Hit] = []
@@ -555,8 +542,5 @@ class Searcher:
             )
             if key in articles:
                 hit.title, hit.publisher = articles[key]
-            if dense is not None:
-                best = dense.best_raw(key)
-                hit.similarity = best if best is not None else dense_floor
             hits.append(hit)
         return hits
