@@ -1,7 +1,8 @@
 """The HTTP API's answers as typed schemas, for `/openapi.json` and `/docs`.
 
 The routes return the engine's own JSON (`to_dict()`, the CLI's `--json`); these
-models describe it, field for field, and are declared as the documented responses,
+models describe it (the engine's dataclasses themselves, where their JSON is just
+their fields), and are declared as the documented responses,
 not as `response_model`: a search answer is not re-validated on every request (the
 hot path), and Schemathesis checks in CI that every answer conforms
 (`tests/test_api_schema.py`).
@@ -10,6 +11,12 @@ hot path), and Schemathesis checks in CI that every answer conforms
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# The engine's own records where their JSON is their fields (`to_dict` adds nothing):
+# pydantic reads their schemas from the dataclasses, so the two cannot drift apart.
+from .documents import Article
+from .related import RelatedStory
+from .search import MatchedPassage
 
 
 class _Open(BaseModel):
@@ -31,15 +38,6 @@ class FiltersEcho(_Open):
     sentiment: str | None = None
 
 
-class MatchedPassage(BaseModel):
-    field: str = Field(description="summary, key_point or article")
-    position: int
-    article_id: str | None
-    text: str
-    score: float
-    highlights: list[list[int]] = Field(description="[start, end) of each query word in text")
-
-
 class SearchHit(BaseModel):
     id: str
     kind: str = Field(description="cluster or article")
@@ -49,19 +47,6 @@ class SearchHit(BaseModel):
     sources: dict[str, int]
     score: float
     passages: list[MatchedPassage]
-    publisher: str | None = None
-
-
-class Story(BaseModel):
-    """A related, similar, thread or recommended story."""
-
-    id: str
-    cluster_id: str
-    date: str | None
-    title: str
-    sources: dict[str, int]
-    score: float
-    same_story: bool
     publisher: str | None = None
 
 
@@ -75,19 +60,9 @@ class SearchAnswer(_Envelope):
 
 
 class StoriesAnswer(_Envelope):
-    results: list[Story]
+    """A related, similar, thread or recommended list."""
 
-
-class Article(BaseModel):
-    id: str
-    title: str
-    summary: str
-    publisher: str | None
-    section: str | None
-    entities: list[str]
-    tone: str | None
-    sentiment: str | None
-    intent: str | None
+    results: list[RelatedStory]
 
 
 class ClusterRecord(BaseModel):
@@ -105,7 +80,18 @@ class ClusterRecord(BaseModel):
     entities: list[str]
 
 
-class ArticleRecord(Article):
+class ArticleRecord(BaseModel):
+    """An article with its cluster's id, title and date (`documents.record_to_dict`)."""
+
+    id: str
+    title: str
+    summary: str
+    publisher: str | None
+    section: str | None
+    entities: list[str]
+    tone: str | None
+    sentiment: str | None
+    intent: str | None
     cluster_id: str
     cluster_title: str
     date: str | None
