@@ -68,21 +68,25 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
         log.close()
 
 
+def launch(p):  # type: ignore[no-untyped-def]
+    return p.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
 def test_search_open_cluster_see_articles(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         try:
             page = browser.new_page()
             failed: list[str] = []
@@ -107,20 +111,6 @@ def test_search_open_cluster_see_articles(server: str, tmp_path: Path) -> None:
             assert not failed, failed  # nothing fetched from outside the app
         finally:
             browser.close()
-
-
-def launch(p):  # type: ignore[no-untyped-def]
-    return p.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    )
 
 
 def test_the_url_holds_the_search_and_back_returns_to_it(server: str, tmp_path: Path) -> None:
