@@ -45,7 +45,11 @@ class SearchHit(BaseModel):
     date: str | None
     title: str
     sources: dict[str, int]
-    score: float
+    score: float = Field(description="the ranking score: orders this query's hits, no more")
+    relevance: float = Field(
+        ge=0, le=1, description="the chance a reader judges this hit relevant (calibrated)"
+    )
+    weak: bool = Field(description="relevance under the engine's cut-off: a weaker match")
     passages: list[MatchedPassage]
     publisher: str | None = None
 

@@ -134,6 +134,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         mode=args.mode,
         kind=Kind.ARTICLES if args.articles else Kind.CLUSTERS,
         filters=_filters(args),
+        min_relevance=args.min_relevance,
     )
     hits = _answer(args, request)
     if hits is not None:

@@ -60,10 +60,12 @@ def print_hits(hits: list[Hit]) -> None:
     if not hits:
         print("no results")
     for rank, hit in enumerate(hits, 1):
+        if hit.weak and (rank == 1 or not hits[rank - 2].weak):
+            print("-- weaker matches --\n")
         sources = ", ".join(hit.sources) or "-"
         extra = f" · {hit.publisher}" if hit.publisher else ""
         print(f"{rank:2}. {hit.id}  {hit.date or '----------'}  {hit.title}")
-        print(f"    score {hit.score:.4f} · sources: {sources}{extra}")
+        print(f"    relevance {hit.relevance:.2f} · sources: {sources}{extra}")
         for p in hit.passages:
             label = p.field.value.replace("_", " ")
             if p.field.value == "key_point":

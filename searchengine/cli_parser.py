@@ -14,6 +14,7 @@ from .contract import DEFAULT_DIVERSITY, DEFAULT_K, MAX_K, MIN_K, Mode, Sentimen
 from .encoder import RUNTIMES
 from .limits import DEADLINES, DEFAULT_LIMITS
 from .onnx_encoder import PRECISIONS
+from .relevance import RelevanceParams
 
 
 def _add_index_option(p: argparse.ArgumentParser) -> None:
@@ -142,6 +143,14 @@ def build_parser(
         help="clusters whose prevailing sentiment is this (articles: their own)",
     )
     p.add_argument("--articles", action="store_true", help="rank articles instead of clusters")
+    p.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="P",
+        help="drop results whose relevance (0-1, the chance a reader finds it relevant) is "
+        f"under P; by default those under {RelevanceParams().cutoff:g} are listed apart as "
+        "weaker matches",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=commands["cmd_search"])
 

@@ -160,6 +160,9 @@ class SearchRequest:
     mode: Mode = Mode.HYBRID
     kind: Kind = Kind.CLUSTERS
     filters: Filters = field(default_factory=Filters)
+    # Drop hits whose calibrated relevance is under this (None: keep them, those under
+    # the engine's cut-off marked weak).
+    min_relevance: float | None = None
 
     def __post_init__(self) -> None:
         query = (self.query or "").strip() if isinstance(self.query, str) else ""
@@ -171,6 +174,11 @@ class SearchRequest:
         object.__setattr__(self, "k", check_k(self.k))
         object.__setattr__(self, "mode", _enum(Mode, self.mode, "mode"))
         object.__setattr__(self, "kind", _enum(Kind, self.kind, "kind"))
+        value = self.min_relevance
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0
+        ):
+            raise BadRequest(f"min_relevance must be between 0 and 1, not {value!r}")
 
 
 @dataclass(frozen=True)

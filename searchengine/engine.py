@@ -51,6 +51,7 @@ class Engine:
         self.similarity_params = SimilarityParams()
         self.thread_params = ThreadParams()
         self.recommend_params = RecommendParams()
+        self._background_sample: tuple[int, np.ndarray] | None = None
         m = folder.manifest
         try:
             recorded = EncoderId.from_dict(m.encoder)
@@ -175,7 +176,7 @@ class Engine:
     def answer(self, request: Request) -> Response:
         """Any request record -> its response envelope (what the CLI and the API call)."""
         if isinstance(request, SearchRequest):
-            return Response(request, self.search(request))
+            return self._search_response(request)
         if isinstance(request, RelatedRequest):
             return Response(request, self.related(request))
         if isinstance(request, SimilarRequest):
@@ -197,17 +198,36 @@ class Engine:
             )
         return Response(request, stories, notes)
 
+    def _search_response(self, request: SearchRequest) -> Response:
+        """A search's envelope: says when no hit is a strong match, or how many the
+        request's `min_relevance` dropped."""
+        hits = self.search(request)
+        notes: list[str] = []
+        cutoff = self.params.relevance.cutoff
+        if request.min_relevance is None:
+            if hits and all(h.weak for h in hits):
+                notes.append(
+                    f"no strong match: every result's relevance is under {cutoff:g}; "
+                    "these are the closest stories"
+                )
+        return Response(request, hits, notes)
+
     def search(self, request: SearchRequest | str, **options: Any) -> list[Hit]:
-        """Ranked clusters (or articles) for a natural-language query."""
+        """Ranked clusters (or articles) for a natural-language query. Each hit carries
+        its calibrated relevance; those under `request.min_relevance` are dropped."""
         if isinstance(request, str):
             request = SearchRequest(request, **options)
         if request.mode == "lexical":
-            return self.search_by_vector(request, None)
-        # Encode outside any lock: it is the slow part. The encoder also reads the
-        # index's words found for unknown ones ("Afeganistão" -> afghanistan).
-        words = self._query_words(request.query)
-        vector = self.encode_query(dense_text(request.query, words))
-        return self.search_by_vector(request, vector, words)
+            hits = self.search_by_vector(request, None)
+        else:
+            # Encode outside any lock: it is the slow part. The encoder also reads the
+            # index's words found for unknown ones ("Afeganistão" -> afghanistan).
+            words = self._query_words(request.query)
+            vector = self.encode_query(dense_text(request.query, words))
+            hits = self.search_by_vector(request, vector, words)
+        if request.min_relevance is not None:
+            hits = [h for h in hits if h.relevance >= request.min_relevance]
+        return hits
 
     def search_by_vector(
         self,
@@ -216,8 +236,21 @@ class Engine:
         words: QueryWords | None = None,
     ) -> list[Hit]:
         """A search whose query vector is already known (an article's, a cached one)."""
-        with self.folder.reading():
-            return self._searcher().search(request, vector, words)
+        with self.folder.reading() as generation:
+            background = self._background(generation) if vector is not None else None
+            return self._searcher().search(request, vector, words, background)
+
+    def _background(self, generation: int) -> np.ndarray:
+        """A fixed sample of the index's vectors (call inside `reading()`), once per
+        generation: what a hit's cosine is measured against (`Evidence.standing`)."""
+        cached = self._background_sample
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        sample = self.store.sample_embeddings(
+            self.params.relevance.background, self.folder.manifest.dimension
+        )
+        self._background_sample = (generation, sample)
+        return sample
 
     def _query_words(self, query: str) -> QueryWords:
         """The index's words closest to the query's unknown ones. A server asks its

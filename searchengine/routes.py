@@ -169,10 +169,22 @@ def search(
     entity: Annotated[list[str], Query(description="entity (repeatable: all)")] = [],  # noqa: B006
     sentiment: Sentiment | None = None,
     kind: Kind = Kind.CLUSTERS,
+    min_relevance: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=1,
+            description="drop hits whose relevance is under this (default: keep them, "
+            "those under the engine's cut-off marked weak)",
+        ),
+    ] = None,
 ) -> Response:
-    """Ranked clusters (or articles) with the passages that matched, as the CLI's --json."""
+    """Ranked clusters (or articles) with the passages that matched, as the CLI's --json.
+    Each hit has a calibrated `relevance`; when none is strong, `notes` says so."""
     filters = Filters.build(date_from, date_to, source, entity, sentiment)
-    request = SearchRequest(q, k=k, mode=mode, kind=kind, filters=filters)
+    request = SearchRequest(
+        q, k=k, mode=mode, kind=kind, filters=filters, min_relevance=min_relevance
+    )
     return as_json(engine.answer(request).to_dict())
 
 

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from .contract import Filters, Kind, Mode, SearchRequest
-from .documents import Field
+from .documents import Field, fold
 from .fuzzy import FuzzyParams, expansions
 from .memory_index import MemoryIndex, tokenizer
+from .relevance import RelevanceParams, score_hits
 from .store import Store
-from .text import Highlighter, query_terms
+from .text import Highlighter, query_terms, stem_word
 from .vectors import VectorStore
 
 __all__ = ["Hit", "Kind", "MatchedPassage", "Mode", "RankingParams", "Searcher"]
@@ -69,6 +70,7 @@ class RankingParams:
     extra_passages: int = 3  # how many further passages earn credit
     shown_passages: int = 3  # matched passages returned per hit
     fuzzy: FuzzyParams = FuzzyParams()  # unknown words -> the index's closest words
+    relevance: RelevanceParams = RelevanceParams()  # each hit's calibrated relevance
 
 
 @dataclass
@@ -93,6 +95,21 @@ class MatchedPassage:
         }
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Measures of a hit that mean the same from one query to the next (the fused
+    score does not: each signal is scaled by the query's best), from which its
+    calibrated relevance is worked out (`relevance.py`)."""
+
+    cosine: float | None  # the best passage's cosine to the query (None: no query vector)
+    # That cosine in standard deviations above the query's mean cosine to a sample of
+    # the whole index: how far the hit stands out of this collection for this query.
+    # A raw cosine does not travel (a narrow collection scores everything high).
+    standing: float | None
+    coverage: float  # share of the query's words found in the passages shown
+    share: float  # fused score / the query's best fused score (1.0 for the first hit)
+
+
 @dataclass
 class Hit:
     """One result: a cluster (or an article), its score and the passages that matched."""
@@ -108,6 +125,11 @@ class Hit:
     publisher: str | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    evidence: Evidence | None = None  # what the relevance score is worked out from
+    # The chance a reader judges it relevant (relevance.py): one meaning across
+    # queries and modes, unlike `score`, which only orders one query's hits.
+    relevance: float = 0.0
+    weak: bool = False  # relevance under the cut-off: shown apart as a weaker match
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -118,6 +140,8 @@ class Hit:
             "title": self.title,
             "sources": self.sources,
             "score": self.score,
+            "relevance": self.relevance,
+            "weak": self.weak,
             "passages": [p.to_dict() for p in self.passages],
         }
         if self.publisher is not None:
@@ -174,6 +198,48 @@ def dense_text(query: str, words: QueryWords) -> str:
     return f"{query} ({' '.join(words.extra)})" if words.extra else query
 
 
+class _Cosines:
+    """A query's cosines as evidence: a hit's best, and where it stands against the
+    query's cosines to a sample of the collection."""
+
+    def __init__(
+        self,
+        vector: np.ndarray | None,
+        background: np.ndarray | None,
+        dense: Sequence[tuple[int, float]],
+    ) -> None:
+        self.known = vector is not None
+        # A hit not among the dense candidates scores at most the last candidate.
+        self.floor = min((score for _, score in dense), default=0.0)
+        self.mean, self.spread = 0.0, 0.0
+        if vector is not None and background is not None and len(background) > 1:
+            sims = background @ np.asarray(vector, dtype=np.float32).reshape(-1)
+            self.mean, self.spread = float(sims.mean()), float(sims.std())
+
+    def evidence(self, cosine: float | None, coverage: float, share: float) -> Evidence:
+        if not self.known:
+            return Evidence(None, None, coverage, share)
+        value = self.floor if cosine is None else cosine
+        standing = (value - self.mean) / self.spread if self.spread > 0 else None
+        return Evidence(value, standing, coverage, share)
+
+
+class _TermCoverage:
+    """Which of a query's words a hit's passages contain, by stem; an unknown word
+    counts as found when one of the index's words found for it is there."""
+
+    def __init__(self, terms: Sequence[str], words: QueryWords) -> None:
+        self.groups = [
+            {stem_word(t)} | {stem_word(w) for w in words.found.get(t, [])} for t in terms
+        ]
+
+    def share(self, passages: Sequence[MatchedPassage]) -> float:
+        if not self.groups:
+            return 0.0
+        seen = {stem_word(fold(p.text[a:b])) for p in passages for a, b in p.highlights}
+        return sum(1 for group in self.groups if group & seen) / len(self.groups)
+
+
 # --- ranking ----------------------------------------------------------------
 
 
@@ -191,6 +257,9 @@ class _Signal:
     bounds: dict[str, tuple[int, int]] = dataclass_field(default_factory=dict)
     scores: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
     pids: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # The best passage's score before scaling (a cosine for dense), by group: the
+    # one number of a signal that means the same across queries (for `Evidence`).
+    raw_best: dict[str, float] = dataclass_field(default_factory=dict)
 
     def members(self, key: str) -> list[tuple[float, int]]:
         """(scaled score, passage id) of a group's passages, best first."""
@@ -282,6 +351,7 @@ def group_ranking(
     np.add.at(credit, np.searchsorted(firsts, group[extra]), scores[extra])
     values = scores[starts] + params.extra_credit * credit
     group_keys = [key_table[g] for g in firsts.tolist()]
+    raw_best = dict(zip(group_keys, (scores[starts] * span + low).tolist(), strict=True))
     ranked = np.argsort(-values, kind="stable").tolist()
     value_list = values.tolist()
     ordered = [value_list[j] for j in ranked]
@@ -296,6 +366,7 @@ def group_ranking(
         bounds,
         scores,
         pid_array,
+        raw_best,
     )
 
 
@@ -345,11 +416,13 @@ class Searcher:
         request: SearchRequest,
         vector: np.ndarray | None,
         words: QueryWords | None = None,
+        background: np.ndarray | None = None,
     ) -> list[Hit]:
         """Ranked clusters (or articles) for a query, with the passages that matched.
         `vector` is the query's embedding (None for a lexical search); `words`, its
         unknown words and what was found for them (`query_words`; worked out here
-        when not given)."""
+        when not given); `background`, a sample of the index's vectors against which
+        a hit's cosine is measured (`Evidence.standing`)."""
         params = self.params
         filters, kind, mode, k = request.filters, request.kind, request.mode, request.k
         if kind is Kind.ARTICLES:
@@ -412,7 +485,9 @@ class Searcher:
         ranked = sorted(
             fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
         )[:k]
-        return self._hits(ranked, fused, signals, owners, terms + extra, kind)
+        cosines = _Cosines(vector, background, dense)
+        coverage = _TermCoverage(terms, words)
+        return self._hits(ranked, fused, signals, owners, terms + extra, kind, cosines, coverage)
 
     def query_words(self, query: str) -> QueryWords:
         """The query's unknown words and the index's words closest to them."""
@@ -485,6 +560,8 @@ class Searcher:
         owners: Owners,
         terms: list[str],
         kind: Kind,
+        cosines: _Cosines,
+        coverage: _TermCoverage,
     ) -> list[Hit]:
         shown: dict[str, list[tuple[int, float]]] = {}
         cluster_ids: list[str] = []
@@ -511,6 +588,8 @@ class Searcher:
         highlighter = Highlighter(terms)
         ranks = {sig.name: {key: i for i, key in enumerate(sig.keys, 1)} for sig in signals}
         dense_by, lexical_by = ranks.get("dense", {}), ranks.get("lexical", {})
+        dense_best = next((sig.raw_best for sig in signals if sig.name == "dense"), {})
+        best = max((fused[key] for key in ranked), default=0.0) or 1.0
         hits: list[Hit] = []
         for key, cluster_id in zip(ranked, cluster_ids, strict=True):
             card = cards.get(cluster_id)
@@ -539,8 +618,16 @@ class Searcher:
                 kind=kind,
                 dense_rank=dense_by.get(key),
                 lexical_rank=lexical_by.get(key),
+                evidence=cosines.evidence(
+                    dense_best.get(key), coverage.share(passages), round(fused[key] / best, 6)
+                ),
             )
             if key in articles:
                 hit.title, hit.publisher = articles[key]
             hits.append(hit)
+        relevance = self.params.relevance
+        for hit, value in zip(
+            hits, score_hits([h.evidence for h in hits if h.evidence], relevance), strict=True
+        ):
+            hit.relevance, hit.weak = value, value < relevance.cutoff
         return hits

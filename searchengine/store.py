@@ -129,6 +129,16 @@ class Store(Database):
             from_blobs([r[1] for r in rows], dimension),
         )
 
+    def sample_embeddings(self, size: int, dimension: int) -> np.ndarray:
+        """About `size` passages' vectors spread evenly over the id range (fewer where
+        ids were freed): a fixed sample of what the index holds, for measuring how a
+        query's cosine to a hit stands against its cosine to the collection at large."""
+        low, high = self.db.execute("SELECT MIN(id), MAX(id) FROM passages").fetchone()
+        if low is None:
+            return np.zeros((0, dimension), dtype=np.float32)
+        ids = sorted({int(i) for i in np.linspace(low, high, num=size)})
+        return self.embeddings(ids, dimension)[1]
+
     # --- writes (call inside `write()`) ---------------------------------------
 
     def content_hashes(self, ids: Iterable[str]) -> dict[str, str]:

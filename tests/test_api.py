@@ -51,6 +51,17 @@ def test_search_matches_the_cli_json_fields(client: TestClient) -> None:
         first
     )
     assert first["passages"][0]["highlights"]
+    assert 0 <= first["relevance"] <= 1 and isinstance(first["weak"], bool)
+
+
+def test_search_drops_hits_under_min_relevance(client: TestClient) -> None:
+    everything = client.get("/search", params={"q": "prisoners", "k": 10}).json()["results"]
+    values = [h["relevance"] for h in everything]
+    assert values == sorted(values, reverse=True)
+    cut = values[len(values) // 2]
+    some = client.get("/search", params={"q": "prisoners", "k": 10, "min_relevance": cut})
+    kept = some.json()["results"]
+    assert kept == [h for h in everything if h["relevance"] >= cut]
 
 
 def test_search_filters_and_articles(client: TestClient) -> None:
@@ -86,6 +97,8 @@ def test_search_filters_and_articles(client: TestClient) -> None:
         {"q": "x", "from": "not-a-date"},
         {"q": "x", "mode": "psychic"},
         {"q": "x", "kind": "people"},
+        {"q": "x", "min_relevance": 2},
+        {"q": "x", "min_relevance": "high"},
     ],
 )
 def test_bad_search_parameters_are_400(client: TestClient, params: dict[str, object]) -> None:

@@ -170,3 +170,58 @@ def test_filters_and_a_phone_sized_screen(server: str, tmp_path: Path) -> None:
             page.wait_for_url("**sentiment=positive**")
         finally:
             browser.close()
+
+
+def test_weaker_matches_more_like_this_and_for_you(server: str, tmp_path: Path) -> None:
+    """Results under the relevance cut-off are listed apart (and a query with no strong
+    match says so); "More like this" lists a story's related ones; a story liked on
+    its page feeds the home page's "For you" list, which survives a reload."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            page.goto(server + "/?q=" + "Venezuela prisoner releases".replace(" ", "+"))
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+            divider = page.locator("#results #weaker")
+            assert divider.count() == 1
+            strong = page.locator("#results .result:not(.weak)").count()
+            weak = page.locator("#results .result.weak").count()
+            assert strong >= 1 and weak >= 1 and strong + weak == 10
+            # every weak result comes after the divider
+            order = page.eval_on_selector_all(
+                "#results > li",
+                "els => els.map(e => e.id === 'weaker' ? 'D' : (e.classList.contains('weak') ? 'w' : 's'))",
+            )
+            assert "".join(order).strip("s").lstrip("D").strip("w") == ""
+            page.screenshot(path=str(tmp_path / "weaker.png"), full_page=True)
+
+            page.goto(server + "/?q=zebra+giraffe+safari")  # nothing like it (hashing encoder)
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+            assert page.locator("#status").inner_text().startswith("No strong match")
+            assert page.locator("#results #weaker").count() == 0
+
+            page.goto(server + "/?q=Venezuela+prisoner+releases")
+            page.locator("#results .result .like-this").first.click()
+            page.locator("#results .story").first.wait_for(timeout=15_000)
+            assert "like=2026-01-09-c10" in page.url
+            assert "Stories like" in page.locator("#status").inner_text()
+            assert page.locator("#results .story").count() >= 1
+
+            page.goto(server + "/?cluster=2026-01-09-c10")
+            page.locator("#like").wait_for(timeout=15_000)
+            assert page.locator("#like").get_attribute("aria-pressed") == "false"
+            page.click("#like")
+            assert page.locator("#like").get_attribute("aria-pressed") == "true"
+            page.goto(server + "/")
+            page.locator("#for-you .story").first.wait_for(timeout=15_000)
+            ids = page.eval_on_selector_all("#for-you .story", "els => els.map(e => e.dataset.id)")
+            assert ids and "2026-01-09-c10" not in ids  # unseen: not the liked story itself
+            page.screenshot(path=str(tmp_path / "for-you.png"), full_page=True)
+            page.reload()
+            page.locator("#for-you .story").first.wait_for(timeout=15_000)
+            page.click("#forget")
+            page.wait_for_function("!document.querySelector('#for-you')", timeout=15_000)
+        finally:
+            browser.close()

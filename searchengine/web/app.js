@@ -91,15 +91,18 @@ function clusterLink(id, text) {
 function renderHit(hit, rank) {
   const sources = Object.keys(hit.sources || {});
   const few = sources.slice(0, 3).join(", ") + (sources.length > 3 ? ` +${sources.length - 3}` : "");
-  const item = el("li", { class: "result", "data-id": hit.id },
+  const item = el("li", { class: hit.weak ? "result weak" : "result", "data-id": hit.id },
     el("h2", {}, clusterLink(hit.cluster_id, hit.title)),
     el("div", { class: "meta" }, [hit.date, hit.publisher, few].filter(Boolean).join(" · ")));
   for (const p of hit.passages) {
     item.append(el("p", { class: "passage" }, el("span", { class: "field" }, fieldLabel(p)), highlighted(p.text, p.highlights)));
   }
+  const like = el("a", { href: `/?like=${encodeURIComponent(hit.cluster_id)}`, class: "like-this" }, "More like this");
+  like.addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams({ like: hit.cluster_id })); });
+  item.append(el("div", { class: "actions" }, like));
   // Ids and scores are for the curious, not in every reader's way.
   item.append(el("details", { class: "more" }, el("summary", {}, "details"),
-    el("div", { class: "meta" }, `#${rank} · id ${hit.id} · score ${hit.score.toFixed(4)}`)));
+    el("div", { class: "meta" }, `#${rank} · id ${hit.id} · relevance ${Math.round(hit.relevance * 100)}% · ranking score ${hit.score.toFixed(4)}`)));
   return item;
 }
 
@@ -110,14 +113,77 @@ async function runSearch(p) {
   try {
     const data = await getJSON(`/search?${ask}`);
     const n = data.results.length;
-    status.textContent = n ? `${n} ${p.get("kind") === "articles" ? "articles" : "stories"}` : "No stories found.";
+    const noun = p.get("kind") === "articles" ? "articles" : "stories";
+    const strong = data.results.filter((h) => !h.weak).length;
+    // Calibrated relevance: when nothing is a strong match the page says so instead of
+    // presenting the closest stories as answers; weaker matches are listed apart.
+    status.textContent = !n ? "No stories found."
+      : strong ? `${n} ${noun}` : `No strong match for “${p.get("q")}”. The closest ${noun}:`;
     rememberSources(data.results);
-    results.replaceChildren(...data.results.map((hit, i) => renderHit(hit, i + 1)));
+    const items = [];
+    data.results.forEach((hit, i) => {
+      if (hit.weak && strong && i === strong) items.push(el("li", { class: "divider", id: "weaker" }, "Weaker matches"));
+      items.push(renderHit(hit, i + 1));
+    });
+    results.replaceChildren(...items);
     $("more").hidden = n < shown;
   } catch (err) {
     results.replaceChildren();
     $("more").hidden = true;
     status.textContent = `Error: ${err.message}`;
+  }
+}
+
+// Stories a reader liked live in this browser only (localStorage): they feed "For you".
+const LIKED = "searchengine.liked";
+function likedIds() {
+  try { return JSON.parse(localStorage.getItem(LIKED) || "[]").filter((x) => typeof x === "string"); }
+  catch { return []; }
+}
+function setLiked(ids) { localStorage.setItem(LIKED, JSON.stringify(ids.slice(-50))); }
+
+function storyItem(r) {
+  return el("li", { class: "story", "data-id": r.id }, clusterLink(r.id, r.title), " ",
+    el("span", { class: r.same_story ? "same" : "meta" }, [r.date || "undated", r.same_story ? "same story" : ""].filter(Boolean).join(" · ")));
+}
+
+// "More like this": the stories related to one, as a list of their own.
+async function showLike(id) {
+  detail.hidden = true; results.hidden = false; $("more").hidden = true;
+  status.textContent = "Finding similar stories…";
+  try {
+    const [c, rel] = await Promise.all([
+      getJSON(`/clusters/${encodeURIComponent(id)}`),
+      getJSON(`/clusters/${encodeURIComponent(id)}/related?k=10`),
+    ]);
+    status.replaceChildren(`Stories like `, clusterLink(id, c.title), rel.results.length ? "" : ": none found.");
+    results.replaceChildren(...rel.results.map(storyItem));
+  } catch (err) {
+    results.replaceChildren();
+    status.textContent = `Error: ${err.message}`;
+  }
+}
+
+// The home page: "For you", ranked from the stories liked here (unseen, diverse, fresh).
+async function showHome() {
+  detail.hidden = true; results.hidden = false; $("more").hidden = true;
+  results.replaceChildren(); status.textContent = "";
+  const liked = likedIds();
+  if (!liked.length) return;
+  const box = el("section", { id: "for-you" }, el("h2", {}, "For you"), el("p", { class: "meta" }, "Loading…"));
+  results.replaceChildren(box);
+  try {
+    const data = await getJSON("/recommend", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ liked, k: 5, diversity: 0.3 }),
+    });
+    const clear = el("button", { type: "button", class: "link", id: "forget" }, "forget my likes");
+    clear.addEventListener("click", () => { setLiked([]); showHome(); });
+    box.replaceChildren(el("h2", {}, "For you"),
+      el("p", { class: "meta" }, `From the ${liked.length} ${liked.length === 1 ? "story" : "stories"} you liked here. `, clear),
+      data.results.length ? el("ul", {}, ...data.results.map(storyItem)) : el("p", { class: "meta" }, "Nothing new yet."));
+  } catch (err) {
+    box.replaceChildren(el("h2", {}, "For you"), el("p", { class: "meta" }, `Error: ${err.message}`));
   }
 }
 
@@ -140,7 +206,21 @@ async function showCluster(id) {
     const related = el("section", { id: "related" }, el("h3", {}, "Related stories"), el("p", { class: "meta" }, "Loading…"));
     const details = el("details", { class: "more" }, el("summary", {}, "details"),
       el("div", { class: "meta" }, `id ${c.id}` + (c.origin ? ` · from ${c.origin}` : "")));
-    detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "meta" }, `${c.date || "undated"} · ${sources}`),
+    const likeButton = el("button", { type: "button", id: "like", class: "secondary" });
+    const paint = () => {
+      const on = likedIds().includes(c.id);
+      likeButton.textContent = on ? "♥ Liked" : "♡ Like";
+      likeButton.setAttribute("aria-pressed", String(on));
+    };
+    likeButton.addEventListener("click", () => {
+      const ids = likedIds();
+      setLiked(ids.includes(c.id) ? ids.filter((x) => x !== c.id) : [...ids, c.id]);
+      paint();
+    });
+    paint();
+    const likeThis = el("a", { href: `/?like=${encodeURIComponent(c.id)}`, class: "like-this" }, "More like this");
+    likeThis.addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams({ like: c.id })); });
+    detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "actions" }, likeButton, " ", likeThis), el("div", { class: "meta" }, `${c.date || "undated"} · ${sources}`),
       el("p", {}, c.summary), el("h3", {}, "Key points"), points, thread, articles, related, details);
     const [th, rel] = await Promise.all([
       getJSON(`/clusters/${encodeURIComponent(id)}/thread`),
@@ -166,10 +246,10 @@ function route() {
     history.replaceState(null, "", `/?${p}`);
   }
   if (p.get("cluster")) return showCluster(p.get("cluster"));
+  if (p.get("like")) return showLike(p.get("like"));
   fill(p);
   if (p.get("q")) return runSearch(p);
-  detail.hidden = true; results.hidden = false; $("more").hidden = true;
-  results.replaceChildren(); status.textContent = "";
+  return showHome();
 }
 
 $("search-form").addEventListener("submit", (e) => {
