@@ -241,6 +241,7 @@ def evaluate_related(
     report = EvalReport(metrics, per_q)
     report.extra["same_story"] = {
         "threshold": engine.similarity_params.same_story,
+        "per_day": engine.similarity_params.same_story_per_day,
         "precision": round(flagged_right / flagged, 4) if flagged else None,
         "recall": round(flagged_right / true_pairs, 4) if true_pairs else None,
     }
@@ -424,7 +425,8 @@ def _run_families(engine: Any, job: EvalJob) -> EvalOutcome:
     lines = [
         f"related: {len(report.per_query)} queries",
         "  ".join(f"{m} {report.metrics[m]:.4f}" for m in metrics),
-        f"same_story (threshold {same['threshold']}): precision {same['precision']}, "
+        f"same_story (threshold {same['threshold']} + {same['per_day']}/day apart): "
+        f"precision {same['precision']}, "
         f"recall {same['recall']}",
         f"recommend_hit@5 {report.extra['recommend_hit@5']} over {report.extra['trials']} trials",
     ]

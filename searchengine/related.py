@@ -29,7 +29,7 @@ from .contract import (
 )
 from .documents import Article, Cluster
 from .search import Hit
-from .similarity import ClusterMatrix, SimilarityParams, StorySimilarity
+from .similarity import ClusterMatrix, SimilarityParams, StorySimilarity, is_same_story
 from .store import Store
 from .text import term_counts
 
@@ -109,7 +109,11 @@ class Stories:
         self.thread_params = thread_params
         self.recommend_params = recommend_params
 
-    def _story(self, cid: str, score: float, cluster: Cluster) -> RelatedStory:
+    def _story(
+        self, cid: str, score: float, cluster: Cluster, source: Cluster | None = None
+    ) -> RelatedStory:
+        """A story as listed; `source`, the story it was compared with (None: free text
+        or several liked stories, judged by the flat bar)."""
         return RelatedStory(
             id=cid,
             cluster_id=cid,
@@ -117,18 +121,26 @@ class Stories:
             title=cluster.title,
             sources=cluster.sources,
             score=round(score, 4),
-            same_story=score >= self.same_story,
+            same_story=self._same(score, source, cluster),
         )
 
-    def _stories(self, ranked: Sequence[tuple[str, float]]) -> list[RelatedStory]:
+    def _same(self, score: float, source: Cluster | None, other: Cluster) -> bool:
+        if source is None:
+            return is_same_story(score, None, None, self.sim.params)
+        items = not source.articles or not other.articles
+        return is_same_story(score, source.date, other.date, self.sim.params, items)
+
+    def _stories(
+        self, ranked: Sequence[tuple[str, float]], source: Cluster | None = None
+    ) -> list[RelatedStory]:
         clusters = self.store.get_clusters([cid for cid, _ in ranked])
-        return [self._story(cid, score, clusters[cid]) for cid, score in ranked]
+        return [self._story(cid, score, clusters[cid], source) for cid, score in ranked]
 
     def related_clusters(self, cluster: Cluster, request: RelatedRequest) -> list[RelatedStory]:
         source = self.sim.profiles([cluster.id])[cluster.id]
         ranked = self.sim.rank(source, request.filters, exclude={cluster.id}, want=request.k)
         floor = self.sim.params.related_floor
-        return self._stories([(c, s) for c, s in ranked if s >= floor][: request.k])
+        return self._stories([(c, s) for c, s in ranked if s >= floor][: request.k], cluster)
 
     def related_articles(
         self,
@@ -158,6 +170,7 @@ class Stories:
         ][: request.k]
         profiles = self.sim.profiles(list({h.cluster_id for h in hits} | {cluster.id}))
         source = profiles[cluster.id]
+        others = self.store.get_clusters(list({h.cluster_id for h in hits} - {cluster.id}))
         return [
             RelatedStory(
                 id=h.id,
@@ -167,7 +180,9 @@ class Stories:
                 sources=h.sources,
                 score=h.score,
                 same_story=h.cluster_id == cluster.id
-                or self.sim.score(source, profiles[h.cluster_id]) >= self.same_story,
+                or self._same(
+                    self.sim.score(source, profiles[h.cluster_id]), cluster, others[h.cluster_id]
+                ),
                 publisher=h.publisher,
             )
             for h in hits
@@ -187,10 +202,14 @@ class Stories:
             current = frontier.pop(0)
             source = self.sim.profiles([current])[current]
             ranked = self.sim.rank(source, Filters(), exclude=set(members))
-            for cid, score in ranked[: self.thread_params.neighbours]:
-                if score < self.same_story:
-                    break
-                if cid not in members and len(members) < request.limit:
+            near = [
+                (c, s) for c, s in ranked[: self.thread_params.neighbours] if s >= self.same_story
+            ]
+            clusters = self.store.get_clusters([current, *dict(near)])
+            for cid, score in near:
+                if cid in members or len(members) >= request.limit:
+                    continue
+                if self._same(score, clusters[current], clusters[cid]):
                     members[cid] = score
                     frontier.append(cid)
         stories = self._stories(list(members.items()))
@@ -221,6 +240,7 @@ class Stories:
         out = []
         for cid in chosen:
             story = self._story(cid, scores[cid], clusters[cid])
+            # Against several liked stories at once: the flat bar (no one date to count from).
             story.same_story = bool(liked) and similarity[cid] >= self.same_story
             out.append(story)
         return out
