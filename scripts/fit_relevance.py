@@ -36,7 +36,7 @@ import numpy as np
 from searchengine.contract import SearchRequest
 from searchengine.engine import Engine
 from searchengine.evaluate import read_beir, read_qrels, read_queries
-from searchengine.relevance import RelevanceParams, model_inputs
+from searchengine.relevance import RelevanceParams, model_inputs, names_factor
 
 MODES = ("hybrid", "dense", "lexical")
 FOLDS = 6
@@ -51,6 +51,7 @@ class Row:
     model: str  # "semantic" (a query vector) or "words" (lexical)
     x: list[float]
     grade: int
+    factor: float  # names_factor: applied after the model (not fitted)
 
 
 def collect(
@@ -70,7 +71,8 @@ def collect(
                 assert hit.evidence is not None
                 model, x = model_inputs(hit.evidence, params)
                 name = "semantic" if model is params.semantic else "words"
-                rows.append(Row(corpus, qid, mode, rank, name, x, judged.get(hit.id, 0)))
+                factor = names_factor(hit.evidence, params)
+                rows.append(Row(corpus, qid, mode, rank, name, x, judged.get(hit.id, 0), factor))
     return rows
 
 
@@ -113,6 +115,7 @@ def held_out_scores(rows: list[Row]) -> tuple[np.ndarray, dict[str, tuple[list[f
             w, b = fit(x[folds != f], y[folds != f])
             scores[np.array(index)[folds == f]] = predict(w, b, x[folds == f])
         fitted[name] = fit(x, y)
+    scores *= np.array([r.factor for r in rows])
     return monotone(rows, scores), fitted
 
 
@@ -172,7 +175,8 @@ def main() -> None:
         with Engine.open(args.beir_index, create=False) as engine:
             beir_rows = collect(engine, "beir", beir_queries, data.qrels, ("hybrid",), args.k)
         ws, b = fitted["semantic"]
-        scores = monotone(beir_rows, predict(ws, b, np.array([r.x for r in beir_rows])))
+        factors = np.array([r.factor for r in beir_rows])
+        scores = monotone(beir_rows, predict(ws, b, np.array([r.x for r in beir_rows])) * factors)
         yb = np.array([r.grade > 0 for r in beir_rows])
         cut = RelevanceParams().cutoff
         out["beir_with_dev_fit"] = {

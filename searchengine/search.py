@@ -12,6 +12,7 @@ dev corpus (see `searchengine eval`).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from .fuzzy import FuzzyParams, expansions
 from .memory_index import MemoryIndex, tokenizer
 from .relevance import RelevanceParams, score_hits
 from .store import Store
-from .text import Highlighter, query_terms, stem_word
+from .text import STOPWORDS, Highlighter, query_terms, stem_word
 from .vectors import VectorStore
 
 __all__ = ["Hit", "Kind", "MatchedPassage", "Mode", "RankingParams", "Searcher"]
@@ -108,6 +109,10 @@ class Evidence:
     standing: float | None
     coverage: float  # share of the query's words found in the passages shown
     share: float  # fused score / the query's best fused score (1.0 for the first hit)
+    # Share of the query's names (capitalised words) that no passage of the index
+    # contains and nothing close was found for: a story about "Japan" cannot be
+    # a strong match in an index that never mentions Japan. The same for every hit.
+    names_missing: float = 0.0
 
 
 @dataclass
@@ -216,22 +221,37 @@ class _Cosines:
             sims = background @ np.asarray(vector, dtype=np.float32).reshape(-1)
             self.mean, self.spread = float(sims.mean()), float(sims.std())
 
-    def evidence(self, cosine: float | None, coverage: float, share: float) -> Evidence:
+    def evidence(
+        self, cosine: float | None, coverage: float, share: float, names_missing: float
+    ) -> Evidence:
         if not self.known:
-            return Evidence(None, None, coverage, share)
+            return Evidence(None, None, coverage, share, names_missing)
         value = self.floor if cosine is None else cosine
         standing = (value - self.mean) / self.spread if self.spread > 0 else None
-        return Evidence(value, standing, coverage, share)
+        return Evidence(value, standing, coverage, share, names_missing)
+
+
+_WORDS = re.compile(r"\w+")
 
 
 class _TermCoverage:
     """Which of a query's words a hit's passages contain, by stem; an unknown word
-    counts as found when one of the index's words found for it is there."""
+    counts as found when one of the index's words found for it is there. Also the
+    share of the query's names the index knows nothing of (`Evidence.names_missing`)."""
 
-    def __init__(self, terms: Sequence[str], words: QueryWords) -> None:
+    def __init__(self, query: str, terms: Sequence[str], words: QueryWords) -> None:
         self.groups = [
             {stem_word(t)} | {stem_word(w) for w in words.found.get(t, [])} for t in terms
         ]
+        names = {
+            folded
+            for word in _WORDS.findall(query)
+            if word[:1].isupper() and len(word) > 1
+            for folded in [fold(word)]
+            if folded not in STOPWORDS
+        }
+        missing = [n for n in names if n in words.unknown and n not in words.found]
+        self.names_missing = len(missing) / len(names) if names else 0.0
 
     def share(self, passages: Sequence[MatchedPassage]) -> float:
         if not self.groups:
@@ -486,7 +506,7 @@ class Searcher:
             fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
         )[:k]
         cosines = _Cosines(vector, background, dense)
-        coverage = _TermCoverage(terms, words)
+        coverage = _TermCoverage(request.query, terms, words)
         return self._hits(ranked, fused, signals, owners, terms + extra, kind, cosines, coverage)
 
     def query_words(self, query: str) -> QueryWords:
@@ -619,7 +639,10 @@ class Searcher:
                 dense_rank=dense_by.get(key),
                 lexical_rank=lexical_by.get(key),
                 evidence=cosines.evidence(
-                    dense_best.get(key), coverage.share(passages), round(fused[key] / best, 6)
+                    dense_best.get(key),
+                    coverage.share(passages),
+                    round(fused[key] / best, 6),
+                    coverage.names_missing,
                 ),
             )
             if key in articles:

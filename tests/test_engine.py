@@ -403,3 +403,17 @@ def test_deletions_merge_the_full_text_indexes(tmp_path: Path, encoder: HashingE
     finally:
         churned.close()
         fresh.close()
+
+
+def test_a_query_naming_only_what_the_index_never_mentions_has_no_strong_hit(
+    seeded: Engine,
+) -> None:
+    """ "Japan snap election results": Japan occurs in no passage, so no story can be a
+    strong answer, however close its words; a name the index knows keeps its chance."""
+    unknown = seeded.search("Zanzibarland snap election results", k=5)
+    assert unknown and all(h.evidence and h.evidence.names_missing == 1.0 for h in unknown)
+    assert all(h.weak and h.relevance == 0.0 for h in unknown)
+    known = seeded.search("Venezuela snap election results", k=5)
+    assert all(h.evidence and h.evidence.names_missing == 0.0 for h in known)
+    half = seeded.search("Venezuela and Zanzibarland prisoners", k=5)
+    assert all(h.evidence and h.evidence.names_missing == 0.5 for h in half)
