@@ -63,6 +63,24 @@ class SearchAnswer(_Envelope):
     results: list[SearchHit]
 
 
+class FacetValue(BaseModel):
+    value: str = Field(description="a value /search takes as a filter")
+    count: int = Field(ge=0, description="how many hits have it")
+
+
+class Facets(BaseModel):
+    sources: list[FacetValue]
+    entities: list[FacetValue]
+    sentiment: list[FacetValue]
+    dates: list[FacetValue] = Field(description="per day, in date order")
+
+
+class FacetsAnswer(BaseModel):
+    request: dict[str, Any] = Field(description="the request as the engine understood it")
+    hits: int = Field(ge=0, description="the strong hits counted")
+    facets: Facets
+
+
 class StoriesAnswer(_Envelope):
     """A related, similar, thread or recommended list."""
 

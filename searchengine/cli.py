@@ -142,6 +142,25 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_facets(args: argparse.Namespace) -> int:
+    from .cli_output import print_facets, print_json
+    from .contract import Kind, SearchRequest
+
+    request = SearchRequest(
+        args.query,
+        mode=args.mode,
+        kind=Kind.ARTICLES if args.articles else Kind.CLUSTERS,
+        filters=_filters(args),
+    )
+    with _open(args) as engine:
+        data = engine.facets(request)
+    if args.json:
+        print_json(data)
+    else:
+        print_facets(data)
+    return EXIT_OK
+
+
 def cmd_related(args: argparse.Namespace) -> int:
     from .cli_output import print_related
     from .contract import RelatedRequest

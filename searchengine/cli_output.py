@@ -77,6 +77,25 @@ def print_hits(hits: list[Hit]) -> None:
         print()
 
 
+def print_facets(data: dict[str, Any]) -> None:
+    hits = data["hits"]
+    print(f"{hits} strong {'hit' if hits == 1 else 'hits'}")
+    for name, values in data["facets"].items():
+        if not values:
+            continue
+        shown = values if name != "dates" else _by_month(values)
+        print(f"\n{name}:")
+        for v in shown:
+            print(f"  {v['count']:4}  {v['value']}")
+
+
+def _by_month(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    months: dict[str, int] = {}
+    for d in days:
+        months[d["value"][:7]] = months.get(d["value"][:7], 0) + d["count"]
+    return [{"value": m, "count": n} for m, n in months.items()]
+
+
 def print_related(stories: list[RelatedStory], header: str) -> None:
     if not stories:
         print("no results")

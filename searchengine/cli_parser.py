@@ -155,6 +155,29 @@ def build_parser(
     p.set_defaults(func=commands["cmd_search"])
 
     p = sub.add_parser(
+        "facets",
+        help="count a search's strong hits by source, entity, sentiment and date",
+        description="How many of a search's strong hits (relevance over the cut-off, among "
+        "its first 100) name each source and entity, have each prevailing sentiment and "
+        "fall on each date: each value can be given back to `search` as a filter.",
+    )
+    p.add_argument("query", help="keywords or a question")
+    _add_index_option(p)
+    _add_model_option(p)
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.HYBRID.value,
+        help="hybrid (default), dense or lexical",
+    )
+    _add_date_source_options(p)
+    p.add_argument("--entity", action="append", metavar="NAME", help="only clusters naming NAME")
+    p.add_argument("--sentiment", choices=[s.value for s in Sentiment])
+    p.add_argument("--articles", action="store_true", help="count article hits' clusters")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_facets"])
+
+    p = sub.add_parser(
         "serve",
         help="serve the HTTP API and the search page",
         description="Serve the JSON API (docs at /docs) and the search page at /. The index is "

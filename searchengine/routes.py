@@ -143,6 +143,16 @@ def stats(engine: EngineDep) -> Response:
 
 # --- search ---------------------------------------------------------------------------
 
+Q = Annotated[
+    str,
+    Query(
+        description="keywords or a question",
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        pattern=r"\S",  # not only spaces
+    ),
+]
+
 
 @router.get(
     "/search",
@@ -152,15 +162,7 @@ def stats(engine: EngineDep) -> Response:
 )
 def search(
     engine: EngineDep,
-    q: Annotated[
-        str,
-        Query(
-            description="keywords or a question",
-            min_length=1,
-            max_length=MAX_QUERY_CHARS,
-            pattern=r"\S",  # not only spaces
-        ),
-    ],
+    q: Q,
     k: K = DEFAULT_K,
     mode: Mode = Mode.HYBRID,
     date_from: DateFrom = None,
@@ -186,6 +188,31 @@ def search(
         q, k=k, mode=mode, kind=kind, filters=filters, min_relevance=min_relevance
     )
     return as_json(engine.answer(request).to_dict())
+
+
+@router.get(
+    "/facets",
+    tags=["search"],
+    response_model=None,
+    responses={200: {"model": m.FacetsAnswer}},
+)
+def facets(
+    engine: EngineDep,
+    q: Q,
+    mode: Mode = Mode.HYBRID,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    source: Sources = [],  # noqa: B006 - FastAPI copies defaults
+    entity: Annotated[list[str], Query(description="entity (repeatable: all)")] = [],  # noqa: B006
+    sentiment: Sentiment | None = None,
+    kind: Kind = Kind.CLUSTERS,
+) -> Response:
+    """How many of a search's strong hits (among its first 100) name each source and
+    entity, have each prevailing sentiment and fall on each date: what a results page
+    offers to filter by (each value is a valid filter of /search)."""
+    filters = Filters.build(date_from, date_to, source, entity, sentiment)
+    request = SearchRequest(q, mode=mode, kind=kind, filters=filters)
+    return as_json(engine.facets(request))
 
 
 # --- related stories ------------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -491,6 +492,40 @@ class Store(Database):
             if found is None:
                 out.append(term)
         return out
+
+    def facet_counts(self, ids: Sequence[str], entities: int) -> dict[str, list[dict[str, Any]]]:
+        """In how many of these clusters each source, entity (the `entities` commonest),
+        prevailing sentiment and date occurs: the counts a results page filters by."""
+        sources: Counter[str] = Counter()
+        names: dict[str, str] = {}
+        keys: Counter[str] = Counter()
+        sentiments: Counter[str] = Counter()
+        dates: Counter[str] = Counter()
+        sql_sources = "SELECT DISTINCT cluster_id, host FROM sources WHERE cluster_id IN ({})"
+        for _, host in self._select_in(sql_sources, ids):
+            sources[host] += 1
+        sql_entities = (
+            "SELECT DISTINCT cluster_id, key, name FROM entities WHERE cluster_id IN ({})"
+        )
+        for _, key, name in self._select_in(sql_entities, ids):
+            keys[key] += 1
+            names.setdefault(key, name)
+        sql_clusters = "SELECT sentiment, date FROM clusters WHERE id IN ({})"
+        for sentiment, day in self._select_in(sql_clusters, ids):
+            if sentiment:
+                sentiments[sentiment] += 1
+            if day:
+                dates[day] += 1
+
+        def ranked(counts: Counter[str], most: int | None = None) -> list[tuple[str, int]]:
+            return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
+
+        return {
+            "sources": [{"value": h, "count": n} for h, n in ranked(sources)],
+            "entities": [{"value": names[k], "count": n} for k, n in ranked(keys, entities)],
+            "sentiment": [{"value": v, "count": n} for v, n in ranked(sentiments)],
+            "dates": [{"value": d, "count": dates[d]} for d in sorted(dates)],
+        }
 
     def allowed_cluster_ids(self, filters: Filters) -> list[str]:
         where, args = self.filter_sql(filters)

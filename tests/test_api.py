@@ -348,3 +348,26 @@ def test_an_id_with_a_slash_is_reachable(client: TestClient) -> None:
     assert client.get("/clusters/2025-10-20-c1/related").status_code == 200  # unchanged
     assert client.delete(path, headers=AUTH).status_code == 200
     assert client.get(path).status_code == 404
+
+
+def test_facets_count_the_strong_hits_and_each_value_filters_search(client: TestClient) -> None:
+    r = client.get("/facets", params={"q": "Ukraine peace talks"})
+    assert r.status_code == 200
+    data = r.json()
+    facets = data["facets"]
+    assert data["hits"] >= 1 and set(facets) == {"sources", "entities", "sentiment", "dates"}
+    assert all(f["count"] <= data["hits"] for group in facets.values() for f in group)
+    assert [d["value"] for d in facets["dates"]] == sorted(d["value"] for d in facets["dates"])
+    top_source = facets["sources"][0]
+    filtered = client.get(
+        "/search", params={"q": "Ukraine peace talks", "source": top_source["value"], "k": 100}
+    ).json()["results"]
+    strong = [h for h in filtered if not h["weak"]]
+    assert len(strong) >= top_source["count"] and all(
+        top_source["value"] in h["sources"] for h in filtered
+    )
+    entity = facets["entities"][0]["value"]
+    assert client.get("/search", params={"q": "Ukraine peace talks", "entity": entity}).json()[
+        "results"
+    ]
+    assert client.get("/facets", params={"q": " "}).status_code == 400

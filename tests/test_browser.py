@@ -225,3 +225,58 @@ def test_weaker_matches_more_like_this_and_for_you(server: str, tmp_path: Path) 
             page.wait_for_function("!document.querySelector('#for-you')", timeout=15_000)
         finally:
             browser.close()
+
+
+def test_facets_count_the_hits_and_filter_when_clicked(server: str, tmp_path: Path) -> None:
+    """Sources, entities, sentiment and a date histogram (SVG) over the strong hits;
+    a click on a source chip or a month bar filters the search (and the URL)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            page.goto(server + "/?q=Ukraine+peace+talks")
+            page.locator("#facets .chip").first.wait_for(timeout=15_000)
+            for facet in ("source", "entity", "dates"):
+                assert page.locator(f'#facets [data-facet="{facet}"]').count() == 1, facet
+            bars = page.locator("#facets svg rect.bar")
+            assert bars.count() >= 2  # Nov 2025 .. Feb 2026: one bar per month
+            page.screenshot(path=str(tmp_path / "facets.png"), full_page=True)
+
+            chip = page.locator('#facets [data-facet="source"] .chip').first
+            host = chip.get_attribute("data-value")
+            chip.click()
+            page.wait_for_url(f"**source={host}**", timeout=15_000)
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+            assert page.locator("#filters").get_attribute("open") is not None
+            titles = page.eval_on_selector_all("#results .result", "els => els.length")
+            assert titles >= 1
+            for hit in page.eval_on_selector_all(
+                "#results .result", "els => els.map(e => e.dataset.id)"
+            ):
+                sources = urllib.request.urlopen(f"{server}/clusters/{hit}").read().decode()
+                assert host in sources
+
+            page.goto(server + "/?q=Ukraine+peace+talks")
+            bar = page.locator("#facets svg rect.bar").first
+            bar.wait_for(timeout=15_000)
+            month = bar.get_attribute("data-value")
+            bar.click()
+            page.wait_for_url(f"**from={month}-01**", timeout=15_000)
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+            dates = page.eval_on_selector_all(
+                "#results .result > .meta", "els => els.map(e => e.textContent.slice(0, 7))"
+            )
+            assert dates and all(d == month for d in dates), dates
+            page.click("#clear-filters")
+            page.wait_for_function("!location.search.includes('from=')", timeout=15_000)
+
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.goto(server + "/?q=Ukraine+peace+talks")
+            page.locator("#facets .chip").first.wait_for(timeout=15_000)
+            page.screenshot(path=str(tmp_path / "facets-390.png"), full_page=True)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 400  # nothing forces a sideways scroll on a phone
+        finally:
+            browser.close()

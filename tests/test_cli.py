@@ -370,3 +370,19 @@ def test_highlights_are_colour_on_a_terminal_and_plain_otherwise(
     assert cli_output.mark("free prisoners", [(5, 14)]) == "free \033[1;33mprisoners\033[0m"
     monkeypatch.setenv("NO_COLOR", "1")
     assert cli_output.mark("free prisoners", [(5, 14)]) == "free prisoners"
+
+
+def test_facets_command_counts_and_weaker_matches_are_apart(built: Path) -> None:
+    result = cli("facets", "Ukraine peace talks", "--index", str(built), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["hits"] >= 1 and data["facets"]["sources"]
+    text = cli("facets", "Ukraine peace talks", "--index", str(built)).stdout
+    assert "strong hit" in text and "sources:" in text and "dates:" in text
+    searched = cli("search", "Venezuela prisoner releases", "--index", str(built)).stdout
+    assert "relevance " in searched and "score " not in searched
+    assert "-- weaker matches --" in searched
+    dropped = cli(
+        "search", "Venezuela prisoner releases", "--index", str(built), "--min-relevance", "0.9"
+    ).stdout
+    assert "-- weaker matches --" not in dropped

@@ -260,6 +260,14 @@ def test_a_nobel_prize_is_not_the_same_story_as_a_prisoner_release(real_engine: 
     assert nobel not in thread
 
 
+def test_the_ukraine_thread_is_exactly_its_five_clusters(real_engine: Engine) -> None:
+    """The bar that rises with time must not cut a story that runs for weeks: the UKR
+    family spans 20 Nov to 6 Feb (78 days)."""
+    ukr = ["2025-11-20-c7", "2025-11-24-c2", "2025-11-25-c5", "2026-01-24-c6", "2026-02-06-c3"]
+    for start in (ukr[0], ukr[-1]):
+        assert [s.id for s in real_engine.thread(start)] == ukr
+
+
 def test_same_story_precision_on_the_dev_families(real_engine: Engine) -> None:
     from searchengine.evaluate import evaluate_related, read_families
 

@@ -106,10 +106,109 @@ function renderHit(hit, rank) {
   return item;
 }
 
+// Facets: counts over the search's strong hits; clicking one filters the search by it.
+function refine(key, value) {
+  $(key).value = value;
+  shown = PAGE;
+  navigate(params());
+}
+
+function chips(title, key, values) {
+  if (!values.length) return null;
+  return el("div", { class: "facet", "data-facet": key }, el("h3", {}, title),
+    ...values.map((f) => {
+      const b = el("button", { type: "button", class: "chip", "data-value": f.value }, f.value, " ", el("span", { class: "count" }, String(f.count)));
+      b.addEventListener("click", () => refine(key, f.value));
+      return b;
+    }));
+}
+
+// Dates as a small SVG histogram: a bar per month (per day when the hits span two
+// months or less); a bar's click limits the search to its month (or day).
+function histogram(days) {
+  if (!days.length) return null;
+  const first = days[0].value, last = days[days.length - 1].value;
+  const span = (Date.parse(last) - Date.parse(first)) / 864e5;
+  const byDay = span <= 62;
+  // Every day (or month) from the first to the last, empty ones included: a timeline.
+  const bins = new Map();
+  const cursor = new Date(`${first}T00:00:00Z`);
+  const end = new Date(`${last}T00:00:00Z`);
+  while (cursor <= end) {
+    bins.set(cursor.toISOString().slice(0, byDay ? 10 : 7), 0);
+    if (byDay) cursor.setUTCDate(cursor.getUTCDate() + 1);
+    else cursor.setUTCMonth(cursor.getUTCMonth() + 1, 1);
+  }
+  for (const d of days) {
+    const key = byDay ? d.value : d.value.slice(0, 7);
+    bins.set(key, (bins.get(key) || 0) + d.count);
+  }
+  const entries = [...bins.entries()];
+  const most = Math.max(...entries.map(([, n]) => n));
+  const w = 14, gap = 3, h = 48;
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("width", String(entries.length * (w + gap)));
+  svg.setAttribute("height", String(h + 2));
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `hits per ${byDay ? "day" : "month"}`);
+  entries.forEach(([key, n], i) => {
+    if (!n) return;
+    const bar = document.createElementNS(NS, "rect");
+    const bh = Math.max(2, Math.round((n / most) * h));
+    bar.setAttribute("x", String(i * (w + gap)));
+    bar.setAttribute("y", String(h - bh));
+    bar.setAttribute("width", String(w));
+    bar.setAttribute("height", String(bh));
+    bar.setAttribute("class", "bar");
+    bar.setAttribute("data-value", key);
+    const tip = document.createElementNS(NS, "title");
+    tip.textContent = `${key}: ${n}`;
+    bar.append(tip);
+    bar.addEventListener("click", () => {
+      if (byDay) { $("from").value = key; $("to").value = key; }
+      else {
+        const [y, m] = key.split("-").map(Number);
+        $("from").value = `${key}-01`;
+        $("to").value = `${key}-${String(new Date(y, m, 0).getDate()).padStart(2, "0")}`;
+      }
+      shown = PAGE;
+      navigate(params());
+    });
+    svg.append(bar);
+  });
+  return el("div", { class: "facet", "data-facet": "dates" }, el("h3", {}, byDay ? "Days" : "Months"), svg,
+    el("div", { class: "meta" }, `${entries[0][0]} – ${entries[entries.length - 1][0]}`));
+}
+
+async function showFacets(p) {
+  const box = $("facets");
+  box.replaceChildren();
+  const ask = new URLSearchParams(p); ask.delete("k");
+  try {
+    const data = await getJSON(`/facets?${ask}`);
+    const f = data.facets;
+    const parts = [chips("Sources", "source", f.sources.slice(0, 8)), chips("Entities", "entity", f.entities.slice(0, 8)),
+      chips("Sentiment", "sentiment", f.sentiment), histogram(f.dates)].filter(Boolean);
+    if ([...p.keys()].some((k) => !["q", "mode", "kind"].includes(k))) {
+      const clear = el("button", { type: "button", class: "link", id: "clear-filters" }, "clear filters");
+      clear.addEventListener("click", () => {
+        for (const key of ["from", "to", "source", "entity", "sentiment"]) $(key).value = "";
+        navigate(params());
+      });
+      parts.push(clear);
+    }
+    box.replaceChildren(...parts);
+  } catch (err) {
+    box.replaceChildren();
+  }
+}
+
 async function runSearch(p) {
   detail.hidden = true; results.hidden = false;
   status.textContent = "Searching…";
   const ask = new URLSearchParams(p); ask.set("k", String(shown));
+  showFacets(p);
   try {
     const data = await getJSON(`/search?${ask}`);
     const n = data.results.length;
@@ -149,7 +248,7 @@ function storyItem(r) {
 
 // "More like this": the stories related to one, as a list of their own.
 async function showLike(id) {
-  detail.hidden = true; results.hidden = false; $("more").hidden = true;
+  detail.hidden = true; results.hidden = false; $("more").hidden = true; $("facets").replaceChildren();
   status.textContent = "Finding similar stories…";
   try {
     const [c, rel] = await Promise.all([
@@ -166,7 +265,7 @@ async function showLike(id) {
 
 // The home page: "For you", ranked from the stories liked here (unseen, diverse, fresh).
 async function showHome() {
-  detail.hidden = true; results.hidden = false; $("more").hidden = true;
+  detail.hidden = true; results.hidden = false; $("more").hidden = true; $("facets").replaceChildren();
   results.replaceChildren(); status.textContent = "";
   const liked = likedIds();
   if (!liked.length) return;
@@ -188,7 +287,7 @@ async function showHome() {
 }
 
 async function showCluster(id) {
-  results.hidden = true; detail.hidden = false; $("more").hidden = true;
+  results.hidden = true; detail.hidden = false; $("more").hidden = true; $("facets").replaceChildren();
   detail.replaceChildren(el("p", {}, "Loading…"));
   status.textContent = "";
   try {
