@@ -308,10 +308,14 @@ class Owners:
             if missing:
                 self._rows.update(self.store.passage_owners(missing))
 
-    def cluster_of(self, pid: int) -> str:
-        if self.memory is not None:
-            return self.memory.keys[int(self.memory.groups(np.array([pid]))[0])]
-        return self._rows[pid][0]
+    def clusters_of(self, pids: Sequence[int]) -> list[str]:
+        """The cluster of each passage (one array lookup for all of them in memory)."""
+        memory = self.memory
+        if memory is not None:
+            keys = memory.keys
+            groups = memory.groups(np.asarray(pids, dtype=np.int64)).tolist()
+            return [keys[g] for g in groups]
+        return [self._rows[pid][0] for pid in pids]
 
     def groups(self, pids: np.ndarray, kind: Kind) -> tuple[np.ndarray, Sequence[str]]:
         """Each passage's group (cluster, or article for article searches) as an
@@ -584,16 +588,15 @@ class Searcher:
         coverage: _TermCoverage,
     ) -> list[Hit]:
         shown: dict[str, list[tuple[int, float]]] = {}
-        cluster_ids: list[str] = []
         for key in ranked:
             passage_scores: dict[int, float] = {}
             for sig in signals:
                 for score, pid in sig.members(key):
                     passage_scores[pid] = max(passage_scores.get(pid, 0.0), score)
-            cluster_ids.append(owners.cluster_of(next(iter(passage_scores))))
             shown[key] = sorted(passage_scores.items(), key=lambda kv: -kv[1])[
                 : self.params.shown_passages
             ]
+        cluster_ids = owners.clusters_of([shown[key][0][0] for key in ranked])
         # A hit shows a few fields of its cluster and its best passages; nothing else
         # is read (whole records and unshown passages are never decoded).
         shown_ids = [pid for best in shown.values() for pid, _ in best]
