@@ -368,7 +368,13 @@ class Engine:
         clusters = list(dict.fromkeys(h.cluster_id for h in hits))
         with self.folder.reading():
             counts = self.store.facet_counts(clusters, params.entities)
-        return {"request": request_to_dict(request), "hits": len(hits), "facets": counts}
+        # The request as facets read it: k and min_relevance play no part.
+        asked = {
+            key: value
+            for key, value in request_to_dict(request).items()
+            if key not in ("k", "min_relevance")
+        }
+        return {"request": {**asked, "depth": params.depth}, "hits": len(hits), "facets": counts}
 
     def stats(self) -> dict[str, Any]:
         """Counts, model, index type, size on disk, generation — one consistent state."""
