@@ -272,10 +272,23 @@ async function showHome() {
   const box = el("section", { id: "for-you" }, el("h2", {}, "For you"), el("p", { class: "meta" }, "Loading…"));
   results.replaceChildren(box);
   try {
-    const data = await getJSON("/recommend", {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ liked, k: 5, diversity: 0.3 }),
-    });
+    let data;
+    for (;;) {
+      try {
+        data = await getJSON("/recommend", {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ liked, k: 5, diversity: 0.3 }),
+        });
+        break;
+      } catch (err) {
+        // A liked story removed from the index since: forget it and ask again.
+        const gone = liked.find((id) => err.message.includes(`id ${id}`));
+        if (!gone) throw err;
+        liked.splice(liked.indexOf(gone), 1);
+        setLiked(liked);
+        if (!liked.length) { box.remove(); return; }
+      }
+    }
     const clear = el("button", { type: "button", class: "link", id: "forget" }, "forget my likes");
     clear.addEventListener("click", () => { setLiked([]); showHome(); });
     box.replaceChildren(el("h2", {}, "For you"),
