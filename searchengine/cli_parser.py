@@ -38,6 +38,29 @@ def _add_date_source_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_search_options(p: argparse.ArgumentParser, articles: str) -> None:
+    """What `search` and `facets` both take: mode, filters and --articles."""
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.HYBRID.value,
+        help="hybrid (default): embeddings and full text fused; dense; lexical",
+    )
+    _add_date_source_options(p)
+    p.add_argument(
+        "--entity",
+        action="append",
+        metavar="NAME",
+        help="only clusters naming NAME, accent- and case-insensitive (repeatable: all of them)",
+    )
+    p.add_argument(
+        "--sentiment",
+        choices=[s.value for s in Sentiment],
+        help="clusters whose prevailing sentiment is this (articles: their own)",
+    )
+    p.add_argument("--articles", action="store_true", help=articles)
+
+
 def _add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
@@ -124,25 +147,7 @@ def build_parser(
         default=DEFAULT_K,
         help=f"number of results, {MIN_K}-{MAX_K} (default {DEFAULT_K})",
     )
-    p.add_argument(
-        "--mode",
-        choices=[m.value for m in Mode],
-        default=Mode.HYBRID.value,
-        help="hybrid (default): embeddings and full text fused; dense; lexical",
-    )
-    _add_date_source_options(p)
-    p.add_argument(
-        "--entity",
-        action="append",
-        metavar="NAME",
-        help="only clusters naming NAME, accent- and case-insensitive (repeatable: all of them)",
-    )
-    p.add_argument(
-        "--sentiment",
-        choices=[s.value for s in Sentiment],
-        help="clusters whose prevailing sentiment is this (articles: their own)",
-    )
-    p.add_argument("--articles", action="store_true", help="rank articles instead of clusters")
+    _add_search_options(p, articles="rank articles instead of clusters")
     p.add_argument(
         "--min-relevance",
         type=float,
@@ -164,16 +169,7 @@ def build_parser(
     p.add_argument("query", help="keywords or a question")
     _add_index_option(p)
     _add_model_option(p)
-    p.add_argument(
-        "--mode",
-        choices=[m.value for m in Mode],
-        default=Mode.HYBRID.value,
-        help="hybrid (default), dense or lexical",
-    )
-    _add_date_source_options(p)
-    p.add_argument("--entity", action="append", metavar="NAME", help="only clusters naming NAME")
-    p.add_argument("--sentiment", choices=[s.value for s in Sentiment])
-    p.add_argument("--articles", action="store_true", help="count article hits' clusters")
+    _add_search_options(p, articles="count the clusters of article hits")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=commands["cmd_facets"])
 

@@ -212,17 +212,16 @@ class Engine:
         return Response(request, stories, notes)
 
     def _search_response(self, request: SearchRequest) -> Response:
-        """A search's envelope: says when no hit is a strong match, or how many the
-        request's `min_relevance` dropped."""
+        """A search's envelope, with a note when no hit is a strong match (unless the
+        request chose its own `min_relevance`)."""
         hits = self.search(request)
         notes: list[str] = []
         cutoff = self.params.relevance.cutoff
-        if request.min_relevance is None:
-            if hits and all(h.weak for h in hits):
-                notes.append(
-                    f"no strong match: every result's relevance is under {cutoff:g}; "
-                    "these are the closest stories"
-                )
+        if request.min_relevance is None and hits and all(h.weak for h in hits):
+            notes.append(
+                f"no strong match: every result's relevance is under {cutoff:g}; "
+                "these are the closest stories"
+            )
         return Response(request, hits, notes)
 
     def search(self, request: SearchRequest | str, **options: Any) -> list[Hit]:

@@ -154,6 +154,20 @@ Q = Annotated[
 ]
 
 
+def search_filters(
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    source: Sources = [],  # noqa: B006 - FastAPI copies defaults
+    entity: Annotated[list[str], Query(description="entity (repeatable: all)")] = [],  # noqa: B006
+    sentiment: Sentiment | None = None,
+) -> Filters:
+    """The filters /search and /facets share, validated and normalised."""
+    return Filters.build(date_from, date_to, source, entity, sentiment)
+
+
+SearchFilters = Annotated[Filters, Depends(search_filters)]
+
+
 @router.get(
     "/search",
     tags=["search"],
@@ -163,13 +177,9 @@ Q = Annotated[
 def search(
     engine: EngineDep,
     q: Q,
+    filters: SearchFilters,
     k: K = DEFAULT_K,
     mode: Mode = Mode.HYBRID,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    source: Sources = [],  # noqa: B006 - FastAPI copies defaults
-    entity: Annotated[list[str], Query(description="entity (repeatable: all)")] = [],  # noqa: B006
-    sentiment: Sentiment | None = None,
     kind: Kind = Kind.CLUSTERS,
     min_relevance: Annotated[
         float | None,
@@ -183,7 +193,6 @@ def search(
 ) -> Response:
     """Ranked clusters (or articles) with the passages that matched, as the CLI's --json.
     Each hit has a calibrated `relevance`; when none is strong, `notes` says so."""
-    filters = Filters.build(date_from, date_to, source, entity, sentiment)
     request = SearchRequest(
         q, k=k, mode=mode, kind=kind, filters=filters, min_relevance=min_relevance
     )
@@ -199,18 +208,13 @@ def search(
 def facets(
     engine: EngineDep,
     q: Q,
+    filters: SearchFilters,
     mode: Mode = Mode.HYBRID,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    source: Sources = [],  # noqa: B006 - FastAPI copies defaults
-    entity: Annotated[list[str], Query(description="entity (repeatable: all)")] = [],  # noqa: B006
-    sentiment: Sentiment | None = None,
     kind: Kind = Kind.CLUSTERS,
 ) -> Response:
     """How many of a search's strong hits (among its first 100) name each source and
     entity, have each prevailing sentiment and fall on each date: what a results page
     offers to filter by (each value is a valid filter of /search)."""
-    filters = Filters.build(date_from, date_to, source, entity, sentiment)
     request = SearchRequest(q, mode=mode, kind=kind, filters=filters)
     return as_json(engine.facets(request))
 
