@@ -4,6 +4,7 @@ Prints a table and writes JSON (--out). Corpora are SYNTHETIC (scripts/synthetic
 
     .venv/bin/python scripts/bench.py --e2e 10000 100000 --vectors 100000 1000000 --out bench-results/bench.json
     .venv/bin/python scripts/bench.py --runtimes --e2e --vectors    # torch vs ONNX fp32 vs int8 only
+    .venv/bin/python scripts/bench.py --backends 10000 100000 --e2e --vectors  # folder vs Milvus
 
 End to end with the real model runs only while the estimated encoding time
 (passages / raw encoder rate) fits --e2e-budget minutes; a larger size is run
@@ -210,6 +211,108 @@ def make_queries(texts: list[str], n: int) -> list[str]:
         start = rng.randrange(max(1, len(words) - 6))
         out.add(" ".join(words[start : start + rng.randint(2, 6)]))
     return sorted(out)
+
+
+# --- backends side by side: embedded folder vs Milvus ----------------------------------
+
+# The backends are compared, not the model: both index the same synthetic corpus with
+# the model-free `hashing` encoder at MiniLM's dimension (384), so what differs is
+# storage, full text, vector search and the transport.
+BACKEND_ENCODER = "hashing-384"
+
+
+def child_backend_query(index: str, queries_file: str) -> dict[str, Any]:
+    """Hybrid search p50/p95 (query vectors cached after the first round: the backend's
+    own cost), lexical p50/p95, related p50, and this process's RSS."""
+    from searchengine import Engine
+
+    queries = json.loads(Path(queries_file).read_text())
+    engine = Engine.open(index)
+    engine.search("warm up the index", k=10)
+    for q in queries:  # every query vector cached: what follows is the backend alone
+        engine.search(q, k=10)
+    hybrid, lexical, related = [], [], []
+    for q in queries:
+        t = time.perf_counter()
+        engine.search(q, k=10)
+        hybrid.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        engine.search(q, k=10, mode="lexical")
+        lexical.append((time.perf_counter() - t) * 1000)
+    with engine.folder.reading():
+        ids = engine.store.cluster_ids()
+    rng = random.Random(5)
+    engine.related(ids[0], k=10)  # the cluster matrix, once per generation
+    for cid in rng.sample(ids, min(50, len(ids))):
+        t = time.perf_counter()
+        engine.related(cid, k=10)
+        related.append((time.perf_counter() - t) * 1000)
+    engine.close()
+    return {
+        "hybrid_warm_cache": percentiles(hybrid),
+        "lexical": percentiles(lexical),
+        "related": percentiles(related),
+        "client_rss_mb": round(memory_mb("VmRSS"), 1),
+    }
+
+
+def process_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def backends_side_by_side(size: int, workdir: Path) -> list[dict[str, Any]]:
+    """Index the same corpus into a folder and into a milvus-lite server, then query
+    both the same way. milvus-lite is a test server (one Python process): its figures
+    say what this engine costs over Milvus' protocol here, not what a Milvus cluster does."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import start_milvus  # type: ignore[import-not-found]
+    from synthetic import generate
+
+    from searchengine.documents import passages_of
+    from searchengine.parse import iter_files
+
+    corpus = workdir / f"backend-corpus-{size}"
+    generate(size, corpus)
+    texts = [p.text for _, r in iter_files([corpus]) for c in r.clusters for p in passages_of(c)]
+    qfile = workdir / f"backend-queries-{size}.json"
+    qfile.write_text(json.dumps(make_queries(texts, 200)))
+    rows = []
+    server, address = start_milvus(workdir / f"milvus-{size}")
+    try:
+        for name, index in (
+            ("embedded", str(workdir / f"backend-index-{size}")),
+            ("milvus-lite", f"milvus://{address}/bench{size}"),
+        ):
+            build = run_child("build", str(corpus), index, BACKEND_ENCODER)
+            query = run_child("backend_query", index, str(qfile))
+            row = {
+                "backend": name,
+                "passages": build["passages"],
+                "index_seconds": build["seconds"],
+                "index_passages_per_second": build["end_to_end_passages_per_second"],
+                **query["hybrid_warm_cache"],
+                "lexical_p50_ms": query["lexical"]["p50_ms"],
+                "related_p50_ms": query["related"]["p50_ms"],
+                "client_rss_mb": query["client_rss_mb"],
+            }
+            if name == "milvus-lite":
+                row["server_rss_mb"] = round(process_rss_mb(server.pid), 1)
+                row["disk_bytes"] = folder_bytes(workdir / f"milvus-{size}")
+            else:
+                row["disk_bytes"] = folder_bytes(Path(index))
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return rows
 
 
 # --- runtimes side by side ------------------------------------------------------------
@@ -441,7 +544,12 @@ def machine() -> dict[str, Any]:
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         function, args = sys.argv[2], sys.argv[3:]
-        children = {"build": child_build, "query": child_query, "raw": child_raw}
+        children = {
+            "build": child_build,
+            "query": child_query,
+            "raw": child_raw,
+            "backend_query": child_backend_query,
+        }
         result = children[function](*args)
         print(json.dumps(result))
         return
@@ -488,6 +596,14 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=2, help="end-to-end builds per runtime (best kept)"
     )
+    parser.add_argument(
+        "--backends",
+        type=int,
+        nargs="*",
+        metavar="PASSAGES",
+        help="embedded folder vs a milvus-lite server side by side at these corpus sizes "
+        "(indexing rate, search and related latency, memory; hashing-384 encoder)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
     args = parser.parse_args()
 
@@ -499,6 +615,9 @@ def main() -> None:
             report["runtimes"] = runtimes_side_by_side(
                 args.runtimes, Path(tmp), args.encoder_sample, args.rounds
             )
+        for size in args.backends or []:
+            print(f"backends side by side, {size:,} passages (synthetic)…", flush=True)
+            report.setdefault("backends", []).extend(backends_side_by_side(size, Path(tmp)))
         for size in args.e2e:
             print(f"end to end, {size:,} passages (synthetic)…", flush=True)
             row = end_to_end(size, args.e2e_budget, Path(tmp), args.encoder_sample)
@@ -521,6 +640,19 @@ def main() -> None:
                 f"{r['hybrid_cold_p50_ms']:>8} {r['hybrid_warm_p50_ms']:>8} "
                 f"{r['cli_search_seconds']:>6} {r['cli_search_peak_rss_mb']:>7} "
                 f"{r['serve_ready_seconds']:>7} {r['serve_rss_mb']:>8}"
+            )
+    if report.get("backends"):
+        print("\nBackends side by side (hashing-384; latency ms, warm query cache; MB)")
+        print(
+            f"{'backend':<12} {'passages':>9} {'index p/s':>9} {'p50':>6} {'p95':>6} "
+            f"{'lex p50':>7} {'rel p50':>7} {'client MB':>9} {'server MB':>9} {'disk MB':>8}"
+        )
+        for r in report["backends"]:
+            print(
+                f"{r['backend']:<12} {r['passages']:>9,} {r['index_passages_per_second']:>9} "
+                f"{r['p50_ms']:>6} {r['p95_ms']:>6} {r['lexical_p50_ms']:>7} "
+                f"{r['related_p50_ms']:>7} {r['client_rss_mb']:>9} "
+                f"{r.get('server_rss_mb', '-'):>9} {r['disk_bytes'] / 1e6:>8.1f}"
             )
     print("\nEnd to end (passages/s; latency ms)")
     print(

@@ -27,6 +27,7 @@ from ._version import __version__
 from .api_models import ErrorBody
 from .engine import Engine
 from .errors import (
+    BackendUnavailable,
     BadRequest,
     IndexCorrupt,
     IndexNotFound,
@@ -54,6 +55,7 @@ STATUSES: dict[type[SearchEngineError], tuple[int, str]] = {
     IndexCorrupt: (503, "index_corrupt"),
     ModelMismatch: (503, "model_mismatch"),
     ModelUnavailable: (503, "model_unavailable"),
+    BackendUnavailable: (503, "backend_unavailable"),
 }
 
 
@@ -69,7 +71,7 @@ def status_of(err: SearchEngineError) -> tuple[int, str]:
 class ApiSettings:
     """What the server needs: which index, the write key, the body limit."""
 
-    index: Path
+    index: "Path | str"  # a folder, or a Milvus URI (backend.py)
     api_key: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     model: str | None = None
@@ -188,9 +190,13 @@ def serve(
     index folder (they see each other's writes: see folder.py)."""
     import uvicorn
 
+    from .backend import open_index
     from .folder import MANIFEST
+    from .milvus_folder import is_milvus
 
-    if not (settings.index / MANIFEST).exists():
+    if is_milvus(settings.index):
+        open_index(settings.index, settings.model).close()  # unreachable, missing: one line
+    elif not (Path(settings.index) / MANIFEST).exists():
         raise IndexNotFound(
             f"no index at {settings.index}; build one with "
             f"`searchengine index --index {settings.index} PATH...`"

@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from .errors import (
+    BackendUnavailable,
     BadRequest,
     IndexCorrupt,
     IndexNotFound,
@@ -38,6 +38,7 @@ EXIT_CODES: dict[type[SearchEngineError], int] = {
     IndexCorrupt: EXIT_ERROR,
     ModelMismatch: EXIT_ERROR,
     ModelUnavailable: EXIT_ERROR,
+    BackendUnavailable: EXIT_ERROR,
 }
 
 
@@ -99,8 +100,8 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .backend import remove_index
     from .cli_output import print_index_run, print_json
-    from .folder import remove_index
     from .limits import InputLimits
     from .settings import Settings
 
@@ -259,6 +260,28 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    from .cli_output import print_json
+    from .engine import Engine
+    from .settings import Settings
+
+    source = Settings.resolve(args.source).index
+    target = Settings.resolve(args.target).index
+    if str(source) == str(target):
+        raise BadRequest("SOURCE and TARGET are the same index")
+    with Engine.open(source) as engine:
+        report = engine.copy_to(target, index_type=args.index_type, progress=_progress_wanted(args))
+    if args.json:
+        print_json({**report.to_dict(), "source": str(source), "target": str(target)})
+    else:
+        print(
+            f"copied {source} -> {target}: {len(report.added)} added, "
+            f"{len(report.replaced)} replaced, {len(report.unchanged)} unchanged; "
+            f"{report.passages_reused} passages copied, {report.passages_encoded} encoded"
+        )
+    return EXIT_OK
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from .cli_output import print_json, print_table
 
@@ -272,13 +295,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .backend import location
     from .cli_output import print_json
     from .evaluate import EvalJob, run_eval
 
     outcome = run_eval(
         EvalJob(
             digests=args.digests,
-            index=Path(args.index) if args.index else None,
+            index=location(args.index) if args.index else None,
             model=args.model,
             queries=args.queries,
             qrels=args.qrels,

@@ -20,8 +20,9 @@ from .relevance import RelevanceParams
 def _add_index_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--index",
-        metavar="DIR",
-        help="index folder (default: $SEARCHENGINE_INDEX or indexes/default)",
+        metavar="WHERE",
+        help="index folder, or a Milvus index milvus://HOST:PORT/PREFIX "
+        "(default: $SEARCHENGINE_INDEX or indexes/default)",
     )
 
 
@@ -111,8 +112,9 @@ def build_parser(
     p.add_argument(
         "--index-type",
         default="auto",
-        help="FAISS index for a new index: auto (exact Flat up to 10k passages, then HNSW), "
-        "Flat, HNSW32,Flat, IVF1024,SQ8, ... (a faiss.index_factory string)",
+        help="vector index for a new index: auto (exact Flat up to 10k passages, then HNSW), "
+        "Flat, HNSW32,Flat, IVF1024,SQ8, ... (a faiss.index_factory string; on Milvus: "
+        "Flat, HNSW<M>,... or IVF<nlist>,... become FLAT, HNSW, IVF_FLAT)",
     )
     p.add_argument(
         "--max-line-chars",
@@ -234,6 +236,23 @@ def build_parser(
     _add_index_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=commands["cmd_remove"])
+
+    p = sub.add_parser(
+        "copy",
+        help="copy an index to another place (folder <-> Milvus) without re-encoding",
+        description="Copy every cluster of the index SOURCE into TARGET (created when missing) "
+        "with the stored embeddings: nothing is encoded again. Either side may be a folder or "
+        "milvus://HOST:PORT/PREFIX. Clusters TARGET already holds unchanged are skipped, "
+        "changed ones replaced; clusters only TARGET holds are kept.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="the index to copy (folder or Milvus URI)")
+    p.add_argument("target", metavar="TARGET", help="where to copy it (folder or Milvus URI)")
+    p.add_argument(
+        "--index-type", default="auto", help="vector index for a new TARGET (as for `index`)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands["cmd_copy"])
 
     p = sub.add_parser(
         "stats",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import IndexBackend, create_index, exists, location, open_index
 from .contract import (
     RecommendRequest,
     RelatedRequest,
@@ -28,8 +29,7 @@ from .contract import (
 )
 from .documents import Article, Cluster
 from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, load_encoder
-from .errors import UnknownId
-from .folder import IndexFolder
+from .errors import ModelMismatch, UnknownId
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
@@ -48,12 +48,17 @@ class FacetParams:
     entities: int = 15
 
 
+# Clusters read from the source index per step of a copy (records and embeddings
+# of ~2,500 passages in memory at a time).
+COPY_BATCH = 256
+
+
 class Engine:
     """Search, related stories and recommendations over one index folder."""
 
     def __init__(
         self,
-        folder: IndexFolder,
+        folder: IndexBackend,
         encoder: Encoder | None = None,
         params: RankingParams | None = None,
         runtime: str | None = None,
@@ -91,14 +96,14 @@ class Engine:
         """Open the index at `path` (creating it when `create`). `model` (or an `encoder`)
         must match the model the index was built with; None means "whatever it was built
         with". The model itself is loaded only when something needs encoding."""
-        path = Path(path)
-        if create and not (path / "manifest.json").exists():
+        where = location(path)
+        if create and not exists(where):
             encoder = encoder or load_encoder(model or DEFAULT_MODEL, runtime, precision)
-            folder = IndexFolder.create(
-                path, encoder.name, encoder.dimension, index_type, identity(encoder)
+            folder = create_index(
+                where, encoder.name, encoder.dimension, index_type, identity(encoder)
             )
         else:
-            folder = IndexFolder.open(path, model=encoder.name if encoder else model)
+            folder = open_index(where, model=encoder.name if encoder else model)
         return cls(folder, encoder, params, runtime, precision)
 
     def close(self) -> None:
@@ -117,7 +122,7 @@ class Engine:
         self.close()
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | str:
         return self.folder.path
 
     @property
@@ -166,6 +171,51 @@ class Engine:
         clusters, run = read_paths(paths, strict, limits)
         run.report = self.add(clusters, progress=progress)
         return run
+
+    def copy_to(
+        self, target: str | Path, *, index_type: str = "auto", progress: bool = False
+    ) -> AddReport:
+        """Copy every cluster of this index into the index at `target` (created when
+        missing; a folder or a Milvus URI) with the stored embeddings: nothing is
+        encoded again. Clusters already there unchanged are skipped, changed ones
+        replaced; clusters only the target holds are left alone."""
+        m = self.folder.manifest
+        where = location(target)
+        recorded = EncoderId.from_dict(m.encoder)
+        folder = (
+            open_index(where, model=m.model)
+            if exists(where)
+            else create_index(where, m.model, m.dimension, index_type, recorded)
+        )
+        with Engine(folder) as copy:
+            if copy.folder.manifest.dimension != m.dimension:
+                raise ModelMismatch(
+                    f"{where} holds {copy.folder.manifest.dimension}-dimensional vectors, "
+                    f"this index {m.dimension}"
+                )
+            with self.folder.reading():
+                ids = self.store.cluster_ids()
+
+            def known(hashes: set[str]) -> dict[str, np.ndarray]:
+                with self.folder.reading():
+                    return self.store.embeddings_by_hash(hashes, m.dimension)
+
+            report = AddReport()
+            bar = _bar(len(ids), "copying", "cluster") if progress else None
+            for i in range(0, len(ids), COPY_BATCH):
+                with self.folder.reading():
+                    clusters = self.store.get_clusters(ids[i : i + COPY_BATCH])
+                part = copy._indexer.add(
+                    [clusters[c] for c in ids[i : i + COPY_BATCH] if c in clusters], known=known
+                )
+                report.merge(part)
+                if part.changed:
+                    copy._wrote()
+                if bar is not None:
+                    bar.update(min(COPY_BATCH, len(ids) - i))
+            if bar is not None:
+                bar.close()
+        return report
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Remove clusters by id; an unknown id is an error and nothing is removed."""
@@ -378,3 +428,9 @@ class Engine:
     def stats(self) -> dict[str, Any]:
         """Counts, model, index type, size on disk, generation — one consistent state."""
         return self.folder.stats()
+
+
+def _bar(total: int, desc: str, unit: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=True)

@@ -32,6 +32,11 @@ class ModelUnavailable(SearchEngineError):
     """The named model cannot be loaded here (not installed, or not a model folder)."""
 
 
+class BackendUnavailable(SearchEngineError):
+    """The index's remote backend (a Milvus server) cannot be reached or refused a call;
+    the message names its address."""
+
+
 class IndexCorrupt(SearchEngineError):
     """The index folder cannot be read; the message says what to run."""
 

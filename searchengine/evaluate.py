@@ -317,7 +317,7 @@ class EvalJob:
     """What `searchengine eval` was asked to do."""
 
     digests: list[str]
-    index: Path | None = None
+    index: Path | str | None = None  # a folder or a Milvus URI
     model: str | None = None
     queries: str | None = None
     qrels: str | None = None
@@ -328,7 +328,7 @@ class EvalJob:
     runtime: str | None = None
     precision: str | None = None
 
-    def open(self, where: Path, create: bool) -> Any:
+    def open(self, where: Path | str, create: bool) -> Any:
         from .engine import Engine
 
         return Engine.open(
@@ -384,7 +384,7 @@ def _run_beir(job: EvalJob) -> EvalOutcome:
 
     data = read_beir(job.beir or "")
     with tempfile.TemporaryDirectory(prefix="searchengine-beir-") as tmp:
-        where = Path(job.index) if job.index else Path(tmp) / "index"
+        where = job.index if job.index else Path(tmp) / "index"
         with job.open(where, create=True) as engine:
             added = engine.add(data.documents, progress=job.progress)
             report = evaluate_engine(

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from .backend import IndexBackend
 from .documents import Cluster, Field, Passage, passages_of, text_hash
 from .encoder import Encoder
 from .errors import ParseError, UnknownId
-from .folder import IndexFolder
 from .limits import DEFAULT_LIMITS, InputLimits
 from .parse import iter_files
 from .vectors import choose_index_type
@@ -64,6 +64,16 @@ class AddReport:
     @property
     def passages_per_second(self) -> float:
         return self.passages_encoded / self.encode_seconds if self.encode_seconds else 0.0
+
+    def merge(self, other: AddReport) -> None:
+        """Add another part's counts to these (a run done in several parts)."""
+        self.added += other.added
+        self.replaced += other.replaced
+        self.unchanged += other.unchanged
+        self.passages_encoded += other.passages_encoded
+        self.passages_reused += other.passages_reused
+        self.encode_seconds += other.encode_seconds
+        self.total_seconds += other.total_seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,13 +172,20 @@ def encode_batch(
 class Indexer:
     """The write path of one index folder: add (new, replaced, unchanged) and remove."""
 
-    def __init__(self, folder: IndexFolder, encoder: Callable[[], Encoder]) -> None:
+    def __init__(self, folder: IndexBackend, encoder: Callable[[], Encoder]) -> None:
         self.folder = folder
         self.store = folder.store
         self._encoder = encoder  # called only when something must be encoded
 
-    def add(self, clusters: Iterable[Cluster], progress: bool = False) -> AddReport:
-        """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped."""
+    def add(
+        self,
+        clusters: Iterable[Cluster],
+        progress: bool = False,
+        known: Callable[[set[str]], dict[str, np.ndarray]] | None = None,
+    ) -> AddReport:
+        """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped.
+        `known` gives embeddings by text hash from elsewhere (another index being copied
+        in): those texts are not encoded again."""
         started = time.perf_counter()
         report = AddReport()
         latest: dict[str, Cluster] = {}
@@ -186,10 +203,11 @@ class Indexer:
         bar = _progress(batches) if progress and batches else None
         try:
             for batch in batches:
+                hashes = batch.text_hashes()
                 with self.folder.reading():
-                    reuse = self.store.embeddings_by_hash(
-                        batch.text_hashes(), self.folder.manifest.dimension
-                    )
+                    reuse = self.store.embeddings_by_hash(hashes, self.folder.manifest.dimension)
+                if known is not None:
+                    reuse.update(known(hashes - reuse.keys()))
                 encoder = self._encoder() if _needs_encoding(batch, reuse) else None
                 embeddings = encode_batch(
                     batch, reuse, encoder, report, bar, dimension=self.folder.manifest.dimension

@@ -157,31 +157,6 @@ class Hit:
 # --- query analysis -----------------------------------------------------------
 
 
-def fts_query(terms: Sequence[str]) -> str | None:
-    """An FTS5 MATCH expression: any of the terms (bm25 rewards matching more of them)."""
-    if not terms:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-
-
-def trigram_query(terms: Sequence[str], chunk: int = 3, most: int = 0) -> str | None:
-    """Any `chunk`-character piece of any term (the whole term if shorter, when it
-    has three or more characters); at most `most` pieces per term (0: all),
-    spread evenly over it. The trigram index matches a piece of four or more
-    characters as a phrase of consecutive trigrams."""
-    grams: dict[str, None] = {}
-    for term in terms:
-        if 3 <= len(term) < chunk:
-            grams.setdefault(term, None)
-        starts = list(range(len(term) - chunk + 1))
-        if most and len(starts) > most:
-            step = (len(starts) - 1) / (most - 1) if most > 1 else 0
-            starts = sorted({round(i * step) for i in range(most)})
-        for i in starts:
-            grams.setdefault(term[i : i + chunk], None)
-    return fts_query(list(grams))
-
-
 @dataclass(frozen=True)
 class QueryWords:
     """A query's words the word index does not know, and the index's own words found
@@ -480,14 +455,14 @@ class Searcher:
             # languages' spellings) and nothing close to a known word was found
             # for; known words are already matched exactly, and their trigrams
             # would only add noise and cost.
-            tri = trigram_query(
+            trigram = self.store.trigram_search(
                 [t for t in words.unknown if t not in words.found],
                 params.trigram_chunk,
                 params.trigram_pieces,
+                depth,
+                filters,
             )
-            if tri:
-                trigram = self.store.full_text(tri, depth, filters, table="passages_trigram")
-                owners.add([pid for pid, _ in trigram])
+            owners.add([pid for pid, _ in trigram])
         signals = [
             group_ranking("dense", params.dense_weight, dense, owners, kind, params),
             group_ranking("lexical", params.lexical_weight, lexical, owners, kind, params),
@@ -543,8 +518,7 @@ class Searcher:
             phrases = [t[0] for t in tokens if t]
             return lambda n: memory.bm25(phrases, n, allowed)
         # A term that is several tokens ("covid_19") is a phrase: FTS5 matches those.
-        match = fts_query(terms)
-        return lambda n: self.store.full_text(match, n, filters) if match else []
+        return lambda n: self.store.word_search(terms, n, filters)
 
     def _unknown_terms(self, terms: list[str], tokens: list[tuple[str, ...]] | None) -> list[str]:
         memory = self.memory

@@ -15,14 +15,16 @@ DEFAULT_INDEX = Path("indexes/default")
 class Settings:
     """Where the index lives and which model builds it."""
 
-    index: Path
+    index: Path | str  # a folder, or a Milvus URI (backend.py)
     model: str | None  # None: whatever the index was built with (or the default for a new one)
 
     @classmethod
     def resolve(cls, index: str | Path | None = None, model: str | None = None) -> Settings:
         index_path = index or os.environ.get("SEARCHENGINE_INDEX") or DEFAULT_INDEX
+        from .backend import location
+
         return cls(
-            index=Path(index_path), model=model or os.environ.get("SEARCHENGINE_MODEL") or None
+            index=location(index_path), model=model or os.environ.get("SEARCHENGINE_MODEL") or None
         )
 
     @property

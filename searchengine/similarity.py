@@ -36,8 +36,7 @@ from enum import StrEnum
 import numpy as np
 
 from .contract import Filters
-from .search import fts_query
-from .store import Store
+from .store import Store, fts_query
 from .story_index import StoryIndex
 from .text import cosine, entity_weight, idf, tfidf_from_idf, top_terms
 

@@ -76,6 +76,53 @@ def from_blobs(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
     )
 
 
+def fts_query(terms: Sequence[str]) -> str | None:
+    """An FTS5 MATCH expression: any of the terms (bm25 rewards matching more of them)."""
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def trigram_query(terms: Sequence[str], chunk: int = 3, most: int = 0) -> str | None:
+    """Any `chunk`-character piece of any term (the whole term if shorter, when it
+    has three or more characters); at most `most` pieces per term (0: all),
+    spread evenly over it. The trigram index matches a piece of four or more
+    characters as a phrase of consecutive trigrams."""
+    grams: dict[str, None] = {}
+    for term in terms:
+        if 3 <= len(term) < chunk:
+            grams.setdefault(term, None)
+        starts = list(range(len(term) - chunk + 1))
+        if most and len(starts) > most:
+            step = (len(starts) - 1) / (most - 1) if most > 1 else 0
+            starts = sorted({round(i * step) for i in range(most)})
+        for i in starts:
+            grams.setdefault(term[i : i + chunk], None)
+    return fts_query(list(grams))
+
+
+def facet_lists(
+    sources: Counter[str],
+    keys: Counter[str],
+    names: dict[str, str],
+    sentiments: Counter[str],
+    dates: Counter[str],
+    entities: int,
+) -> dict[str, list[dict[str, Any]]]:
+    """Facet counts as a page shows them: commonest first (ties by value), the
+    `entities` commonest entities under their first-seen spelling, dates in order."""
+
+    def ranked(counts: Counter[str], most: int | None = None) -> list[tuple[str, int]]:
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
+
+    return {
+        "sources": [{"value": h, "count": n} for h, n in ranked(sources)],
+        "entities": [{"value": names[k], "count": n} for k, n in ranked(keys, entities)],
+        "sentiment": [{"value": v, "count": n} for v, n in ranked(sentiments)],
+        "dates": [{"value": d, "count": dates[d]} for d in sorted(dates)],
+    }
+
+
 class Store(Database):
     """The index's records in SQLite: clusters, articles, passages with their embeddings,
     full text, term and entity statistics, and the vector log."""
@@ -517,15 +564,7 @@ class Store(Database):
             if day:
                 dates[day] += 1
 
-        def ranked(counts: Counter[str], most: int | None = None) -> list[tuple[str, int]]:
-            return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
-
-        return {
-            "sources": [{"value": h, "count": n} for h, n in ranked(sources)],
-            "entities": [{"value": names[k], "count": n} for k, n in ranked(keys, entities)],
-            "sentiment": [{"value": v, "count": n} for v, n in ranked(sentiments)],
-            "dates": [{"value": d, "count": dates[d]} for d in sorted(dates)],
-        }
+        return facet_lists(sources, keys, names, sentiments, dates, entities)
 
     def allowed_cluster_ids(self, filters: Filters) -> list[str]:
         where, args = self.filter_sql(filters)
@@ -547,6 +586,21 @@ class Store(Database):
         return [
             (r[0], r[1], np.frombuffer(r[2], dtype=np.float16).astype(np.float32)) for r in rows
         ]
+
+    def word_search(
+        self, terms: Sequence[str], limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
+        """(passage id, bm25 score) for passages holding any of the terms (FTS5)."""
+        match = fts_query(terms)
+        return self.full_text(match, limit, filters) if match else []
+
+    def trigram_search(
+        self, terms: Sequence[str], chunk: int, pieces: int, limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
+        """(passage id, bm25 score) for passages sharing character pieces with the
+        terms (the trigram index): what catches typos and other spellings."""
+        match = trigram_query(terms, chunk, pieces)
+        return self.full_text(match, limit, filters, table="passages_trigram") if match else []
 
     def full_text(
         self,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,13 +37,86 @@ def encoder() -> HashingEncoder:
     return HashingEncoder(128)
 
 
-@pytest.fixture
-def index_dir(tmp_path: Path) -> Path:
-    return tmp_path / "index"
+# The engine's behavioural tests in these modules run against both backends: the
+# embedded folder and a real Milvus server (milvus-lite, its own process). A test
+# about the folder's own files is marked `embedded_only`.
+BOTH_BACKENDS = {"test_engine", "test_related", "test_api"}
+_prefixes = itertools.count(1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if module in BOTH_BACKENDS and not metafunc.definition.get_closest_marker("embedded_only"):
+        metafunc.parametrize("backend", ["embedded", "milvus"])
 
 
 @pytest.fixture
-def engine(index_dir: Path, encoder: HashingEncoder) -> Engine:
+def backend() -> str:
+    """Which backend a test's index lives in (see `pytest_generate_tests`)."""
+    return "embedded"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_milvus(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A milvus-lite server on a free loopback port, as its own process; returns it
+    and its address once it accepts connections."""
+    exe = shutil.which("milvus-lite", path=str(Path(sys.executable).parent)) or "milvus-lite"
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"milvus-lite server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("milvus-lite server did not start within 60 s")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One milvus-lite server for the session: `milvus://127.0.0.1:PORT`."""
+    proc, address = start_milvus(tmp_path_factory.mktemp("milvus"))
+    try:
+        yield f"milvus://{address}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def index_dir(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> Iterator[Path | str]:
+    """Where a test's index lives: a folder, or a fresh prefix on the Milvus server
+    (its collections dropped after the test)."""
+    if backend != "milvus":
+        yield tmp_path / "index"
+        return
+    uri = f"{request.getfixturevalue('milvus_server')}/t{os.getpid()}_{next(_prefixes)}"
+    yield uri
+    from searchengine.backend import remove_index
+
+    remove_index(uri)
+
+
+@pytest.fixture
+def engine(index_dir: Path, encoder: HashingEncoder) -> Iterator[Engine]:
     eng = Engine.open(index_dir, encoder=encoder, create=True)
     yield eng
     eng.close()

@@ -105,6 +105,7 @@ def test_reopen_sees_what_was_written(
     assert [h.id for h in reopened.search("Louvre jewels", k=3)] == expected
 
 
+@pytest.mark.embedded_only
 def test_crash_after_commit_before_vectors_saved_reopens_consistent(
     engine: Engine, index_dir: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,6 +131,7 @@ def test_crash_after_commit_before_vectors_saved_reopens_consistent(
     assert json.loads((index_dir / MANIFEST).read_text())["generation"] == stats["generation"] + 1
 
 
+@pytest.mark.embedded_only
 def test_crash_inside_the_transaction_keeps_the_last_good_state(
     engine: Engine, index_dir: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,6 +154,7 @@ def test_crash_inside_the_transaction_keeps_the_last_good_state(
     assert reopened.stats()["vectors"] == reopened.stats()["passages"]
 
 
+@pytest.mark.embedded_only
 def test_corrupt_vector_file_is_rebuilt_from_stored_embeddings(
     seeded: Engine, index_dir: Path, encoder: HashingEncoder
 ) -> None:
@@ -177,6 +180,7 @@ def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
         Engine.open(tmp_path / "nowhere")
 
 
+@pytest.mark.embedded_only
 def test_embeddings_are_stored_as_float16(seeded: Engine, index_dir: Path) -> None:
     db = sqlite3.connect(index_dir / "meta.sqlite")
     blob = db.execute("SELECT embedding FROM passages LIMIT 1").fetchone()[0]

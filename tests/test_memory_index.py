@@ -20,7 +20,7 @@ from searchengine.contract import Filters, Kind, Mode, SearchRequest
 from searchengine.encoder import HashingEncoder
 from searchengine.memory_index import WORD_TOKENIZER, MemoryKeeper, tokenizer
 from searchengine.parse import parse_jsonl
-from searchengine.search import fts_query
+from searchengine.store import fts_query
 from searchengine.text import query_terms
 
 from .conftest import SEEDS, SHARED_EVAL

@@ -1,0 +1,89 @@
+"""Where an index lives: a folder on this machine (SQLite + FTS5 + FAISS, the
+default) or a Milvus server (`milvus://HOST:PORT/PREFIX`), chosen by the
+`--index` value alone. The engine, CLI and API hold an index through the
+interface below and never ask which one it is.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+from .encoder import EncoderId
+from .manifest import Manifest
+from .milvus_folder import MilvusFolder, is_milvus, remove_milvus_index
+
+Location = Path | str
+
+
+class IndexBackend(Protocol):
+    """What the engine, the indexer and the story layer ask of an index: its records
+    (`store`: the methods of `store.Store`), its vectors at the reading generation,
+    the cluster matrix behind related stories, one consistent read (`reading`) and
+    one writer at a time (`write_lock`)."""
+
+    path: Any
+    store: Any
+    manifest: Manifest
+
+    def reading(self) -> AbstractContextManager[int]: ...
+    def write_lock(self) -> AbstractContextManager[None]: ...
+    @property
+    def vectors(self) -> Any: ...
+    def cluster_matrix(self) -> Any: ...
+    def memory(self) -> Any: ...
+    def latest_memory(self) -> Any: ...
+    def keep_in_memory(self, wait: bool = False) -> None: ...
+    def memory_state(self) -> dict[str, Any]: ...
+    def index_type_setting(self) -> tuple[str, str]: ...
+    def checkpoint(self, force: bool = False) -> bool: ...
+    def prune_upto(self, generation: int) -> int: ...
+    def stats(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+def location(value: str | Path) -> Location:
+    """A Milvus URI stays a string (a Path would fold its `//`); anything else is a folder."""
+    return value if is_milvus(value) else Path(value)
+
+
+def exists(where: Location) -> bool:
+    """Whether an index is there already (a Milvus URI is asked when opened)."""
+    if is_milvus(where):
+        from .errors import IndexCorrupt, IndexNotFound
+
+        try:
+            open_index(where).close()
+        except (IndexNotFound, IndexCorrupt):
+            return False  # creating it says what is in the way, if anything
+        return True
+    return (Path(where) / "manifest.json").exists()
+
+
+def open_index(where: Location, model: str | None = None) -> IndexBackend:
+    if is_milvus(where):
+        return MilvusFolder.open(str(where), model)
+    from .folder import IndexFolder
+
+    return IndexFolder.open(Path(where), model)
+
+
+def create_index(
+    where: Location, model: str, dimension: int, index_type: str, encoder: EncoderId
+) -> IndexBackend:
+    if is_milvus(where):
+        return MilvusFolder.create(str(where), model, dimension, index_type, encoder)
+    from .folder import IndexFolder
+
+    return IndexFolder.create(Path(where), model, dimension, index_type, encoder)
+
+
+def remove_index(where: Location) -> None:
+    """Delete an index (for `--rebuild`)."""
+    if is_milvus(where):
+        remove_milvus_index(str(where))
+        return
+    from .folder import remove_index as remove_folder
+
+    remove_folder(where)

@@ -1,0 +1,228 @@
+"""The Milvus backend as its users meet it: several real `serve` processes and a CLI
+writer on one Milvus server (milvus-lite, its own process), copying an index there
+and back without encoding, and what goes wrong — an unreachable server, a wrong
+prefix, another model's collections, someone else's collections, a writer killed
+midway. (The engine's behavioural tests run on both backends: see conftest.py.)"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from searchengine import Engine, IndexNotFound, ModelMismatch
+from searchengine.api import ApiSettings, create_app
+from searchengine.backend import remove_index
+from searchengine.encoder import HashingEncoder
+from searchengine.errors import BackendUnavailable, IndexCorrupt
+from searchengine.milvus_store import MilvusStore
+
+from .conftest import SEEDS, free_port
+from .test_processes import AUTH, MODES, Server, cli, digest
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def uri(milvus_server: str) -> str:
+    """A fresh prefix on the session's Milvus server, dropped afterwards."""
+    where = f"{milvus_server}/m{os.getpid()}_{next(_names)}"
+    yield where
+    remove_index(where)
+
+
+def one_line_error(result: object) -> str:
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 1, stderr  # type: ignore[attr-defined]
+    assert stderr.startswith("error: ") and len(stderr.strip().splitlines()) == 1, stderr
+    assert "Traceback" not in stderr
+    return str(stderr)
+
+
+def test_two_servers_and_a_cli_writer_share_one_milvus(uri: str) -> None:
+    """A cluster added through any of them is found by every mode through the others;
+    a removed one is gone everywhere; stats agree."""
+    cli("index", str(SEEDS), "--index", uri, "--model", "hashing", "-q")
+    servers = [Server(uri), Server(uri)]  # type: ignore[arg-type]
+    try:
+        for srv in servers:
+            srv.wait()
+        a, b = servers
+        # Written through the CLI: both servers find it in every mode.
+        path = Path(f"/tmp/milvus-test-{os.getpid()}-cli.txt")
+        path.write_text(digest(3, 41, "quokkaville"))
+        try:
+            cli("index", str(path), "--index", uri, "-q")
+        finally:
+            path.unlink()
+        for srv in servers:
+            for mode in MODES:
+                assert srv.ids("quokkaville harbour", mode)[0] == "2026-03-03-c41", (srv.url, mode)
+        # Written through server A: server B and the CLI see it.
+        r = a.http.post("/documents", content=digest(4, 42, "wombatford"), headers=AUTH)
+        assert r.status_code == 200 and r.json()["added"] == ["2026-03-04-c42"], r.text
+        for mode in MODES:
+            assert b.ids("wombatford harbour", mode)[0] == "2026-03-04-c42", mode
+        found = cli("search", "wombatford harbour", "--index", uri, "-k", "1", "--json")
+        assert '"2026-03-04-c42"' in found.stdout
+        # Removed through server B: gone everywhere.
+        assert b.http.delete("/clusters/2026-03-04-c42", headers=AUTH).status_code == 200
+        for srv in servers:
+            for mode in MODES:
+                assert "2026-03-04-c42" not in srv.ids("wombatford harbour", mode)
+            assert srv.http.get("/clusters/2026-03-04-c42").status_code == 404
+        cli("remove", "2026-03-03-c41", "--index", uri)
+        for srv in servers:
+            assert "2026-03-03-c41" not in srv.ids("quokkaville harbour", "lexical")
+        stats = [srv.http.get("/stats").json() for srv in servers]
+        cli_stats = cli("stats", "--index", uri, "--json").stdout
+        counts = {k: stats[0][k] for k in ("clusters", "articles", "passages", "generation")}
+        assert counts == {k: stats[1][k] for k in counts}
+        assert counts["clusters"] == 41
+        assert f'"passages": {counts["passages"]}' in cli_stats
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
+def test_copy_to_milvus_and_back_encodes_nothing(tmp_path: Path, uri: str) -> None:
+    encoder = HashingEncoder(128)
+    with Engine.open(tmp_path / "a", encoder=encoder, create=True) as source:
+        source.add_paths([SEEDS])
+        report = source.copy_to(uri)
+        assert len(report.added) == 41 and report.passages_encoded == 0
+        assert source.copy_to(uri).unchanged and not source.copy_to(uri).added  # incremental
+        expected = [(h.id, h.score) for h in source.search("Venezuela prisoners", k=5)]
+    with Engine.open(uri) as milvus:
+        assert milvus.stats()["clusters"] == 41
+        assert milvus.search("Venezuela prisoners", k=1)[0].id == expected[0][0]
+        back = milvus.copy_to(tmp_path / "b")
+        assert back.passages_encoded == 0 and len(back.added) == 41
+    with Engine.open(tmp_path / "b", encoder=encoder) as again:
+        # The same vectors came back: the same ranking and scores as the original.
+        assert [(h.id, h.score) for h in again.search("Venezuela prisoners", k=5)] == expected
+    result = cli("copy", str(tmp_path / "a"), uri, "--json", "-q")
+    assert '"passages_encoded": 0' in result.stdout
+
+
+def test_an_unreachable_server_is_one_line_and_exit_1_or_503(tmp_path: Path) -> None:
+    gone = f"milvus://127.0.0.1:{free_port()}/news"
+    with pytest.raises(BackendUnavailable, match="cannot reach Milvus at milvus://"):
+        Engine.open(gone)
+    for args in (("stats",), ("search", "anything"), ("index", str(SEEDS), "--model", "hashing")):
+        message = one_line_error(cli(*args, "--index", gone, check=False))
+        assert gone in message
+    app = create_app(ApiSettings(index=gone), load_in_background=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        health = client.get("/health")
+        assert health.status_code == 503 and gone in health.json()["detail"]
+        assert client.get("/search", params={"q": "x"}).status_code == 503
+
+
+def test_a_wrong_prefix_or_uri_is_a_clear_error(milvus_server: str) -> None:
+    with pytest.raises(IndexNotFound, match="no index at"):
+        Engine.open(f"{milvus_server}/nothing_here")
+    with pytest.raises(IndexNotFound, match="not a Milvus collection name"):
+        Engine.open(f"{milvus_server}/bad-prefix")
+    with pytest.raises(IndexNotFound, match="milvus://HOST:PORT/PREFIX"):
+        Engine.open("milvus://127.0.0.1:19530")
+    message = one_line_error(
+        cli("search", "x", "--index", f"{milvus_server}/nothing_here", check=False)
+    )
+    assert "searchengine index --index" in message
+
+
+def test_another_model_or_dimension_is_refused(uri: str) -> None:
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
+        engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+    with pytest.raises(ModelMismatch):
+        Engine.open(uri, encoder=HashingEncoder(64))
+    message = one_line_error(
+        cli("index", str(SEEDS), "--index", uri, "--model", "hashing", check=False)
+    )
+    assert uri in message and "hashing-128" in message
+    with Engine.open(uri) as engine:  # nothing was written by the refused runs
+        assert engine.stats()["clusters"] == 1
+
+
+def test_someone_elses_collections_are_never_dropped(uri: str) -> None:
+    """Collections under our names that are not a searchengine index (no meta): creating
+    an index there is refused and their rows stay."""
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
+        engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+        store: MilvusStore = engine.store
+        store.call("drop_collection", store.meta_name)  # as if another tool made the rest
+        rows = store._count(store.passages_name)
+    with pytest.raises(IndexCorrupt, match="not a whole searchengine index"):
+        Engine.open(uri, encoder=HashingEncoder(128), create=True)
+    with _peek(uri) as s:
+        assert s._count(s.passages_name) == rows
+
+
+class _peek:
+    """A bare store on an index's collections (no checks), to look at what is there."""
+
+    def __init__(self, uri: str) -> None:
+        from searchengine.milvus_folder import MilvusLocation, connect
+        from searchengine.milvus_store import MilvusParams
+
+        self.store = connect(MilvusLocation.parse(uri), MilvusParams())
+
+    def __enter__(self) -> MilvusStore:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+
+
+def test_a_writer_killed_midway_leaves_no_half_cluster(
+    uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passages are sent before their cluster row, which is what makes a cluster
+    visible: a writer that dies between the two leaves the cluster absent, never half
+    there, and the next run adds it."""
+    encoder = HashingEncoder(128)
+    with Engine.open(uri, encoder=encoder, create=True) as engine:
+        engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+        real_call = MilvusStore.call
+
+        def dies_before_cluster_rows(self: MilvusStore, method: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if method == "upsert" and args and args[0] == self.clusters_name:
+                raise KeyboardInterrupt  # the process is killed here
+            return real_call(self, method, *args, **kwargs)
+
+        monkeypatch.setattr(MilvusStore, "call", dies_before_cluster_rows)
+        with pytest.raises(KeyboardInterrupt):
+            engine.add_paths([SEEDS / "000_04a9b59b936e3d08.txt"])
+        monkeypatch.setattr(MilvusStore, "call", real_call)
+        assert engine.stats()["clusters"] == 1
+        for mode in MODES:
+            hits = engine.search("Venezuela political prisoners", mode=mode, k=10)
+            assert "2026-01-09-c10" not in [h.id for h in hits], mode
+        run = engine.add_paths([SEEDS / "000_04a9b59b936e3d08.txt"])
+        assert run.report.added == ["2026-01-09-c10"]
+        assert engine.search("Venezuela political prisoners", k=1)[0].id == "2026-01-09-c10"
+
+
+def test_a_server_whose_milvus_goes_away_answers_503(tmp_path: Path) -> None:
+    from .conftest import start_milvus
+
+    proc, address = start_milvus(tmp_path / "data")
+    where = f"milvus://{address}/gone"
+    try:
+        with Engine.open(where, encoder=HashingEncoder(128), create=True) as engine:
+            engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+            app = create_app(ApiSettings(index=where), engine=engine)
+            with TestClient(app, raise_server_exceptions=False) as client:
+                assert client.get("/health").status_code == 200
+                proc.kill()
+                proc.wait()
+                r = client.get("/search", params={"q": "blackout"})
+                assert r.status_code == 503 and where in r.json()["detail"]
+                assert client.get("/health").status_code == 503
+    finally:
+        if proc.poll() is None:
+            proc.kill()
