@@ -26,6 +26,7 @@ class IndexBackend(Protocol):
     path: Any
     store: Any
     manifest: Manifest
+    follows_auto_index_type: bool  # whether `auto` may switch index type as it grows
 
     def reading(self) -> AbstractContextManager[int]: ...
     def write_lock(self) -> AbstractContextManager[None]: ...

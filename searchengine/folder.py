@@ -67,6 +67,10 @@ class CheckpointPolicy:
 class IndexFolder:
     """One index folder as this process sees it: manifest, database, live vectors."""
 
+    # `auto` moves from Flat to HNSW as the corpus grows: every process rebuilds its
+    # FAISS index from the stored embeddings when the database says so.
+    follows_auto_index_type = True
+
     def __init__(self, path: Path, store: Store, manifest: Manifest) -> None:
         self.path = path
         self.store = store

@@ -25,7 +25,7 @@ import numpy as np
 from .backend import IndexBackend
 from .documents import Cluster, Field, Passage, passages_of, text_hash
 from .encoder import Encoder
-from .errors import ParseError, UnknownId
+from .errors import BadRequest, ParseError, UnknownId
 from .limits import DEFAULT_LIMITS, InputLimits
 from .parse import iter_files
 from .vectors import choose_index_type
@@ -240,7 +240,7 @@ class Indexer:
         """Inside the write: switch `auto` to an approximate index once the corpus
         outgrows flat search, and prune the vector log."""
         requested = self.store.get_meta("index_type_requested") or "auto"
-        if requested == "auto":
+        if requested == "auto" and self.folder.follows_auto_index_type:
             wanted = choose_index_type("auto", self.store.counts()["passages"])
             if wanted != self.store.get_meta("index_type"):
                 self.store.set_meta("index_type", wanted)
@@ -262,6 +262,11 @@ class Indexer:
     def set_index_type(self, index_type: str) -> None:
         """Ask for another FAISS index type; every process rebuilds its vectors from
         the stored embeddings on its next read."""
+        if not self.folder.follows_auto_index_type:
+            raise BadRequest(
+                f"{self.folder.path}: a Milvus index keeps the vector index it was created "
+                "with; copy it to a new prefix with `searchengine copy --index-type TYPE`"
+            )
         with self.folder.write_lock():
             with self.folder.reading():
                 count = self.store.counts()["passages"]

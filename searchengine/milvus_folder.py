@@ -29,7 +29,9 @@ from .errors import BackendUnavailable, IndexCorrupt, IndexNotFound, ModelMismat
 from .manifest import Manifest, now
 from .milvus_store import MilvusParams, MilvusStore, milvus_index
 from .similarity import ClusterMatrix
-from .vectors import choose_index_type
+from .vectors import AUTO_APPROX
+
+AUTO_MILVUS = AUTO_APPROX  # what `auto` builds on Milvus (see MilvusFolder)
 
 SCHEMES = ("milvus://", "milvuss://")
 TOKEN_ENV = "SEARCHENGINE_MILVUS_TOKEN"
@@ -101,10 +103,9 @@ class MilvusVectors:
     """The passages' vectors in Milvus behind the engine's vector interface; a filter
     arrives as a Milvus expression (`MilvusStore.allowed_passage_ids`)."""
 
-    def __init__(self, store: MilvusStore, index_type: str, count: int) -> None:
+    def __init__(self, store: MilvusStore, index_type: str) -> None:
         self.store = store
         self.index_type = index_type
-        self._count = count
 
     def search(
         self, vector: np.ndarray, k: int, allowed: str | None = None
@@ -112,11 +113,17 @@ class MilvusVectors:
         return self.store.dense_search(vector, k, allowed, self.index_type)
 
     def __len__(self) -> int:
-        return self._count
+        return self.store._count(self.store.passages_name)
 
 
 class MilvusFolder:
     """An index in Milvus with the interface of `folder.IndexFolder`."""
+
+    # Milvus builds the vector index once, when the collection is made: `auto` is HNSW
+    # from the start (a graph at any size: there is no per-process rebuild to follow a
+    # switch, and an exact FLAT search over millions of passages is what Milvus is for
+    # avoiding); `--index-type Flat` asks for exact search.
+    follows_auto_index_type = False
 
     def __init__(self, location: MilvusLocation, store: MilvusStore, manifest: Manifest) -> None:
         self.location = location
@@ -176,7 +183,7 @@ class MilvusFolder:
         hold nothing yet."""
         location = MilvusLocation.parse(uri)
         params = params or MilvusParams()
-        actual = choose_index_type(index_type, 0)
+        actual = AUTO_MILVUS if index_type == "auto" else index_type
         milvus_index(actual, params)  # a type Milvus cannot build fails before any write
         store = connect(location, params)
         try:
@@ -271,7 +278,7 @@ class MilvusFolder:
     def vectors(self) -> MilvusVectors:
         assert getattr(self._local, "depth", 0), "use reading()"
         index_type = self._local.index_type or self.manifest.index_type
-        return MilvusVectors(self.store, index_type, -1)
+        return MilvusVectors(self.store, index_type)
 
     def cluster_matrix(self) -> ClusterMatrix:
         """Every cluster's own vector, read once per generation (inside `reading()`)."""
@@ -284,14 +291,14 @@ class MilvusFolder:
     def stats(self) -> dict[str, Any]:
         with self.reading() as gen:
             counts = self.store.counts()
-            requested, actual = self.index_type_setting()
-            m = self.manifest
+            meta = self.store.all_meta()
+            m = _manifest(meta, self.path)
             return {
                 **counts,
                 "vectors": counts["passages"],
                 "generation": gen,
-                "index_type": actual,
-                "index_type_requested": requested,
+                "index_type": m.index_type,
+                "index_type_requested": m.index_type_requested,
                 "backend": "milvus",
                 "collections": [
                     self.store.passages_name,

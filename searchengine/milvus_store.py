@@ -257,6 +257,7 @@ class MilvusStore:
         passages.add_field("position", DataType.INT64)
         passages.add_field("text_hash", DataType.VARCHAR, max_length=64)
         passages.add_field("is_article", DataType.BOOL)
+        passages.add_field("lead", DataType.BOOL)  # an article's first window: counts articles
         passages.add_field("article_sentiment", DataType.VARCHAR, max_length=32)
         filter_fields(passages)
         passages.add_function(
@@ -400,7 +401,8 @@ class MilvusStore:
         ):
             for i in range(0, len(rows), step):
                 self.call("upsert", name, rows[i : i + step])
-        self._put_meta({**pending.meta, "generation": str(gen)})
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._put_meta({**pending.meta, "generation": str(gen), "updated_at": stamp})
 
     def _pending(self) -> _PendingWrite:
         pending: _PendingWrite | None = getattr(self._local, "write", None)
@@ -471,7 +473,10 @@ class MilvusStore:
         vectors = np.asarray(embeddings, dtype=np.float16).astype(np.float32)
         words = words_of([p.text for p in passages])
         ids: list[int] = []
+        seen: set[tuple[str, int]] = set()
         for i, (p, vector, w) in enumerate(zip(passages, vectors, words, strict=True)):
+            lead = (p.field.value, p.position) not in seen
+            seen.add((p.field.value, p.position))
             pid = passage_id(cluster.id, content, i)
             ids.append(pid)
             pending.passages.append(
@@ -486,6 +491,7 @@ class MilvusStore:
                     "position": p.position,
                     "text_hash": text_hash(p.embed_text),
                     "is_article": p.article_id is not None,
+                    "lead": lead,
                     "article_sentiment": article_sentiment.get(p.article_id or "", ""),
                     "date": date,
                     "sentiment": sentiment,
@@ -660,11 +666,10 @@ class MilvusStore:
         return int(rows[0]["count(*)"]) if rows else 0
 
     def counts(self) -> dict[str, int]:
+        """Three count queries (an article counts by its first passage)."""
         return {
             "clusters": self._count(self.clusters_name),
-            "articles": sum(
-                int(r["n_articles"]) for r in self._scan(self.clusters_name, ["n_articles"])
-            ),
+            "articles": self._count(self.passages_name, "is_article == true and lead == true"),
             "passages": self._count(self.passages_name),
         }
 

@@ -226,3 +226,33 @@ def test_a_server_whose_milvus_goes_away_answers_503(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_index_type_is_chosen_when_the_index_is_made(uri: str, milvus_server: str) -> None:
+    """`auto` is an HNSW graph on Milvus from the start (there is no per-process
+    rebuild to switch later); `Flat` asks for exact search; an index keeps its type."""
+    from searchengine.errors import BadRequest
+
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as graph:
+        graph.add_paths([SEEDS])
+        assert graph.stats()["index_type"] == "HNSW32,Flat"
+        assert graph.stats()["articles"] == 144
+        top = [h.id for h in graph.search("Venezuela political prisoners", mode="dense", k=5)]
+        with pytest.raises(BadRequest, match="searchengine copy --index-type"):
+            graph.rebuild("Flat")
+        exact = f"{milvus_server}/m{os.getpid()}_flat"
+        try:
+            graph.copy_to(exact, index_type="Flat")
+            with Engine.open(exact, encoder=HashingEncoder(128)) as flat:
+                assert flat.stats()["index_type"] == "Flat"
+                found = flat.search("Venezuela political prisoners", mode="dense", k=5)
+                assert [h.id for h in found] == top
+        finally:
+            remove_index(exact)
+    with pytest.raises(BadRequest, match="no Milvus equivalent"):
+        Engine.open(
+            f"{milvus_server}/m{os.getpid()}_pq",
+            encoder=HashingEncoder(128),
+            create=True,
+            index_type="PQ16",
+        )
