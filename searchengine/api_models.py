@@ -38,6 +38,14 @@ class FiltersEcho(_Open):
     sentiment: str | None = None
 
 
+class CollapsedHit(BaseModel):
+    id: str
+    cluster_id: str
+    date: str | None
+    title: str
+    relevance: float = Field(ge=0, le=1)
+
+
 class SearchHit(BaseModel):
     id: str
     kind: str = Field(description="cluster or article")
@@ -52,6 +60,12 @@ class SearchHit(BaseModel):
     weak: bool = Field(description="relevance under the engine's cut-off: a weaker match")
     passages: list[MatchedPassage]
     publisher: str | None = None
+    freshness: float | None = Field(
+        None, ge=0, le=1, description="0.5^(age / half-life), when half_life_days was given"
+    )
+    more: list[CollapsedHit] | None = Field(
+        None, description="with collapse: the same story's other hits, in order"
+    )
 
 
 class _Envelope(BaseModel):

@@ -136,6 +136,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         kind=Kind.ARTICLES if args.articles else Kind.CLUSTERS,
         filters=_filters(args),
         min_relevance=args.min_relevance,
+        half_life_days=args.half_life_days,
+        fresh_from=args.fresh_from,
+        sort=args.sort,
+        collapse=args.collapse,
     )
     hits = _answer(args, request)
     if hits is not None:

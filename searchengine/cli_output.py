@@ -65,7 +65,8 @@ def print_hits(hits: list[Hit]) -> None:
         sources = ", ".join(hit.sources) or "-"
         extra = f" · {hit.publisher}" if hit.publisher else ""
         print(f"{rank:2}. {hit.id}  {hit.date or '----------'}  {hit.title}")
-        print(f"    relevance {hit.relevance:.2f} · sources: {sources}{extra}")
+        fresh = f" · freshness {hit.freshness:.2f}" if hit.freshness is not None else ""
+        print(f"    relevance {hit.relevance:.2f}{fresh} · sources: {sources}{extra}")
         for p in hit.passages:
             label = p.field.value.replace("_", " ")
             if p.field.value == "key_point":
@@ -74,6 +75,10 @@ def print_hits(hits: list[Hit]) -> None:
                 label = f"article {p.article_id}"
             text, spans = snippet(p.text, p.highlights)
             print(f"    {label}: {mark(text, spans)}")
+        if hit.more:
+            print(f"    {len(hit.more)} more from this story:")
+            for other in hit.more:
+                print(f"      {other.date or '----------'}  {other.id}  {other.title}")
         print()
 
 

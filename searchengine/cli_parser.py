@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable, Mapping
 
 from ._version import __version__
-from .contract import DEFAULT_DIVERSITY, DEFAULT_K, MAX_K, MIN_K, Mode, Sentiment, Strategy
+from .contract import DEFAULT_DIVERSITY, DEFAULT_K, MAX_K, MIN_K, Mode, Sentiment, Sort, Strategy
 from .encoder import RUNTIMES
 from .limits import DEADLINES, DEFAULT_LIMITS
 from .onnx_encoder import PRECISIONS
@@ -157,6 +157,27 @@ def build_parser(
         help="drop results whose relevance (0-1, the chance a reader finds it relevant) is "
         f"under P; by default those under {RelevanceParams().cutoff:g} are listed apart as "
         "weaker matches",
+    )
+    p.add_argument(
+        "--half-life-days",
+        type=float,
+        metavar="N",
+        help="favour fresh stories: relevance x 0.5^(age/N), the age counted back from the "
+        "newest story (or --fresh-from); undated stories count as the oldest",
+    )
+    p.add_argument(
+        "--fresh-from", metavar="DATE", help="count ages back from DATE instead of the newest story"
+    )
+    p.add_argument(
+        "--sort",
+        choices=[s.value for s in Sort],
+        default=Sort.RELEVANCE.value,
+        help="relevance (default), or date: strong matches newest first, weaker ones after",
+    )
+    p.add_argument(
+        "--collapse",
+        action="store_true",
+        help="one result per story: the same story's other hits listed under it",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=commands["cmd_search"])

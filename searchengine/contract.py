@@ -35,6 +35,8 @@ DEFAULT_K = 10  # one screen of results
 # stop filling the top of a list while the best match stays first (test_related).
 DEFAULT_DIVERSITY = 0.3
 DEFAULT_THREAD = 50  # a long-running story over months, still one page
+# Ten years: past that every story in a news index is equally fresh.
+MAX_HALF_LIFE_DAYS = 3650
 
 
 class Mode(StrEnum):
@@ -57,6 +59,13 @@ class Strategy(StrEnum):
 
     BEST = "best"  # each candidate by its best match to any liked story
     AVERAGE = "average"  # Rocchio: toward the mean of liked vectors, away from disliked
+
+
+class Sort(StrEnum):
+    """How a search's strong hits are ordered."""
+
+    RELEVANCE = "relevance"  # by the ranking (blended with freshness given a half-life)
+    DATE = "date"  # newest first among hits above the relevance cut-off
 
 
 class Sentiment(StrEnum):
@@ -163,6 +172,13 @@ class SearchRequest:
     # Drop hits whose calibrated relevance is under this (None: keep them, those under
     # the engine's cut-off marked weak).
     min_relevance: float | None = None
+    # Freshness: relevance x 0.5 ** (age / half-life), the age counted back from
+    # `fresh_from` (default: the newest story in the index). None: pure relevance.
+    half_life_days: float | None = None
+    fresh_from: str | None = None
+    sort: Sort = Sort.RELEVANCE
+    # One result per story thread (the best), the others listed under it.
+    collapse: bool = False
 
     def __post_init__(self) -> None:
         query = (self.query or "").strip() if isinstance(self.query, str) else ""
@@ -179,6 +195,24 @@ class SearchRequest:
             isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0
         ):
             raise BadRequest(f"min_relevance must be between 0 and 1, not {value!r}")
+        half_life = self.half_life_days
+        if half_life is not None and (
+            isinstance(half_life, bool)
+            or not isinstance(half_life, int | float)
+            or not 0 < half_life <= MAX_HALF_LIFE_DAYS
+        ):
+            raise BadRequest(
+                f"half_life_days must be over 0 and at most {MAX_HALF_LIFE_DAYS}, not {half_life!r}"
+            )
+        object.__setattr__(self, "fresh_from", iso_date(self.fresh_from, "fresh_from"))
+        object.__setattr__(self, "sort", _enum(Sort, self.sort, "sort"))
+        object.__setattr__(self, "collapse", bool(self.collapse))
+
+    @property
+    def reorders(self) -> bool:
+        """Whether hits are re-ordered (or merged) after ranking: then the ranking must
+        bring more than `k` candidates for the order to choose from."""
+        return bool(self.half_life_days) or self.sort is Sort.DATE or self.collapse
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ write lock, and story questions are answered by `related.py`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from .contract import (
     Response,
     SearchRequest,
     SimilarRequest,
+    Sort,
     ThreadRequest,
     request_to_dict,
 )
@@ -32,6 +33,7 @@ from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, loa
 from .errors import ModelMismatch, UnknownId
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
+from .ordering import OrderingParams, candidate_k, collapse, order
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
 from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
 from .similarity import SimilarityParams
@@ -69,6 +71,7 @@ class Engine:
         self.similarity_params = SimilarityParams()
         self.thread_params = ThreadParams()
         self.recommend_params = RecommendParams()
+        self.ordering_params = OrderingParams()
         self._background_sample: tuple[int, np.ndarray] | None = None
         m = folder.manifest
         try:
@@ -272,6 +275,23 @@ class Engine:
                 f"no strong match: every result's relevance is under {cutoff:g}; "
                 "these are the closest stories"
             )
+        if request.half_life_days:
+            anchor = request.fresh_from or "the newest story"
+            notes.append(
+                f"ordered by relevance x freshness (half-life {request.half_life_days:g} days, "
+                f"counted back from {anchor}; undated stories count as the oldest); "
+                "strong matches before weaker ones"
+            )
+        if request.sort is Sort.DATE:
+            notes.append(
+                f"strong matches (relevance {cutoff:g} or more) newest first, undated last; "
+                "weaker matches after them"
+            )
+        if request.collapse:
+            notes.append(
+                "one result per story: hits that are the same story as a result above "
+                "are listed under it (`more`)"
+            )
         return Response(request, hits, notes)
 
     def search(self, request: SearchRequest | str, **options: Any) -> list[Hit]:
@@ -279,6 +299,37 @@ class Engine:
         its calibrated relevance; those under `request.min_relevance` are dropped."""
         if isinstance(request, str):
             request = SearchRequest(request, **options)
+        if request.reorders:
+            hits = self._reordered(request)
+        else:
+            hits = self._ranked(request)
+        if request.min_relevance is not None:
+            hits = [h for h in hits if h.relevance >= request.min_relevance]
+        return hits
+
+    def _reordered(self, request: SearchRequest) -> list[Hit]:
+        """Fresh first, newest first or one per story (ordering.py): the ranking's first
+        `candidate_k` hits, re-ordered, then cut to k."""
+        ranked = self._ranked(
+            replace(
+                request,
+                k=candidate_k(request.k, self.ordering_params),
+                half_life_days=None,
+                sort=Sort.RELEVANCE,
+                collapse=False,
+                min_relevance=None,
+            )
+        )
+        with self.folder.reading():
+            newest = self.store.newest_date() if request.half_life_days else None
+            oldest = self.store.oldest_date() if request.half_life_days else None
+            hits = order(ranked, request, newest, oldest)
+            if request.collapse:
+                hits = collapse(hits, self._stories().same_story_as)
+        return hits[: request.k]
+
+    def _ranked(self, request: SearchRequest) -> list[Hit]:
+        """The hits in ranking order (the ranking's own k)."""
         if request.mode == "lexical":
             hits = self.search_by_vector(request, None)
         else:
@@ -287,8 +338,6 @@ class Engine:
             words = self._query_words(request.query)
             vector = self.encode_query(dense_text(request.query, words))
             hits = self.search_by_vector(request, vector, words)
-        if request.min_relevance is not None:
-            hits = [h for h in hits if h.relevance >= request.min_relevance]
         return hits
 
     def search_by_vector(

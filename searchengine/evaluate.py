@@ -171,6 +171,49 @@ def evaluate_engine(
     return evaluate_search(search, queries, qrels, metrics, progress)
 
 
+def evaluate_collapse(
+    engine: Any,
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    families: dict[str, str],
+    mode: str = "hybrid",
+    k: int = 10,
+) -> dict[str, Any]:
+    """Story collapse on judged queries: how many different stories (families; a
+    cluster outside every family is its own story) the top k shows with and without
+    collapse, and nDCG@k counting each story once at its best member's grade."""
+    from .contract import SearchRequest
+
+    def story(cid: str) -> str:
+        return f"family:{families[cid]}" if cid in families else cid
+
+    story_qrels: dict[str, dict[str, int]] = {}
+    for qid, docs in qrels.items():
+        graded: dict[str, int] = {}
+        for doc, grade in docs.items():
+            graded[story(doc)] = max(graded.get(story(doc), 0), grade)
+        story_qrels[qid] = graded
+    distinct: dict[str, list[int]] = {"plain": [], "collapsed": []}
+    runs: dict[str, dict[str, dict[str, float]]] = {"plain": {}, "collapsed": {}}
+    for qid, text in queries.items():
+        if qid not in qrels:
+            continue
+        for name, collapse in (("plain", False), ("collapsed", True)):
+            hits = engine.search(SearchRequest(text, k=k, mode=mode, collapse=collapse))
+            stories = [story(h.cluster_id) for h in hits]
+            distinct[name].append(len(set(stories)))
+            runs[name][qid] = _dedupe([(s, 0.0) for s in stories])
+    out: dict[str, Any] = {}
+    for name in ("plain", "collapsed"):
+        means, _ = score_run(story_qrels, runs[name], [f"ndcg@{k}"])
+        counts = distinct[name]
+        out[name] = {
+            f"distinct_stories@{k}": round(sum(counts) / max(1, len(counts)), 2),
+            f"story_ndcg@{k}": round(means[f"ndcg@{k}"], 4),
+        }
+    return out
+
+
 RELATED_METRICS = ("ndcg@10", "map", "precision@1")
 
 
@@ -365,16 +408,23 @@ def run_eval(job: EvalJob) -> EvalOutcome:
             engine = job.open(Path(tmp) / "index", create=True)
             errors = engine.add_paths(job.digests, progress=job.progress).errors
         with engine:
-            if job.families:
+            if job.families and not (job.queries and job.qrels):
                 outcome = _run_families(engine, job)
                 outcome.errors = errors
                 return outcome
             queries, qrels = read_queries(job.queries or ""), read_qrels(job.qrels or "")
             report = evaluate_engine(engine, queries, qrels, mode=job.mode)
+            if job.families:  # judged queries and families: what story collapse does
+                families = read_families(job.families)
+                report.extra["collapse"] = evaluate_collapse(
+                    engine, queries, qrels, families, job.mode
+                )
     lines = [
         f"mode {job.mode}: {len(report.per_query)} judged queries, {len(report.unjudged)} unjudged",
         "  ".join(f"{m} {report.metrics[m]:.4f}" for m in SEARCH_METRICS),
     ]
+    for name, row in report.extra.get("collapse", {}).items():
+        lines.append(f"{name}: " + "  ".join(f"{m} {v}" for m, v in row.items()))
     return EvalOutcome({"mode": job.mode, **report.to_json(SEARCH_METRICS)}, lines, errors)
 
 

@@ -188,6 +188,18 @@ class Stories:
             for h in hits
         ]
 
+    def same_story_as(self, cluster_id: str, others: Sequence[str]) -> set[str]:
+        """Those of `others` that are the same story as `cluster_id` (the related lists'
+        decision, its bar rising with the days between them)."""
+        source = self.sim.profiles([cluster_id]).get(cluster_id)
+        clusters = self.store.get_clusters([cluster_id, *others])
+        if source is None or cluster_id not in clusters:
+            return set()
+        scores = self.sim.score_many(source, [o for o in others if o in clusters])
+        return {
+            o for o, score in scores.items() if self._same(score, clusters[cluster_id], clusters[o])
+        }
+
     def similar(self, request: SimilarRequest, vector: np.ndarray) -> list[RelatedStory]:
         source = self.sim.text_profile(vector, term_counts([request.text]))
         ranked = self.sim.rank(source, request.filters, exclude=set(), want=request.k)

@@ -19,6 +19,7 @@ from . import api_models as m
 from .contract import (
     DEFAULT_DIVERSITY,
     DEFAULT_K,
+    MAX_HALF_LIFE_DAYS,
     MAX_K,
     MAX_QUERY_CHARS,
     MAX_SIMILAR_CHARS,
@@ -32,6 +33,7 @@ from .contract import (
     SearchRequest,
     Sentiment,
     SimilarRequest,
+    Sort,
     Strategy,
     ThreadRequest,
 )
@@ -190,11 +192,39 @@ def search(
             "those under the engine's cut-off marked weak)",
         ),
     ] = None,
+    half_life_days: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_HALF_LIFE_DAYS,
+            description="favour fresh stories: relevance x 0.5^(age / half-life), the age "
+            "counted back from the newest story (or fresh_from); undated count as the oldest",
+        ),
+    ] = None,
+    fresh_from: Annotated[
+        str | None, Query(description="count ages back from this date (YYYY-MM-DD)")
+    ] = None,
+    sort: Annotated[
+        Sort, Query(description="relevance, or date: strong matches newest first")
+    ] = Sort.RELEVANCE,
+    collapse: Annotated[
+        bool,
+        Query(description="one result per story; the same story's other hits under `more`"),
+    ] = False,
 ) -> Response:
     """Ranked clusters (or articles) with the passages that matched, as the CLI's --json.
     Each hit has a calibrated `relevance`; when none is strong, `notes` says so."""
     request = SearchRequest(
-        q, k=k, mode=mode, kind=kind, filters=filters, min_relevance=min_relevance
+        q,
+        k=k,
+        mode=mode,
+        kind=kind,
+        filters=filters,
+        min_relevance=min_relevance,
+        half_life_days=half_life_days,
+        fresh_from=fresh_from,
+        sort=sort,
+        collapse=collapse,
     )
     return as_json(engine.answer(request).to_dict())
 

@@ -135,6 +135,9 @@ class Hit:
     # queries and modes, unlike `score`, which only orders one query's hits.
     relevance: float = 0.0
     weak: bool = False  # relevance under the cut-off: shown apart as a weaker match
+    freshness: float | None = None  # 0.5 ** (age / half-life), when the search asked for it
+    # With collapse: the other hits of this hit's story thread, in order (None: not asked).
+    more: list[Hit] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -151,6 +154,19 @@ class Hit:
         }
         if self.publisher is not None:
             out["publisher"] = self.publisher
+        if self.freshness is not None:
+            out["freshness"] = self.freshness
+        if self.more is not None:
+            out["more"] = [
+                {
+                    "id": h.id,
+                    "cluster_id": h.cluster_id,
+                    "date": h.date,
+                    "title": h.title,
+                    "relevance": h.relevance,
+                }
+                for h in self.more
+            ]
         return out
 
 

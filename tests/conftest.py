@@ -40,7 +40,7 @@ def encoder() -> HashingEncoder:
 # The engine's behavioural tests in these modules run against both backends: the
 # embedded folder and a real Milvus server (milvus-lite, its own process). A test
 # about the folder's own files is marked `embedded_only`.
-BOTH_BACKENDS = {"test_engine", "test_related", "test_api"}
+BOTH_BACKENDS = {"test_engine", "test_related", "test_api", "test_news_ordering"}
 _prefixes = itertools.count(1)
 
 

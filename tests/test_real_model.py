@@ -308,3 +308,28 @@ def test_same_story_on_real_headlines(uci_engine: Engine) -> None:
                 flagged += 1
                 right += story[r.id] == story[item]
     assert flagged >= 100 and right / flagged >= 0.85, (flagged, right)
+
+
+def test_collapse_gives_each_dev_query_more_different_stories(real_engine: Engine) -> None:
+    """Story collapse on the judged dev queries: the top 10 shows more different stories
+    (families), and ranking quality counted per story does not drop; the Ukraine thread
+    becomes one result listing only its own clusters."""
+    from searchengine.evaluate import evaluate_collapse, read_families, read_qrels, read_queries
+
+    families = read_families(DATA / "families.tsv")
+    measured = evaluate_collapse(
+        real_engine,
+        read_queries(DATA / "queries.tsv"),
+        read_qrels(DATA / "qrels.txt"),
+        families,
+    )
+    plain, collapsed = measured["plain"], measured["collapsed"]
+    assert collapsed["distinct_stories@10"] >= plain["distinct_stories@10"] + 2, measured
+    assert collapsed["story_ndcg@10"] >= plain["story_ndcg@10"] - 0.01, measured
+    ukr = {"2025-11-20-c7", "2025-11-24-c2", "2025-11-25-c5", "2026-01-24-c6", "2026-02-06-c3"}
+    hits = real_engine.search("Ukraine peace plan talks", k=10, collapse=True)
+    heads = [h for h in hits if h.id in ukr]
+    assert len(heads) == 1 and {m.id for m in heads[0].more or []} == ukr - {heads[0].id}
+    for hit in hits:  # no other story is swallowed into another's group
+        stories = {families.get(m.id, m.id) for m in hit.more or []}
+        assert stories <= {families.get(hit.id, hit.id)}, (hit.id, stories)
