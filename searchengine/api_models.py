@@ -164,3 +164,80 @@ class Stats(_Open):
     vectors: int
     generation: int
     model: str
+
+
+class Spread(BaseModel):
+    tone: dict[str, int]
+    sentiment: dict[str, int]
+    intent: dict[str, int]
+
+
+class CoverageArticle(BaseModel):
+    id: str
+    title: str
+    publisher: str | None
+    tone: str | None
+    sentiment: str | None
+    intent: str | None
+
+
+class PublisherCoverage(Spread):
+    publisher: str
+    articles: int
+
+
+class OutletCount(BaseModel):
+    outlet: str = Field(description="a host from the Sources line")
+    count: int
+
+
+class ThreadDay(BaseModel):
+    date: str | None
+    clusters: list[str]
+    sources: int = Field(description="sum of the Sources counts of that day's clusters")
+    outlets: int = Field(description="distinct hosts")
+    articles: int
+    sentiment: dict[str, int]
+
+
+class CoverageAnswer(BaseModel):
+    id: str
+    date: str | None
+    title: str
+    sources: list[OutletCount]
+    articles: list[CoverageArticle]
+    publishers: list[PublisherCoverage]
+    totals: Spread
+    thread: list[ThreadDay] = Field(description="the story's thread, day by day")
+
+
+class EntityPeriod(Spread):
+    period: str = Field(description="YYYY-MM, or YYYY-MM-DD when `period` is day")
+    articles: int
+
+
+class EntityStory(BaseModel):
+    id: str
+    date: str | None
+    title: str
+    articles: int = Field(description="its articles naming the entity")
+    sentiment: dict[str, int]
+
+
+class Companion(BaseModel):
+    entity: str
+    stories: int
+
+
+class EntityAnswer(BaseModel):
+    entity: str = Field(description="its commonest spelling")
+    key: str = Field(description="accent- and case-folded: what matching uses")
+    spellings: list[str]
+    stories_total: int
+    articles_total: int
+    first: str | None
+    last: str | None
+    period: str = Field(description="day or month")
+    timeline: list[EntityPeriod]
+    companions: list[Companion]
+    stories: list[EntityStory] = Field(description="newest first")

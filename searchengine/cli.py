@@ -200,6 +200,30 @@ def cmd_thread(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from .cli_output import print_coverage, print_json
+
+    with _open(args) as engine:
+        data = engine.coverage(args.id)
+    if args.json:
+        print_json(data)
+    else:
+        print_coverage(data)
+    return EXIT_OK
+
+
+def cmd_entity(args: argparse.Namespace) -> int:
+    from .cli_output import print_entity, print_json
+
+    with _open(args) as engine:
+        data = engine.entity(args.name)
+    if args.json:
+        print_json(data)
+    else:
+        print_entity(data)
+    return EXIT_OK
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from .cli_output import print_related
     from .contract import RecommendRequest
@@ -316,6 +340,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             progress=_progress_wanted(args),
             runtime=args.runtime,
             precision=args.precision,
+            sample=args.sample,
         )
     )
     for err in outcome.errors:

@@ -176,3 +176,60 @@ def print_index_run(run: IndexRun, where: str) -> None:
             f"nothing to do: all {len(report.unchanged)} cluster(s) in {run.files} file(s) "
             f"are already indexed and unchanged in {where}{skipped}"
         )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
+
+
+def print_coverage(data: dict[str, Any]) -> None:
+    print(f"{data['id']}  {data['date'] or '----------'}  {data['title']}")
+    sources = ", ".join(f"{s['outlet']} ({s['count']})" for s in data["sources"]) or "-"
+    print(f"sources: {sources}")
+    totals = data["totals"]
+    print(
+        f"articles: {len(data['articles'])} · sentiment {_counts(totals['sentiment'])} · "
+        f"tone {_counts(totals['tone'])} · intent {_counts(totals['intent'])}"
+    )
+    print("\nby publisher:")
+    for p in data["publishers"]:
+        print(
+            f"  {p['publisher']:<28} {p['articles']:2} article(s) · "
+            f"sentiment {_counts(p['sentiment'])} · tone {_counts(p['tone'])}"
+        )
+    print("\narticles:")
+    for a in data["articles"]:
+        print(
+            f"  {a['id']}  {a['publisher'] or '-'}: {a['title']}\n"
+            f"      tone {a['tone'] or '-'} · sentiment {a['sentiment'] or '-'} · "
+            f"intent {a['intent'] or '-'}"
+        )
+    print(f"\nthread ({len(data['thread'])} day(s)):")
+    for day in data["thread"]:
+        print(
+            f"  {day['date'] or '----------'}  {len(day['clusters'])} cluster(s) · "
+            f"{day['outlets']} outlet(s) · {day['articles']} article(s) · "
+            f"sentiment {_counts(day['sentiment'])}"
+        )
+
+
+def print_entity(data: dict[str, Any]) -> None:
+    spellings = ", ".join(s for s in data["spellings"] if s != data["entity"])
+    also = f" (also: {spellings})" if spellings else ""
+    print(f"{data['entity']}{also}")
+    print(
+        f"{data['stories_total']} stories, {data['articles_total']} articles, "
+        f"{data['first'] or '?'} to {data['last'] or '?'}"
+    )
+    print(f"\nper {data['period']}:")
+    for p in data["timeline"]:
+        print(
+            f"  {p['period']:<10} {p['articles']:3} article(s) · sentiment {_counts(p['sentiment'])}"
+        )
+    if data["companions"]:
+        print("\nnamed with it:")
+        for c in data["companions"]:
+            print(f"  {c['stories']:3}  {c['entity']}")
+    print("\nstories:")
+    for st in data["stories"]:
+        print(f"  {st['date'] or '----------'}  {st['id']}  {st['title']}")

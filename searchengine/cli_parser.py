@@ -308,6 +308,13 @@ def build_parser(
         help="score related stories and recommendations instead: a `cluster_id<TAB>family` "
         "file, or the name of a record field (e.g. story_id in JSONL documents)",
     )
+    p.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="score only the first N judged queries (file order): a quick check, e.g. against "
+        "a slow test server; the report gives the number scored",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document (per query too)")
     p.set_defaults(func=commands["cmd_eval"])
 
@@ -358,6 +365,30 @@ def build_parser(
     _add_index_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=commands["cmd_thread"])
+
+    p = sub.add_parser(
+        "coverage",
+        help="who covered a story and how, and along its thread",
+        description="A story's coverage: the outlets of its Sources line, each article's "
+        "publisher, tone, sentiment and intent, their spread per publisher, and along the "
+        "story's thread how sources, articles and sentiment moved day by day.",
+    )
+    p.add_argument("id", help="a cluster id (or an article id: its cluster)")
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_coverage"])
+
+    p = sub.add_parser(
+        "entity",
+        help="an entity's stories over time, who is named with it, and sentiment",
+        description="An entity's timeline (accent- and case-insensitive, as --entity matches): "
+        "its stories, newest first, the entities most often named with it, and the "
+        "sentiment of the articles naming it per month (per day over two months or less).",
+    )
+    p.add_argument("name", help='an entity, e.g. "Nicolas Maduro"')
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_entity"])
 
     p = sub.add_parser(
         "recommend",

@@ -18,6 +18,7 @@ import numpy as np
 
 from .backend import IndexBackend, create_index, exists, location, open_index
 from .contract import (
+    Filters,
     RecommendRequest,
     RelatedRequest,
     Request,
@@ -28,9 +29,10 @@ from .contract import (
     ThreadRequest,
     request_to_dict,
 )
-from .documents import Article, Cluster
+from .coverage import EntityParams, coverage, entity_timeline
+from .documents import Article, Cluster, fold
 from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, load_encoder
-from .errors import ModelMismatch, UnknownId
+from .errors import BadRequest, ModelMismatch, UnknownId
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .ordering import OrderingParams, candidate_k, collapse, order
@@ -442,6 +444,27 @@ class Engine:
             liked = [(self._cluster_id_of(x.id), x.weight) for x in request.liked]
             disliked = [self._cluster_id_of(d) for d in request.disliked]
             return self._stories().recommend(request, liked, disliked)
+
+    def coverage(self, item_id: str) -> dict[str, Any]:
+        """Who covered a story and how (outlets, articles' tone, sentiment and intent,
+        per publisher), and along its thread, day by day (coverage.py)."""
+        with self.folder.reading():
+            cluster, _ = self.get(item_id)
+            members = self._stories().thread(cluster.id, ThreadRequest(cluster.id))
+            thread = self.store.get_clusters([s.id for s in members])
+        return coverage(cluster, list(thread.values()))
+
+    def entity(self, name: str, params: EntityParams | None = None) -> dict[str, Any]:
+        """An entity's stories over time, the entities named with it, and the sentiment of
+        the articles naming it per period; matched as the entity filter matches."""
+        if not isinstance(name, str) or not fold(name):
+            raise BadRequest("name: the entity name is empty")
+        with self.folder.reading():
+            ids = self.store.allowed_cluster_ids(Filters(entities=(name.strip(),)))
+            clusters = self.store.get_clusters(ids)
+        if not clusters:
+            raise UnknownId(f"no story names {name.strip()!r}")
+        return entity_timeline(name.strip(), list(clusters.values()), params or EntityParams())
 
     def _cluster_id_of(self, item_id: str) -> str:
         return self.get(item_id)[0].id  # UnknownId for anything not indexed

@@ -370,6 +370,19 @@ class EvalJob:
     progress: bool = False
     runtime: str | None = None
     precision: str | None = None
+    sample: int | None = None  # only the first N judged queries
+
+    def sampled(
+        self, queries: dict[str, str], qrels: dict[str, dict[str, int]]
+    ) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+        """The queries and judgments to score: all of them, or with `sample` the first
+        N judged queries and their judgments only."""
+        if self.sample is None:
+            return queries, qrels
+        if self.sample < 1:
+            raise BadRequest("--sample must be a positive number of queries")
+        judged = [q for q in queries if q in qrels][: self.sample]
+        return {q: queries[q] for q in judged}, {q: qrels[q] for q in judged}
 
     def open(self, where: Path | str, create: bool) -> Any:
         from .engine import Engine
@@ -412,7 +425,9 @@ def run_eval(job: EvalJob) -> EvalOutcome:
                 outcome = _run_families(engine, job)
                 outcome.errors = errors
                 return outcome
-            queries, qrels = read_queries(job.queries or ""), read_qrels(job.qrels or "")
+            queries, qrels = job.sampled(
+                read_queries(job.queries or ""), read_qrels(job.qrels or "")
+            )
             report = evaluate_engine(engine, queries, qrels, mode=job.mode)
             if job.families:  # judged queries and families: what story collapse does
                 families = read_families(job.families)
@@ -437,10 +452,11 @@ def _run_beir(job: EvalJob) -> EvalOutcome:
         where = job.index if job.index else Path(tmp) / "index"
         with job.open(where, create=True) as engine:
             added = engine.add(data.documents, progress=job.progress)
+            queries, qrels = job.sampled(data.queries, data.qrels)
             report = evaluate_engine(
                 engine,
-                data.queries,
-                data.qrels,
+                queries,
+                qrels,
                 mode=job.mode,
                 k=100,
                 metrics=BEIR_METRICS,

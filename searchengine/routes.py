@@ -297,6 +297,31 @@ def article_related(
 
 
 @router.get(
+    "/clusters/{cluster_id:path}/coverage",
+    tags=["news"],
+    response_model=None,
+    responses={200: {"model": m.CoverageAnswer}},
+)
+def cluster_coverage(cluster_id: str, engine: EngineDep) -> Response:
+    """Which outlets covered a story, each article's tone, sentiment and intent, their
+    spread per publisher, and along the story's thread, day by day."""
+    _cluster(cluster_id, engine)
+    return as_json(engine.coverage(cluster_id))
+
+
+@router.get(
+    "/entities/{name:path}",
+    tags=["news"],
+    response_model=None,
+    responses={200: {"model": m.EntityAnswer}},
+)
+def entity(name: str, engine: EngineDep) -> Response:
+    """An entity's stories over time (accent- and case-insensitive, as the entity
+    filter), the entities named with it, and its articles' sentiment per period."""
+    return as_json(engine.entity(name))
+
+
+@router.get(
     "/clusters/{cluster_id:path}/thread",
     tags=["related"],
     response_model=None,

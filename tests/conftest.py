@@ -40,7 +40,13 @@ def encoder() -> HashingEncoder:
 # The engine's behavioural tests in these modules run against both backends: the
 # embedded folder and a real Milvus server (milvus-lite, its own process). A test
 # about the folder's own files is marked `embedded_only`.
-BOTH_BACKENDS = {"test_engine", "test_related", "test_api", "test_news_ordering"}
+BOTH_BACKENDS = {
+    "test_engine",
+    "test_related",
+    "test_api",
+    "test_news_ordering",
+    "test_news_views",
+}
 _prefixes = itertools.count(1)
 
 
