@@ -287,3 +287,66 @@ def test_facets_count_the_hits_and_filter_when_clicked(server: str, tmp_path: Pa
             assert width <= 400  # nothing forces a sideways scroll on a phone
         finally:
             browser.close()
+
+
+def test_collapsed_results_coverage_chart_and_an_entity_page(server: str, tmp_path: Path) -> None:
+    """One result per story (its other hits a click away), a story's coverage drawn in
+    SVG (sentiment per publisher and per day of its thread), and an entity's page
+    reached from an article's entities, with its companions linking on."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            page.goto(server + "/?q=Ukraine+peace+plan+talks&collapse=true")
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+            assert page.locator("#collapse").is_checked()
+            more = page.locator("#results .story-more").first
+            assert "more from this story" in more.inner_text()
+            more.locator("summary").click()
+            assert more.locator("li a").count() >= 2
+            page.screenshot(path=str(tmp_path / "collapsed.png"), full_page=True)
+            ids = page.eval_on_selector_all("#results .result", "els => els.map(e => e.dataset.id)")
+            assert len(ids) == len(set(ids))
+
+            page.select_option("#order", "date")
+            page.click("#go")
+            page.wait_for_url("**sort=date**", timeout=15_000)
+            page.locator("#results .result").first.wait_for(timeout=15_000)
+
+            page.goto(server + "/?cluster=2025-11-24-c2")
+            chart = page.locator("#coverage svg.chart").first
+            chart.wait_for(timeout=15_000)
+            assert page.locator("#coverage svg.chart").count() == 2
+            assert page.locator("#coverage svg rect[data-sentiment]").count() >= 4
+            assert page.locator("#coverage .coverage-days tr").count() >= 3  # header + days
+            page.locator("#coverage").screenshot(path=str(tmp_path / "coverage.png"))
+
+            link = page.locator("#articles a.entity").first
+            name = link.inner_text()
+            link.click()
+            page.wait_for_url("**name=**", timeout=15_000)
+            page.locator("#entity-stories li").first.wait_for(timeout=15_000)
+            assert page.locator("#entity-name").inner_text()
+            assert page.locator("#detail svg.chart rect[data-sentiment]").count() >= 1
+            page.screenshot(path=str(tmp_path / "entity.png"), full_page=True)
+            companion = page.locator(".companions a.entity").first
+            other = companion.inner_text()
+            assert other != name
+            companion.click()
+            page.wait_for_function(
+                f"document.querySelector('#entity-name')?.textContent === {other!r}",
+                timeout=15_000,
+            )
+            page.go_back()
+            page.wait_for_function(
+                "document.querySelector('#entity-name')?.textContent !== undefined", timeout=15_000
+            )
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.goto(server + "/?cluster=2025-11-24-c2")
+            page.locator("#coverage svg.chart").first.wait_for(timeout=15_000)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 400
+            page.screenshot(path=str(tmp_path / "coverage-390.png"), full_page=True)
+        finally:
+            browser.close()

@@ -49,6 +49,10 @@ const FIELDS = ["q", "from", "to", "source", "entity", "sentiment", "mode"];
 const PAGE = 10;
 let shown = PAGE;
 
+// "Fresh first" is relevance x freshness with a 30-day half-life: a month-old story
+// counts half, which keeps last week's news ahead without burying a strong older match.
+const FRESH_HALF_LIFE = "30";
+
 function params() {
   const p = new URLSearchParams();
   for (const key of FIELDS) {
@@ -56,12 +60,17 @@ function params() {
     if (value && !(key === "mode" && value === "hybrid")) p.set(key, value);
   }
   if ($("kind-articles").checked) p.set("kind", "articles");
+  if ($("order").value === "fresh") p.set("half_life_days", FRESH_HALF_LIFE);
+  if ($("order").value === "date") p.set("sort", "date");
+  if ($("collapse").checked) p.set("collapse", "true");
   return p;
 }
 
 function fill(p) {
   for (const key of FIELDS) $(key).value = p.get(key) || (key === "mode" ? "hybrid" : "");
   $("kind-articles").checked = p.get("kind") === "articles";
+  $("order").value = p.get("sort") === "date" ? "date" : p.get("half_life_days") ? "fresh" : "relevance";
+  $("collapse").checked = p.get("collapse") === "true";
   // Filters in use are shown, not hidden in a closed panel.
   if ([...p.keys()].some((k) => k !== "q")) $("filters").open = true;
 }
@@ -96,6 +105,12 @@ function renderHit(hit, rank) {
     el("div", { class: "meta" }, [hit.date, hit.publisher, few].filter(Boolean).join(" · ")));
   for (const p of hit.passages) {
     item.append(el("p", { class: "passage" }, el("span", { class: "field" }, fieldLabel(p)), highlighted(p.text, p.highlights)));
+  }
+  if (hit.more && hit.more.length) {
+    // One result per story: the story's other hits, a click away.
+    item.append(el("details", { class: "story-more" },
+      el("summary", {}, `${hit.more.length} more from this story`),
+      el("ul", {}, ...hit.more.map((m) => el("li", {}, el("span", { class: "when" }, m.date || "undated"), " ", clusterLink(m.cluster_id, m.title))))));
   }
   const like = el("a", { href: `/?like=${encodeURIComponent(hit.cluster_id)}`, class: "like-this" }, "More like this");
   like.addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams({ like: hit.cluster_id })); });
@@ -233,6 +248,98 @@ async function runSearch(p) {
   }
 }
 
+// Sentiment as stacked horizontal bars in SVG, one row per publisher or per day; the
+// colours are the legend's. No chart library: a few rects and labels.
+const SENTIMENTS = ["positive", "neutral", "mixed", "negative"];
+function sentimentBars(rows, label) {
+  const NS = "http://www.w3.org/2000/svg";
+  const make = (tag, attrs) => {
+    const node = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    return node;
+  };
+  const most = Math.max(1, ...rows.map((r) => SENTIMENTS.reduce((n, s) => n + (r.counts[s] || 0), 0)));
+  const lw = 120, bw = 220, rh = 18, gap = 4;
+  const svg = make("svg", { viewBox: `0 0 ${lw + bw + 30} ${rows.length * (rh + gap) + 22}`, class: "chart", role: "img", "aria-label": label });
+  rows.forEach((r, i) => {
+    const y = i * (rh + gap);
+    const name = make("text", { x: lw - 6, y: y + rh - 5, "text-anchor": "end", class: "chart-label" });
+    name.textContent = r.label.length > 18 ? `${r.label.slice(0, 17)}…` : r.label;
+    svg.append(name);
+    let x = lw, total = 0;
+    for (const s of SENTIMENTS) {
+      const n = r.counts[s] || 0;
+      if (!n) continue;
+      const w = (n / most) * bw;
+      const rect = make("rect", { x, y, width: Math.max(w, 2), height: rh, class: `s-${s}`, "data-sentiment": s });
+      const tip = make("title", {}); tip.textContent = `${r.label}: ${n} ${s}`;
+      rect.append(tip); svg.append(rect);
+      x += w; total += n;
+    }
+    const count = make("text", { x: x + 4, y: y + rh - 5, class: "chart-label" });
+    count.textContent = String(total || r.extra || 0);
+    svg.append(count);
+  });
+  const legendY = rows.length * (rh + gap) + 14;
+  SENTIMENTS.forEach((s, i) => {
+    svg.append(make("rect", { x: lw + i * 60, y: legendY - 9, width: 10, height: 10, class: `s-${s}` }));
+    const t = make("text", { x: lw + i * 60 + 14, y: legendY, class: "chart-label" }); t.textContent = s;
+    svg.append(t);
+  });
+  return svg;
+}
+
+function entityLink(name) {
+  const a = el("a", { href: `/?name=${encodeURIComponent(name)}`, class: "entity" }, name);
+  a.addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams({ name })); });
+  return a;
+}
+
+// Who covered a story and how, and along its thread, day by day.
+async function showCoverage(id, box) {
+  try {
+    const c = await getJSON(`/clusters/${encodeURIComponent(id)}/coverage`);
+    const outlets = c.sources.map((s) => `${s.outlet}${s.count > 1 ? ` (${s.count})` : ""}`).join(", ");
+    box.replaceChildren(el("h3", {}, "Coverage"),
+      el("p", { class: "meta" }, `${c.sources.length} outlets: ${outlets || "none listed"} · ${c.articles.length} articles`),
+      el("h4", {}, "Sentiment by publisher"),
+      sentimentBars(c.publishers.map((p) => ({ label: p.publisher, counts: p.sentiment, extra: p.articles })), "articles' sentiment by publisher"),
+      el("h4", {}, "Along the story"),
+      sentimentBars(c.thread.map((d) => ({ label: d.date || "undated", counts: d.sentiment, extra: d.articles })), "articles' sentiment per day of the story"),
+      el("table", { class: "coverage-days" }, el("tr", {}, el("th", {}, "day"), el("th", {}, "outlets"), el("th", {}, "articles")),
+        ...c.thread.map((d) => el("tr", {}, el("td", {}, d.date || "undated"), el("td", {}, String(d.outlets)), el("td", {}, String(d.articles))))));
+  } catch (err) {
+    box.replaceChildren(el("h3", {}, "Coverage"), el("p", { class: "meta" }, `Error: ${err.message}`));
+  }
+}
+
+// An entity's page: its stories over time, who is named with it, sentiment per period.
+async function showEntity(name) {
+  results.hidden = true; detail.hidden = false; $("more").hidden = true; $("facets").replaceChildren();
+  detail.replaceChildren(el("p", {}, "Loading…"));
+  status.textContent = "";
+  try {
+    const e = await getJSON(`/entities/${encodeURIComponent(name)}`);
+    const back = el("a", { href: "/", class: "back" }, "← back");
+    back.addEventListener("click", (ev) => { ev.preventDefault(); history.back(); });
+    const search = el("a", { href: `/?q=${encodeURIComponent(e.entity)}&entity=${encodeURIComponent(e.entity)}` }, "search its stories");
+    search.addEventListener("click", (ev) => { ev.preventDefault(); navigate(new URLSearchParams({ q: e.entity, entity: e.entity })); });
+    detail.replaceChildren(back, el("h2", { id: "entity-name" }, e.entity),
+      el("div", { class: "meta" }, `${e.stories_total} ${e.stories_total === 1 ? "story" : "stories"} · ${e.articles_total} articles · ${e.first || "?"} – ${e.last || "?"}`,
+        e.spellings.length > 1 ? ` · also written ${e.spellings.filter((s) => s !== e.entity).join(", ")}` : "", " · ", search),
+      el("h3", {}, `Sentiment per ${e.period}`),
+      sentimentBars(e.timeline.map((p) => ({ label: p.period, counts: p.sentiment, extra: p.articles })), `articles naming ${e.entity}, per ${e.period}`),
+      el("h3", {}, "Named with it"),
+      e.companions.length ? el("p", { class: "companions" }, ...e.companions.flatMap((c, i) => [i ? " · " : "", entityLink(c.entity), el("span", { class: "count" }, ` ${c.stories}`)]))
+        : el("p", { class: "meta" }, "No other names."),
+      el("h3", {}, "Stories"),
+      el("ol", { class: "timeline", id: "entity-stories" }, ...e.stories.map((s) =>
+        el("li", {}, el("span", { class: "when" }, s.date || "undated"), " ", clusterLink(s.id, s.title)))));
+  } catch (err) {
+    detail.replaceChildren(el("p", {}, `Error: ${err.message}`));
+  }
+}
+
 // Stories a reader liked live in this browser only (localStorage): they feed "For you".
 const LIKED = "searchengine.liked";
 function likedIds() {
@@ -312,9 +419,11 @@ async function showCluster(id) {
     const articles = el("section", { id: "articles" }, el("h3", {}, `Articles (${c.articles.length})`),
       ...c.articles.map((a) => el("div", { class: "article", "data-id": a.id },
         el("h4", {}, a.title),
-        el("div", { class: "meta" }, [a.publisher, a.sentiment, (a.entities || []).join(", ")].filter(Boolean).join(" · ")),
+        el("div", { class: "meta" }, [a.publisher, a.tone, a.sentiment, a.intent].filter(Boolean).join(" · ")),
+        (a.entities || []).length ? el("div", { class: "entities" }, ...a.entities.flatMap((n, i) => [i ? ", " : "", entityLink(n)])) : null,
         el("p", {}, a.summary))));
     const thread = el("section", { id: "thread" }, el("h3", {}, "The story so far"), el("p", { class: "meta" }, "Loading…"));
+    const coverage = el("section", { id: "coverage" }, el("h3", {}, "Coverage"), el("p", { class: "meta" }, "Loading…"));
     const related = el("section", { id: "related" }, el("h3", {}, "Related stories"), el("p", { class: "meta" }, "Loading…"));
     const details = el("details", { class: "more" }, el("summary", {}, "details"),
       el("div", { class: "meta" }, `id ${c.id}` + (c.origin ? ` · from ${c.origin}` : "")));
@@ -333,7 +442,8 @@ async function showCluster(id) {
     const likeThis = el("a", { href: `/?like=${encodeURIComponent(c.id)}`, class: "like-this" }, "More like this");
     likeThis.addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams({ like: c.id })); });
     detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "actions" }, likeButton, " ", likeThis), el("div", { class: "meta" }, `${c.date || "undated"} · ${sources}`),
-      el("p", {}, c.summary), el("h3", {}, "Key points"), points, thread, articles, related, details);
+      el("p", {}, c.summary), el("h3", {}, "Key points"), points, thread, coverage, articles, related, details);
+    showCoverage(id, coverage);
     const [th, rel] = await Promise.all([
       getJSON(`/clusters/${encodeURIComponent(id)}/thread`),
       getJSON(`/clusters/${encodeURIComponent(id)}/related?k=5`),
@@ -359,6 +469,7 @@ function route() {
   }
   if (p.get("cluster")) return showCluster(p.get("cluster"));
   if (p.get("like")) return showLike(p.get("like"));
+  if (p.get("name")) return showEntity(p.get("name"));
   fill(p);
   if (p.get("q")) return runSearch(p);
   return showHome();
