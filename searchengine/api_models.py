@@ -241,3 +241,35 @@ class EntityAnswer(BaseModel):
     timeline: list[EntityPeriod]
     companions: list[Companion]
     stories: list[EntityStory] = Field(description="newest first")
+
+
+class SavedSearch(BaseModel):
+    id: str
+    query: str
+    filters: dict[str, Any]
+    min_relevance: float
+    webhook: str | None
+    created_at: str
+
+
+class SavedSearches(BaseModel):
+    results: list[SavedSearch]
+
+
+class Alert(_Open):
+    id: str
+    search_id: str
+    query: str
+    cluster_id: str
+    date: str | None
+    title: str
+    relevance: float
+    matched_at: str
+    delivery: str | None = Field(
+        None, description="pending, delivered (status), failed: reason; null without a webhook"
+    )
+
+
+class Alerts(BaseModel):
+    results: list[Alert]
+    next_since: str | None = Field(description="pass as `since` to get only newer alerts")

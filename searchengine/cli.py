@@ -224,6 +224,58 @@ def cmd_entity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_searches(args: argparse.Namespace) -> int:
+    from .cli_output import print_json
+
+    with _open(args) as engine:
+        if args.action == "add":
+            saved = engine.save_search(args.query, _filters(args), args.min_relevance, args.webhook)
+            data: Any = saved.to_dict()
+            text = f"saved search {saved.id}: {saved.query!r}"
+        elif args.action == "remove":
+            engine.remove_search(args.id)
+            data, text = {"removed": [args.id]}, f"removed saved search {args.id}"
+        else:
+            found = engine.saved_searches()
+            data = {"results": [s.to_dict() for s in found]}
+            text = (
+                "\n".join(
+                    f"{s.id}  {s.created_at[:19]}  {s.query!r}  min {s.min_relevance:g}"
+                    + (f"  -> {s.webhook}" if s.webhook else "")
+                    for s in found
+                )
+                or "no saved searches"
+            )
+    if args.json:
+        print_json(data)
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from .cli_output import print_json
+
+    if args.limit < 1:
+        raise BadRequest("--limit must be positive")
+    with _open(args) as engine:
+        found = engine.alerts(args.since, args.limit)
+    if args.json:
+        print_json(
+            {"results": found, "next_since": found[-1]["matched_at"] if found else args.since}
+        )
+        return EXIT_OK
+    if not found:
+        print("no alerts")
+    for a in found:
+        delivery = f"  [{a['delivery']}]" if a.get("delivery") else ""
+        print(
+            f"{a['matched_at'][:19]}  {a['query']!r} -> {a['cluster_id']}  "
+            f"relevance {a['relevance']:.2f}  {a['title']}{delivery}"
+        )
+    return EXIT_OK
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from .cli_output import print_related
     from .contract import RecommendRequest

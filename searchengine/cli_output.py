@@ -171,6 +171,8 @@ def print_index_run(run: IndexRun, where: str) -> None:
             f"{report.passages_per_second:.1f} passages/s "
             f"({report.passages_reused} reused), {report.total_seconds:.1f}s in all{skipped}"
         )
+        if report.alerts:
+            print(f"{len(report.alerts)} alert(s) from saved searches: `searchengine alerts`")
     else:
         print(
             f"nothing to do: all {len(report.unchanged)} cluster(s) in {run.files} file(s) "

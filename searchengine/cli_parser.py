@@ -391,6 +391,53 @@ def build_parser(
     p.set_defaults(func=commands["cmd_entity"])
 
     p = sub.add_parser(
+        "searches",
+        help="saved searches: matched against every later ingest (see `alerts`)",
+        description="Saved searches live in the index. Every ingest (`index`, POST /documents) "
+        "matches the clusters it adds or replaces against each of them and records an alert "
+        "for each strong enough match, POSTed to the search's webhook if it has one.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("add", help="save a query", description="Save a query to alert on.")
+    a.add_argument("query", help="keywords or a question")
+    _add_index_option(a)
+    _add_model_option(a)
+    _add_date_source_options(a)
+    a.add_argument("--entity", action="append", metavar="NAME", help="clusters naming NAME")
+    a.add_argument("--sentiment", choices=[s.value for s in Sentiment], help="prevailing sentiment")
+    a.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="P",
+        help=f"alert at this relevance or more (0-1; default {RelevanceParams().cutoff:g}, "
+        "a strong match)",
+    )
+    a.add_argument("--webhook", metavar="URL", help="POST each alert to this http(s) URL")
+    a.add_argument("--json", action="store_true", help="print one JSON document")
+    a.set_defaults(func=commands["cmd_searches"])
+    a = actions.add_parser("list", help="list the saved searches")
+    _add_index_option(a)
+    a.add_argument("--json", action="store_true", help="print one JSON document")
+    a.set_defaults(func=commands["cmd_searches"])
+    a = actions.add_parser("remove", help="remove a saved search by id")
+    a.add_argument("id", help="a saved search's id")
+    _add_index_option(a)
+    a.add_argument("--json", action="store_true", help="print one JSON document")
+    a.set_defaults(func=commands["cmd_searches"])
+
+    p = sub.add_parser(
+        "alerts",
+        help="what saved searches matched in ingests, oldest first",
+        description="Alerts recorded by ingests: the saved search, the cluster it matched, "
+        "how strongly, when, and whether its webhook took it.",
+    )
+    _add_index_option(p)
+    p.add_argument("--since", metavar="TIME", help="only alerts after TIME (a matched_at value)")
+    p.add_argument("--limit", type=int, default=500, metavar="N", help="at most N (default 500)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=commands["cmd_alerts"])
+
+    p = sub.add_parser(
         "recommend",
         help="unseen clusters for a reader, from liked and disliked ones",
         description="Recommend clusters a reader has not seen. With no --liked: the most widely "

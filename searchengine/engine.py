@@ -9,6 +9,7 @@ write lock, and story questions are answered by `related.py`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .alerts import AlertParams, Deliveries, SavedSearch, now_iso, percolate
 from .backend import IndexBackend, create_index, exists, location, open_index
 from .contract import (
     Filters,
@@ -39,6 +41,9 @@ from .ordering import OrderingParams, candidate_k, collapse, order
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
 from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
 from .similarity import SimilarityParams
+from .text import query_terms
+
+log = logging.getLogger("searchengine")
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class Engine:
         self.thread_params = ThreadParams()
         self.recommend_params = RecommendParams()
         self.ordering_params = OrderingParams()
+        self.alert_params = AlertParams()
+        self._deliveries = Deliveries(self.alert_params)
         self._background_sample: tuple[int, np.ndarray] | None = None
         m = folder.manifest
         try:
@@ -113,6 +120,7 @@ class Engine:
 
     def close(self) -> None:
         """Checkpoint the vectors if this engine wrote, then close the database."""
+        self._deliveries.wait()
         try:
             if self._dirty:
                 with self.folder.write_lock():
@@ -157,11 +165,92 @@ class Engine:
     # --- writing ----------------------------------------------------------------------
 
     def add(self, clusters: Sequence[Cluster], *, progress: bool = False) -> AddReport:
-        """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped."""
+        """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped.
+        The added and replaced ones are then matched against the saved searches."""
         report = self._indexer.add(clusters, progress=progress)
         if report.changed:
             self._wrote()
+            try:
+                report.alerts = self._percolate(report.added + report.replaced)
+            except Exception:  # noqa: BLE001 - the clusters are in; a matching failure is logged
+                log.exception("matching the new clusters against the saved searches failed")
         return report
+
+    # --- saved searches and alerts ------------------------------------------------------
+
+    def save_search(
+        self,
+        query: str,
+        filters: Filters | None = None,
+        min_relevance: float | None = None,
+        webhook: str | None = None,
+    ) -> SavedSearch:
+        """Keep a query in the index: every later ingest matches its new clusters against
+        it and records an alert for each whose relevance reaches `min_relevance`."""
+        search = SavedSearch.build(query, filters, min_relevance, webhook)
+        search.vector = [float(x) for x in self.encode_query(search.query)]
+        with self.folder.write_lock():
+            with self.folder.reading():
+                count = len(self.store.saved_searches())
+            if count >= self.alert_params.max_saved:
+                raise BadRequest(f"this index holds {count} saved searches, the most it keeps")
+            self.store.put_saved_search(search.id, search.to_dict(vector=True))
+        return search
+
+    def saved_searches(self) -> list[SavedSearch]:
+        with self.folder.reading():
+            return [SavedSearch.from_dict(d) for d in self.store.saved_searches()]
+
+    def remove_search(self, search_id: str) -> None:
+        with self.folder.write_lock():
+            if not self.store.delete_saved_search(search_id):
+                raise UnknownId(f"no saved search with id {search_id}")
+
+    def alerts(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Alerts recorded after `since` (a `matched_at` time), oldest first."""
+        with self.folder.reading():
+            return self.store.alerts_since(since, limit or self.alert_params.page)
+
+    def _percolate(self, cluster_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Match these clusters against every saved search; record (and send) alerts."""
+        with self.folder.reading() as generation:
+            searches = [SavedSearch.from_dict(d) for d in self.store.saved_searches()]
+            if not searches or not cluster_ids:
+                return []
+            clusters = self.store.get_clusters(list(cluster_ids))
+            passages = self.store.cluster_passages(list(cluster_ids))
+            background = self._background(generation)
+            unknown = {s.id: self.store.unknown_terms(query_terms(s.query)) for s in searches}
+        matches = percolate(
+            searches,
+            clusters,
+            passages,
+            background,
+            unknown,
+            self.params.relevance,
+            self.alert_params,
+        )
+        if not matches:
+            return []
+        stamp = now_iso()
+        rows = [
+            {
+                **m.to_dict(),
+                "matched_at": stamp,
+                "delivery": "pending" if m.search.webhook else None,
+            }
+            for m in matches
+        ]
+        with self.folder.write_lock():
+            ids = self.store.add_alerts(rows)
+        for alert_id, row, match in zip(ids, rows, matches, strict=True):
+            if match.search.webhook:
+                self._deliveries.send(
+                    match.search.webhook,
+                    {"id": alert_id, **row},
+                    lambda status, a=alert_id: self.store.set_alert_delivery(a, status),
+                )
+        return [{"id": a, **r} for a, r in zip(ids, rows, strict=True)]
 
     def add_paths(
         self,

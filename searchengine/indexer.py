@@ -56,6 +56,7 @@ class AddReport:
     passages_reused: int = 0
     encode_seconds: float = 0.0
     total_seconds: float = 0.0
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # saved searches matched
 
     @property
     def changed(self) -> bool:
@@ -74,6 +75,7 @@ class AddReport:
         self.passages_reused += other.passages_reused
         self.encode_seconds += other.encode_seconds
         self.total_seconds += other.total_seconds
+        self.alerts += other.alerts
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class AddReport:
             "passages_reused": self.passages_reused,
             "passages_per_second": round(self.passages_per_second, 1),
             "seconds": round(self.total_seconds, 3),
+            "alerts": len(self.alerts),
         }
 
 

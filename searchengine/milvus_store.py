@@ -101,6 +101,12 @@ def passage_id(cluster_id: str, content: str, position: int) -> int:
     return int.from_bytes(digest.digest(), "big") & ((1 << 63) - 1)
 
 
+def secrets_hex() -> str:
+    import secrets
+
+    return secrets.token_hex(4)
+
+
 def literal(value: str) -> str:
     """A string as a Milvus expression literal (JSON's escaping is Milvus')."""
     return json.dumps(value, ensure_ascii=False)
@@ -692,6 +698,69 @@ class MilvusStore:
         if not rows:
             return np.zeros((0, dimension), np.float32)
         return np.asarray([r["vector"] for r in rows], np.float32)
+
+    # --- saved searches and alerts (alerts.py): rows of the meta collection --------------
+
+    def saved_searches(self) -> list[dict[str, Any]]:
+        rows = self._query(self.meta_name, 'key like "search:%"', ["value"], limit=MAX_LIMIT)
+        found = [json.loads(r["value"]) for r in rows]
+        return sorted(found, key=lambda r: (r.get("created_at", ""), r["id"]))
+
+    def put_saved_search(self, search_id: str, record: dict[str, Any]) -> None:
+        self._put_meta({f"search:{search_id}": json.dumps(record)})
+
+    def delete_saved_search(self, search_id: str) -> bool:
+        key = literal(f"search:{search_id}")
+        if not self._query(self.meta_name, f"key == {key}", ["key"]):
+            return False
+        self.call("delete", self.meta_name, filter=f"key == {key}")
+        return True
+
+    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """Record alerts; their ids are their keys (time first: they sort by it)."""
+        keyed = {f"alert:{r['matched_at']}:{secrets_hex()}": r for r in rows}
+        for i in range(0, len(keyed), self.params.batch):
+            part = dict(list(keyed.items())[i : i + self.params.batch])
+            self._put_meta({k: json.dumps(v) for k, v in part.items()})
+        return list(keyed)
+
+    def set_alert_delivery(self, alert_id: str, status: str) -> None:
+        rows = self._query(self.meta_name, f"key == {literal(alert_id)}", ["value"])
+        if rows:
+            self._put_meta(
+                {alert_id: json.dumps({**json.loads(rows[0]["value"]), "delivery": status})}
+            )
+
+    def alerts_since(self, since: str | None, limit: int) -> list[dict[str, Any]]:
+        expr = f'key like "alert:%" and key > {literal("alert:" + (since or ""))}'
+        rows = self._query(self.meta_name, expr, ["key", "value"], limit=MAX_LIMIT)
+        found = [{"id": r["key"], **json.loads(r["value"])} for r in rows]
+        found = [a for a in found if a["matched_at"] > (since or "")]
+        return sorted(found, key=lambda a: (a["matched_at"], a["id"]))[:limit]
+
+    def cluster_passages(
+        self, ids: Sequence[str]
+    ) -> dict[str, list[tuple[Field, int, str, np.ndarray]]]:
+        out: dict[str, list[tuple[Field, int, str, np.ndarray]]] = {}
+        rows: list[dict] = []
+        for expr in self._in("cluster_id", ids):
+            rows.extend(
+                self._query(
+                    self.passages_name,
+                    expr,
+                    ["id", "cluster_id", "field", "position", "text", "vector"],
+                )
+            )
+        for r in sorted(rows, key=lambda r: int(r["id"])):
+            out.setdefault(r["cluster_id"], []).append(
+                (
+                    Field(r["field"]),
+                    int(r["position"]),
+                    r["text"],
+                    np.asarray(r["vector"], np.float32),
+                )
+            )
+        return out
 
     # --- filters, words, vectors -----------------------------------------------------------
 

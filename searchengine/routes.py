@@ -54,11 +54,11 @@ class ApiError(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
-def as_json(data: Any) -> Response:
+def as_json(data: Any, status_code: int = 200) -> Response:
     """The engine's JSON, written once: a returned dict would go through FastAPI's
     `jsonable_encoder`, a Python walk of every field (~1 ms for a search answer)."""
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, media_type="application/json")
+    return Response(body, media_type="application/json", status_code=status_code)
 
 
 def get_engine(request: Request) -> Engine:
@@ -512,6 +512,95 @@ async def add_documents(request: Request) -> JSONResponse:
 )
 def delete_cluster(cluster_id: str, engine: EngineDep) -> Response:
     return as_json({"removed": engine.remove([cluster_id])})
+
+
+class SavedSearchBody(_Body):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")
+    date_from: str | None = Field(None, alias="from")
+    date_to: str | None = Field(None, alias="to")
+    sources: list[str] = []
+    entities: list[str] = []
+    sentiment: Sentiment | None = None
+    min_relevance: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="alert only at this calibrated relevance or more "
+        "(default: the engine's cut-off for a strong match)",
+    )
+    webhook: str | None = Field(
+        None, max_length=2000, description="an http(s) URL each alert is POSTed to as JSON"
+    )
+
+
+@router.post(
+    "/searches",
+    tags=["alerts"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    status_code=201,
+    responses={201: {"model": m.SavedSearch}},
+)
+def save_search(body: SavedSearchBody, engine: EngineDep) -> Response:
+    """Save a query: every later ingest matches its new or replaced clusters against it
+    and records an alert for each strong enough match (POSTed to `webhook` if given)."""
+    filters = Filters.build(
+        body.date_from,
+        body.date_to,
+        body.sources,
+        body.entities,
+        body.sentiment.value if body.sentiment else None,
+    )
+    saved = engine.save_search(body.query, filters, body.min_relevance, body.webhook)
+    return as_json(saved.to_dict(), status_code=201)
+
+
+@router.get(
+    "/searches",
+    tags=["alerts"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={200: {"model": m.SavedSearches}},
+)
+def saved_searches(engine: EngineDep) -> Response:
+    """The saved searches (they name their webhooks: the API key is needed to read them)."""
+    return as_json({"results": [s.to_dict() for s in engine.saved_searches()]})
+
+
+@router.delete(
+    "/searches/{search_id}",
+    tags=["alerts"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={200: {"model": m.Removed}},
+)
+def remove_search(search_id: str, engine: EngineDep) -> Response:
+    engine.remove_search(search_id)
+    return as_json({"removed": [search_id]})
+
+
+@router.get(
+    "/alerts",
+    tags=["alerts"],
+    response_model=None,
+    responses={200: {"model": m.Alerts}},
+)
+def alerts(
+    engine: EngineDep,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="only alerts matched after this time (a previous answer's `next_since`)",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> Response:
+    """Alerts raised by ingests, oldest first: which saved search matched which cluster,
+    how strongly, when, and whether its webhook took it."""
+    found = engine.alerts(since, limit)
+    next_since = found[-1]["matched_at"] if found else since
+    return as_json({"results": found, "next_since": next_since})
 
 
 @router.get("/", include_in_schema=False)

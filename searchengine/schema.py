@@ -103,9 +103,28 @@ _M003_VECTOR_LOG = """
             SELECT 'log_floor', coalesce((SELECT value FROM meta WHERE key = 'generation'), '0');
 """
 
+# Saved searches and the alerts they raised on ingest (alerts.py): settings and a
+# log beside the content, written without bumping the generation.
+_M004_ALERTS = """
+        CREATE TABLE saved_searches (
+            id TEXT PRIMARY KEY,
+            record TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE alerts (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            matched_at TEXT NOT NULL,
+            search_id TEXT NOT NULL,
+            cluster_id TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX alerts_matched_at ON alerts(matched_at);
+"""
+
 # Named migrations, applied in order on open; each runs in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", _M001_INITIAL),
     ("002_terms", _M002_TERMS),
     ("003_vector_log", _M003_VECTOR_LOG),
+    ("004_alerts", _M004_ALERTS),
 ]

@@ -46,6 +46,7 @@ BOTH_BACKENDS = {
     "test_api",
     "test_news_ordering",
     "test_news_views",
+    "test_alerts",
 }
 _prefixes = itertools.count(1)
 

@@ -1,0 +1,183 @@
+"""Saved searches that fire on ingest (alerts.py): through the library, the CLI and the
+API, on both backends, with a real loopback webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from searchengine import Engine, Filters, UnknownId
+from searchengine.api import ApiSettings, create_app
+from searchengine.errors import BadRequest
+
+from .conftest import SEEDS
+
+EXE = Path(sys.executable).parent / "searchengine"
+KEY = "alerts-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+VENEZUELA = SEEDS / "000_04a9b59b936e3d08.txt"  # 2026-01-09-c10: political prisoners freed
+
+
+class Receiver:
+    """A webhook receiver on a free loopback port that keeps what it was sent."""
+
+    def __init__(self) -> None:
+        received: list[dict] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, n: int, timeout: float = 15) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.received
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def without(engine: Engine, path: Path) -> None:
+    """Index every seed digest but `path`."""
+    engine.add_paths([p for p in sorted(SEEDS.glob("*.txt")) if p != path])
+
+
+def test_a_saved_search_fires_on_the_ingest_that_adds_its_story(
+    engine: Engine, receiver: Receiver
+) -> None:
+    without(engine, VENEZUELA)
+    hit = engine.save_search("Venezuela political prisoners released", webhook=receiver.url)
+    engine.save_search("Japan snap election results")  # names what no story mentions
+    engine.save_search("Venezuela political prisoners", filters=Filters.build(date_to="2025-12-31"))
+    assert not engine.alerts()  # saving matches nothing already indexed
+    run = engine.add_paths([VENEZUELA])
+    assert [a["cluster_id"] for a in run.report.alerts] == ["2026-01-09-c10"]
+    alerts = engine.alerts()
+    assert len(alerts) == 1 and alerts[0]["search_id"] == hit.id
+    assert alerts[0]["relevance"] >= hit.min_relevance and alerts[0]["title"].startswith(
+        "Venezuela"
+    )
+    sent = receiver.wait(1)
+    assert sent and sent[0]["cluster_id"] == "2026-01-09-c10" and sent[0]["search_id"] == hit.id
+    deadline = time.monotonic() + 10
+    while engine.alerts()[0]["delivery"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.alerts()[0]["delivery"].startswith("delivered")
+    # `since` gives only what came after; an unchanged re-ingest raises nothing new.
+    since = alerts[-1]["matched_at"]
+    engine.add_paths([VENEZUELA])
+    assert engine.alerts(since) == []
+
+
+def test_a_replaced_cluster_is_matched_again_and_a_dead_webhook_is_recorded(
+    engine: Engine,
+) -> None:
+    without(engine, VENEZUELA)
+    engine.save_search("Venezuela political prisoners released", webhook="http://127.0.0.1:9/x")
+    engine.add_paths([VENEZUELA])
+    cluster = engine.get("2026-01-09-c10")[0]
+    cluster.summary += " More prisoners were released on Saturday."
+    report = engine.add([cluster])
+    assert report.replaced == ["2026-01-09-c10"] and len(report.alerts) == 1
+    engine._deliveries.wait()
+    assert all(a["delivery"].startswith("failed") for a in engine.alerts())
+
+
+def test_saved_searches_survive_a_restart_and_can_be_removed(
+    engine: Engine, index_dir: Path
+) -> None:
+    saved = engine.save_search("Louvre jewels", min_relevance=0.5)
+    engine.close()
+    again = Engine.open(index_dir)
+    try:
+        (kept,) = again.saved_searches()
+        assert (kept.id, kept.query, kept.min_relevance) == (saved.id, "Louvre jewels", 0.5)
+        again.remove_search(saved.id)
+        assert again.saved_searches() == []
+        with pytest.raises(UnknownId):
+            again.remove_search(saved.id)
+    finally:
+        again.close()
+    for bad in (
+        {"query": " "},
+        {"query": "x", "min_relevance": 2.0},
+        {"query": "x", "webhook": "ftp://x"},
+    ):
+        with pytest.raises(BadRequest):
+            engine.save_search(**bad)  # type: ignore[arg-type]
+
+
+def test_saved_searches_and_alerts_over_http_need_the_key_to_write(
+    engine: Engine, index_dir: Path, receiver: Receiver
+) -> None:
+    without(engine, VENEZUELA)
+    app = create_app(ApiSettings(index=index_dir, api_key=KEY), engine=engine)
+    with TestClient(app) as client:
+        body = {"query": "Venezuela political prisoners released", "webhook": receiver.url}
+        assert client.post("/searches", json=body).status_code == 401
+        r = client.post("/searches", json=body, headers=AUTH)
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        assert client.get("/searches").status_code == 401
+        listed = client.get("/searches", headers=AUTH).json()["results"]
+        assert [s["id"] for s in listed] == [sid] and "vector" not in listed[0]
+        bad = client.post("/searches", json={"query": "x", "min_relevance": 3}, headers=AUTH)
+        assert bad.status_code in (400, 422)
+        ingest = client.post("/documents", content=VENEZUELA.read_text(), headers=AUTH)
+        assert ingest.status_code == 200, ingest.text
+        got = client.get("/alerts").json()
+        assert [a["cluster_id"] for a in got["results"]] == ["2026-01-09-c10"]
+        assert client.get("/alerts", params={"since": got["next_since"]}).json()["results"] == []
+        assert receiver.wait(1)[0]["cluster_id"] == "2026-01-09-c10"
+        assert client.delete(f"/searches/{sid}").status_code == 401
+        assert client.delete(f"/searches/{sid}", headers=AUTH).status_code == 200
+        assert client.delete(f"/searches/{sid}", headers=AUTH).status_code == 404
+
+
+def test_the_cli_saves_lists_and_shows_alerts(tmp_path: Path) -> None:
+    index = str(tmp_path / "idx")
+
+    def cli(*args: str) -> str:
+        out = subprocess.run(
+            [str(EXE), *args, "--index", index], capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    cli("index", str(SEEDS / "2025-10-03_c6.txt"), "--model", "hashing", "-q")
+    saved = json.loads(cli("searches", "add", "Venezuela political prisoners", "--json"))
+    assert saved["id"] in cli("searches", "list")
+    assert "1 alert(s) from saved searches" in cli("index", str(VENEZUELA), "-q")
+    shown = json.loads(cli("alerts", "--json"))
+    assert [a["cluster_id"] for a in shown["results"]] == ["2026-01-09-c10"]
+    assert "2026-01-09-c10" in cli("alerts")
+    assert cli("alerts", "--since", shown["next_since"]).strip() == "no alerts"
+    cli("searches", "remove", saved["id"])
+    assert cli("searches", "list").strip() == "no saved searches"
