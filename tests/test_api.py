@@ -254,10 +254,12 @@ def test_503_while_the_index_is_not_loaded(tmp_path: Path) -> None:
         assert c.get("/health").status_code == 503
 
 
-def test_searches_keep_answering_during_ingest(client: TestClient) -> None:
+def test_searches_keep_answering_during_ingest(client: TestClient, backend: str) -> None:
     """One thread ingests (encoding, committing) while others search: every search
     succeeds and sees the index before or after a write, never half of one."""
     digests = sorted(SEEDS.glob("2025-1*.txt"))
+    if backend == "milvus":  # milvus-lite scans every passage per BM25 search: fewer writes
+        digests = digests[:8]
     renamed = [
         p.read_text().replace("Image for cluster ", "Image for cluster 9") for p in digests
     ]  # new ids: c6 -> c96, ...
