@@ -350,3 +350,59 @@ def test_collapsed_results_coverage_chart_and_an_entity_page(server: str, tmp_pa
             page.screenshot(path=str(tmp_path / "coverage-390.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_the_alerts_page_lists_what_saved_searches_matched(tmp_path: Path) -> None:
+    """A search saved with the CLI fires when a digest is indexed; the page's Alerts
+    view lists the match, newest first, linked to its story."""
+    from playwright.sync_api import sync_playwright
+
+    index = tmp_path / "idx"
+    venezuela = SEEDS / "000_04a9b59b936e3d08.txt"
+
+    def cli(*args: str) -> None:
+        subprocess.run(
+            [str(EXE), *args, "--index", str(index)], check=True, capture_output=True, timeout=300
+        )
+
+    cli("index", str(SEEDS / "2025-10-03_c6.txt"), "--model", "hashing", "-q")
+    cli("searches", "add", "Venezuela political prisoners released")
+    cli("index", str(venezuela), "-q")
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(EXE), "serve", "--index", str(index), "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = launch(p)
+            try:
+                page = browser.new_page()
+                page.goto(url + "/")
+                page.click("#alerts-link")
+                page.wait_for_url("**alerts**", timeout=15_000)
+                item = page.locator("#results li.alert").first
+                item.wait_for(timeout=15_000)
+                assert item.get_attribute("data-id") == "2026-01-09-c10"
+                assert "Venezuela political prisoners released" in item.inner_text()
+                page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
+                item.locator("a.open").click()
+                page.wait_for_url("**cluster=2026-01-09-c10**", timeout=15_000)
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

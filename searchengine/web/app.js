@@ -340,6 +340,25 @@ async function showEntity(name) {
   }
 }
 
+// What saved searches matched in recent ingests (saving one needs the API key: the
+// CLI or POST /searches); newest first, each a link to its story.
+async function showAlerts() {
+  detail.hidden = true; results.hidden = false; $("more").hidden = true; $("facets").replaceChildren();
+  status.textContent = "Loading alerts…";
+  try {
+    const data = await getJSON("/alerts?limit=500");
+    const found = data.results.slice().reverse();
+    status.textContent = found.length ? `${found.length} ${found.length === 1 ? "alert" : "alerts"} from saved searches, newest first` : "No alerts yet.";
+    results.replaceChildren(...found.map((a) => el("li", { class: "story alert", "data-id": a.cluster_id },
+      el("div", { class: "meta" }, `${a.matched_at.slice(0, 16).replace("T", " ")} · “${a.query}” · relevance ${Math.round(a.relevance * 100)}%`
+        + (a.delivery ? ` · webhook ${a.delivery}` : "")),
+      clusterLink(a.cluster_id, a.title), " ", el("span", { class: "when" }, a.date || ""))));
+  } catch (err) {
+    results.replaceChildren();
+    status.textContent = `Error: ${err.message}`;
+  }
+}
+
 // Stories a reader liked live in this browser only (localStorage): they feed "For you".
 const LIKED = "searchengine.liked";
 function likedIds() {
@@ -470,6 +489,7 @@ function route() {
   if (p.get("cluster")) return showCluster(p.get("cluster"));
   if (p.get("like")) return showLike(p.get("like"));
   if (p.get("name")) return showEntity(p.get("name"));
+  if (p.has("alerts")) return showAlerts();
   fill(p);
   if (p.get("q")) return runSearch(p);
   return showHome();
@@ -485,5 +505,6 @@ $("more").addEventListener("click", () => {
   runSearch(new URLSearchParams(location.search));
 });
 $("home").addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams()); });
+$("alerts-link").addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams({ alerts: "" })); });
 window.addEventListener("popstate", () => { shown = PAGE; route(); });
 route();
