@@ -538,8 +538,7 @@ class SavedSearchBody(_Body):
     tags=["alerts"],
     dependencies=[Depends(require_key)],
     response_model=None,
-    status_code=201,
-    responses={201: {"model": m.SavedSearch}},
+    responses={200: {"model": m.SavedSearch}},
 )
 def save_search(body: SavedSearchBody, engine: EngineDep) -> Response:
     """Save a query: every later ingest matches its new or replaced clusters against it
@@ -552,7 +551,7 @@ def save_search(body: SavedSearchBody, engine: EngineDep) -> Response:
         body.sentiment.value if body.sentiment else None,
     )
     saved = engine.save_search(body.query, filters, body.min_relevance, body.webhook)
-    return as_json(saved.to_dict(), status_code=201)
+    return as_json(saved.to_dict())
 
 
 @router.get(

@@ -143,7 +143,7 @@ def test_saved_searches_and_alerts_over_http_need_the_key_to_write(
         body = {"query": "Venezuela political prisoners released", "webhook": receiver.url}
         assert client.post("/searches", json=body).status_code == 401
         r = client.post("/searches", json=body, headers=AUTH)
-        assert r.status_code == 201, r.text
+        assert r.status_code == 200, r.text
         sid = r.json()["id"]
         assert client.get("/searches").status_code == 401
         listed = client.get("/searches", headers=AUTH).json()["results"]

@@ -85,6 +85,7 @@ def test_search_filters_and_articles(client: TestClient) -> None:
     assert r.status_code == 200
 
 
+@pytest.mark.embedded_only  # the HTTP edge, not the backend
 @pytest.mark.parametrize(
     "params",
     [
@@ -158,6 +159,7 @@ def test_related_thread_similar_recommend(client: TestClient) -> None:
     )
 
 
+@pytest.mark.embedded_only  # the HTTP edge, not the backend
 def test_writes_need_the_key(client: TestClient) -> None:
     body = seed_text("000_04a9b59b936e3d08.txt")
     r = client.post("/documents", content=body, headers={"content-type": "text/plain"})
@@ -169,6 +171,7 @@ def test_writes_need_the_key(client: TestClient) -> None:
     assert client.get("/clusters/2026-01-09-c10").status_code == 200
 
 
+@pytest.mark.embedded_only  # the HTTP edge, not the backend
 def test_writes_are_refused_when_no_key_is_configured(seeded: Engine, index_dir: Path) -> None:
     app = create_app(ApiSettings(index=index_dir, api_key=None), engine=seeded)
     with TestClient(app) as c:
@@ -229,6 +232,7 @@ def test_delete(client: TestClient) -> None:
     assert client.delete("/clusters/2026-01-09-c10", headers=AUTH).status_code == 404
 
 
+@pytest.mark.embedded_only  # the HTTP edge, not the backend
 def test_openapi_and_docs(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     for path in ["/search", "/clusters/{cluster_id}", "/documents", "/recommend", "/health"]:
@@ -236,6 +240,7 @@ def test_openapi_and_docs(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+@pytest.mark.embedded_only  # the HTTP edge, not the backend
 def test_search_page_is_served_offline(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
@@ -245,6 +250,7 @@ def test_search_page_is_served_offline(client: TestClient) -> None:
         assert r.status_code == 200 and "https://" not in r.text
 
 
+@pytest.mark.embedded_only  # the HTTP edge, not the backend
 def test_503_while_the_index_is_not_loaded(tmp_path: Path) -> None:
     app = create_app(ApiSettings(index=tmp_path / "missing"), load_in_background=False)
     with TestClient(app) as c:

@@ -113,6 +113,7 @@ def test_bad_ordering_options_are_clear_errors() -> None:
             SearchRequest("x", **bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.embedded_only  # the CLI and HTTP layers (Milvus: test_milvus.py)
 def test_the_cli_and_the_api_take_the_same_options(seeded: Engine, index_dir: Path) -> None:
     app = create_app(ApiSettings(index=index_dir), engine=seeded)
     with TestClient(app) as client:

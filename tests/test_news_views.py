@@ -66,6 +66,7 @@ def test_an_entity_timeline_matches_as_the_filter_does(seeded: Engine) -> None:
         seeded.entity("  ")
 
 
+@pytest.mark.embedded_only  # the CLI and HTTP layers (Milvus: test_milvus.py)
 def test_coverage_and_entity_through_the_api_and_the_cli(seeded: Engine, index_dir: Path) -> None:
     app = create_app(ApiSettings(index=index_dir), engine=seeded)
     with TestClient(app) as client:
