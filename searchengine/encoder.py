@@ -350,6 +350,10 @@ class HashingEncoder:
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
+            known = _HASHED_TEXTS.get((self.dimension, text))
+            if known is not None:
+                out[row] = known
+                continue
             for word in _WORD.findall(fold(text)):
                 self._add(out[row], word, 1.0)
                 padded = f"#{word}#"
@@ -358,13 +362,30 @@ class HashingEncoder:
             norm = float(np.linalg.norm(out[row]))
             if norm > 0:
                 out[row] /= norm
+            if len(_HASHED_TEXTS) >= _HASHED_LIMIT:
+                _HASHED_TEXTS.clear()
+            _HASHED_TEXTS[(self.dimension, text)] = out[row].copy()
         return out
 
     def _add(self, vector: np.ndarray, feature: str, weight: float) -> None:
-        digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
-        bucket = int.from_bytes(digest[:4], "little") % self.dimension
-        sign = 1.0 if digest[4] & 1 else -1.0
-        vector[bucket] += sign * weight
+        key = (self.dimension, feature)
+        hashed = _HASHED_FEATURES.get(key)
+        if hashed is None:
+            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self.dimension
+            hashed = (bucket, 1.0 if digest[4] & 1 else -1.0)
+            if len(_HASHED_FEATURES) >= _HASHED_LIMIT:
+                _HASHED_FEATURES.clear()
+            _HASHED_FEATURES[key] = hashed
+        vector[hashed[0]] += hashed[1] * weight
+
+
+# The hashing encoder's work, kept per process: the test suite encodes the same seed
+# texts for every test's index (~1 s each time, ~200 indexes a run), and words and
+# trigrams recur across texts. Bounded: cleared past 200k entries (~100 MB at most).
+_HASHED_LIMIT = 200_000
+_HASHED_TEXTS: dict[tuple[int, str], np.ndarray] = {}
+_HASHED_FEATURES: dict[tuple[int, str], tuple[int, float]] = {}
 
 
 def identity(encoder: Encoder) -> EncoderId:
