@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from .conftest import SEEDS
+from .conftest import SEEDS, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 EXE = Path(sys.executable).parent / "searchengine"
@@ -25,23 +26,11 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    index = tmp_path / "idx"
-    subprocess.run(
-        [str(EXE), "index", str(SEEDS), "--index", str(index), "--model", "hashing", "-q"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+@contextmanager
+def serving(index: Path, log_path: Path) -> Iterator[str]:
+    """`searchengine serve` on `index` as its own process, until it answers /health."""
     port = free_port()
-    log = open(tmp_path / "server.log", "w")
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [str(EXE), "serve", "--index", str(index), "--port", str(port), "--log-level", "warning"],
         stdout=log,
@@ -59,13 +48,26 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "server.log").read_text())
+                raise RuntimeError(log_path.read_text())
             time.sleep(0.2)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    index = tmp_path / "idx"
+    subprocess.run(
+        [str(EXE), "index", str(SEEDS), "--index", str(index), "--model", "hashing", "-q"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    with serving(index, tmp_path / "server.log") as url:
+        yield url
 
 
 def launch(p):  # type: ignore[no-untyped-def]
@@ -368,25 +370,7 @@ def test_the_alerts_page_lists_what_saved_searches_matched(tmp_path: Path) -> No
     cli("index", str(SEEDS / "2025-10-03_c6.txt"), "--model", "hashing", "-q")
     cli("searches", "add", "Venezuela political prisoners released")
     cli("index", str(venezuela), "-q")
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(EXE), "serve", "--index", str(index), "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+    with serving(index, tmp_path / "server.log") as url:
         with sync_playwright() as p:
             browser = launch(p)
             try:
@@ -403,6 +387,3 @@ def test_the_alerts_page_lists_what_saved_searches_matched(tmp_path: Path) -> No
                 page.wait_for_url("**cluster=2026-01-09-c10**", timeout=15_000)
             finally:
                 browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import SEEDS
+from .conftest import SEEDS, free_port
 
 EXE = Path(sys.executable).parent / "searchengine"
 KEY = "process-key"
@@ -73,12 +72,6 @@ Articles in this Cluster
 Councillors in {word} backed the harbour plan, which adds a ferry berth and protects fishing quotas.
 Entities: {word.title()} Council, ExampleTone: neutralSentiment: positiveIntent: inform
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
