@@ -180,13 +180,14 @@ def percolate(
     clusters: dict[str, Cluster],
     passages: dict[str, list[tuple[Field, int, str, np.ndarray]]],
     background: np.ndarray,
-    unknown: dict[str, list[str]],
+    words: dict[str, QueryWords],
     relevance: RelevanceParams,
     params: AlertParams,
 ) -> list[Match]:
     """Every (saved search, cluster) pair whose calibrated relevance reaches the
     search's minimum and whose cluster passes its filters. `passages`: each cluster's
-    (field, position, text, vector); `unknown`: each query's words the index lacks."""
+    (field, position, text, vector); `words`: each query's words the index lacks and the
+    index's words found for them (`Searcher.query_words`), as its search would use."""
     live = [s for s in searches if s.vector]
     cids = [c for c in clusters if passages.get(c)]
     if not live or not cids:
@@ -226,7 +227,7 @@ def percolate(
         if not len(candidates) or spreads[si] <= 0:
             continue
         terms = query_terms(search.query)
-        coverage = _TermCoverage(search.query, terms, QueryWords(unknown.get(search.id, []), {}))
+        coverage = _TermCoverage(search.query, terms, words.get(search.id) or QueryWords())
         if max(0.0, 1.0 - relevance.names_discount * coverage.names_missing) == 0.0:
             continue  # the query names only what the index never mentions
         groups = coverage.groups

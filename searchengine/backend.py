@@ -49,17 +49,19 @@ def location(value: str | Path) -> Location:
     return value if is_milvus(value) else Path(value)
 
 
-def exists(where: Location) -> bool:
-    """Whether an index is there already (a Milvus URI is asked when opened)."""
+def open_existing(where: Location, model: str | None = None) -> IndexBackend | None:
+    """The index there, opened, or None when there is none. One open: a Milvus URI is
+    asked once (asking whether it exists, then opening it, connected twice)."""
     if is_milvus(where):
         from .errors import IndexCorrupt, IndexNotFound
 
         try:
-            open_index(where).close()
+            return open_index(where, model)
         except (IndexNotFound, IndexCorrupt):
-            return False  # creating it says what is in the way, if anything
-        return True
-    return (Path(where) / "manifest.json").exists()
+            return None  # creating it says what is in the way, if anything
+    if not (Path(where) / "manifest.json").exists():
+        return None
+    return open_index(where, model)
 
 
 def open_index(where: Location, model: str | None = None) -> IndexBackend:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .alerts import AlertParams, Deliveries, SavedSearch, now_iso, percolate
-from .backend import IndexBackend, create_index, exists, location, open_index
+from .backend import IndexBackend, create_index, location, open_existing, open_index
 from .contract import (
     Filters,
     RecommendRequest,
@@ -41,7 +41,6 @@ from .ordering import OrderingParams, candidate_k, collapse, order
 from .related import RecommendParams, RelatedStory, Stories, ThreadParams
 from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
 from .similarity import SimilarityParams
-from .text import query_terms
 
 log = logging.getLogger("searchengine")
 
@@ -109,13 +108,13 @@ class Engine:
         must match the model the index was built with; None means "whatever it was built
         with". The model itself is loaded only when something needs encoding."""
         where = location(path)
-        if create and not exists(where):
+        wanted = encoder.name if encoder else model
+        folder = open_existing(where, wanted) if create else open_index(where, wanted)
+        if folder is None:
             encoder = encoder or load_encoder(model or DEFAULT_MODEL, runtime, precision)
             folder = create_index(
                 where, encoder.name, encoder.dimension, index_type, identity(encoder)
             )
-        else:
-            folder = open_index(where, model=encoder.name if encoder else model)
         return cls(folder, encoder, params, runtime, precision)
 
     def close(self) -> None:
@@ -220,13 +219,14 @@ class Engine:
             clusters = self.store.get_clusters(list(cluster_ids))
             passages = self.store.cluster_passages(list(cluster_ids))
             background = self._background(generation)
-            unknown = {s.id: self.store.unknown_terms(query_terms(s.query)) for s in searches}
+            searcher = self._searcher()
+            words = {s.id: searcher.query_words(s.query) for s in searches}
         matches = percolate(
             searches,
             clusters,
             passages,
             background,
-            unknown,
+            words,
             self.params.relevance,
             self.alert_params,
         )
@@ -276,10 +276,8 @@ class Engine:
         m = self.folder.manifest
         where = location(target)
         recorded = EncoderId.from_dict(m.encoder)
-        folder = (
-            open_index(where, model=m.model)
-            if exists(where)
-            else create_index(where, m.model, m.dimension, index_type, recorded)
+        folder = open_existing(where, m.model) or create_index(
+            where, m.model, m.dimension, index_type, recorded
         )
         with Engine(folder) as copy:
             if copy.folder.manifest.dimension != m.dimension:

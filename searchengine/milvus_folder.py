@@ -269,10 +269,12 @@ class MilvusFolder:
             return
         gen, index_type = self.store.state()
         local.depth, local.generation, local.index_type = 1, gen, index_type
+        self.store.reading_at(gen)
         try:
             yield gen
         finally:
             local.depth = 0
+            self.store.reading_at(None)
 
     @property
     def vectors(self) -> MilvusVectors:

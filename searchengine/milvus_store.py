@@ -382,14 +382,22 @@ class MilvusStore:
 
     @property
     def generation(self) -> int:
-        return self.state()[0]
+        """This thread's read's generation (`reading_at`), else asked of Milvus."""
+        reading = getattr(self._local, "reading", None)
+        return reading if reading is not None else self.state()[0]
+
+    def reading_at(self, generation: int | None) -> None:
+        """The generation the folder's `reading()` just read for this thread (None when
+        it ends): what the vocabulary checks against, instead of a round trip each time
+        (a search asked three times, two of them for the same answer)."""
+        self._local.reading = generation
 
     @contextmanager
     def write(self) -> Iterator[int]:
         """Collect one write, then send it in the safe order (module docstring). The new
         generation is a microsecond clock, past the current one: writers in several
         processes need no shared counter to tell readers that something changed."""
-        gen = max(self.generation + 1, time.time_ns() // 1000)
+        gen = max(self.state()[0] + 1, time.time_ns() // 1000)
         pending = _PendingWrite(gen)
         self._local.write = pending
         try:

@@ -96,6 +96,20 @@ def test_a_saved_search_fires_on_the_ingest_that_adds_its_story(
     assert engine.alerts(since) == []
 
 
+def test_a_misspelt_name_in_a_saved_search_is_forgiven_as_a_search_forgives_it(
+    engine: Engine,
+) -> None:
+    """A search finds `maduro` for `Maduroo` and counts the name as known; the saved
+    search did not, and discounted every match as naming an unknown person."""
+    without(engine, VENEZUELA)
+    saved = engine.save_search("Maduroo political prisoners released")
+    run = engine.add_paths([VENEZUELA])
+    hit = engine.search(saved.query)[0]
+    assert hit.cluster_id == "2026-01-09-c10" and hit.evidence.names_missing == 0
+    assert [a["cluster_id"] for a in run.report.alerts] == ["2026-01-09-c10"]
+    assert run.report.alerts[0]["relevance"] == pytest.approx(hit.relevance, abs=0.05)
+
+
 def test_a_replaced_cluster_is_matched_again_and_a_dead_webhook_is_recorded(
     engine: Engine,
 ) -> None:

@@ -18,6 +18,7 @@ from searchengine.api import ApiSettings, create_app
 from searchengine.backend import remove_index
 from searchengine.encoder import HashingEncoder
 from searchengine.errors import BackendUnavailable, IndexCorrupt
+from searchengine.milvus_folder import MilvusFolder
 from searchengine.milvus_store import MilvusStore
 
 from .conftest import SEEDS, free_port
@@ -256,3 +257,38 @@ def test_the_index_type_is_chosen_when_the_index_is_made(uri: str, milvus_server
             create=True,
             index_type="PQ16",
         )
+
+
+def test_a_search_asks_milvus_for_the_generation_once_per_read(
+    uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every round trip to a remote Milvus is latency a reader waits for: a search with
+    an unknown word read the generation four times (twice for the vocabulary alone)."""
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
+        engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+        engine.search("Afeganistão prisoner releases")  # the vocabulary, once
+        calls = []
+        state = MilvusStore.state
+        monkeypatch.setattr(MilvusStore, "state", lambda self: calls.append(1) or state(self))
+        hits = engine.search("Afeganistão prisoner zzqx releases")
+        assert hits
+        assert len(calls) <= 2  # the query's words, then the search: one read each
+
+
+def test_opening_an_index_to_add_to_connects_once(
+    uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`index` on an existing Milvus index asked whether it existed (one connection),
+    then opened it (a second)."""
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
+        engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+    opened = []
+    real = MilvusFolder.open.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        MilvusFolder,
+        "open",
+        classmethod(lambda cls, *a, **k: opened.append(1) or real(cls, *a, **k)),
+    )
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
+        assert engine.stats()["clusters"] == 1
+    assert len(opened) == 1
