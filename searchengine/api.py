@@ -284,9 +284,9 @@ def _allowed_methods(request: Request) -> list[str]:
     path = request.url.path
     pattern = next(
         (
-            r.path
+            getattr(r, "path", None)
             for r in router.routes
-            if getattr(r, "path_regex", None) and r.path_regex.match(path)
+            if getattr(r, "path_regex", None) and r.path_regex.match(path)  # type: ignore[attr-defined]
         ),
         None,
     )

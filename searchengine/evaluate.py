@@ -182,7 +182,7 @@ def evaluate_collapse(
     """Story collapse on judged queries: how many different stories (families; a
     cluster outside every family is its own story) the top k shows with and without
     collapse, and nDCG@k counting each story once at its best member's grade."""
-    from .contract import SearchRequest
+    from .contract import Mode, SearchRequest
 
     def story(cid: str) -> str:
         return f"family:{families[cid]}" if cid in families else cid
@@ -199,7 +199,7 @@ def evaluate_collapse(
         if qid not in qrels:
             continue
         for name, collapse in (("plain", False), ("collapsed", True)):
-            hits = engine.search(SearchRequest(text, k=k, mode=mode, collapse=collapse))
+            hits = engine.search(SearchRequest(text, k=k, mode=Mode(mode), collapse=collapse))
             stories = [story(h.cluster_id) for h in hits]
             distinct[name].append(len(set(stories)))
             runs[name][qid] = _dedupe([(s, 0.0) for s in stories])

@@ -97,7 +97,7 @@ def require_key(
             "writes are disabled: start the server with SEARCHENGINE_API_KEY set, and send "
             "'Authorization: Bearer <key>'",
         )
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _space, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <key>' to write")
     if not hmac.compare_digest(token.strip().encode(), key.encode()):
@@ -338,7 +338,8 @@ class _Body(BaseModel):
     def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         """`"k": true` or `"diversity": false` is an error, not 1 or 0 (pydantic's lax
         mode would coerce; strict mode would also refuse `10.0`, a JSON integer)."""
-        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+        declared = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and declared is not None and declared.annotation is not bool:
             raise ValueError("a number, not true or false")
         return value
 
