@@ -282,7 +282,16 @@ class MemoryIndex:
         """The word index's words of four or more letters (see `Store.vocabulary`);
         per instance, and an instance is one generation."""
         if self._vocabulary is None:
-            self._vocabulary = Vocabulary(t for t in self._postings if len(t) >= 4)
+            alive, every = self.alive, self.n_alive == len(self.alive)
+            # Only words some living passage holds: a removed story's words, still in
+            # the postings until `compact`, were offered as close words ("louvr" for
+            # "Louvre" once the Louvre story was gone), and a server then encoded and
+            # ranked differently from a command reading the database.
+            self._vocabulary = Vocabulary(
+                t
+                for t, postings in self._postings.items()
+                if len(t) >= 4 and (every or alive[postings.arrays()[0]].any())
+            )
         return self._vocabulary
 
     def document_frequency(self, token: str) -> int:

@@ -143,6 +143,33 @@ def test_memory_follows_other_writers(index_dir: Path, encoder: HashingEncoder) 
         server.close()
 
 
+def test_a_removed_storys_words_are_no_longer_offered(
+    index_dir: Path, encoder: HashingEncoder
+) -> None:
+    """Observed: once the Louvre story was removed, a server still offered `louvr` and
+    `jewel` as the close words of "Louvre jewels" (its memory copy's vocabulary kept
+    removed passages' words until compaction), encoded "Louvre jewels (louvr jewel)"
+    and ranked other stories than a command reading the database."""
+    server = Engine.open(index_dir, encoder=encoder, create=True)
+    writer = Engine.open(index_dir, encoder=encoder)
+    try:
+        writer.add_paths([SEEDS])
+        server.serve_mode(wait=True)
+        ids = writer.store.cluster_ids()
+        writer.remove([i for i in ids if i == "2025-10-20-c1"] + ids[:5])  # Louvre and more
+        index = server.folder._memory.catch_up()
+        assert index.generation == server.generation() and index.n_alive < len(index.alive)
+        for query in ("Louvre jewels", "Louvre heist"):
+            assert server._query_words(query) == writer._query_words(query)
+            for mode in Mode:
+                got = server.search(query, k=5, mode=mode)
+                want = writer.search(query, k=5, mode=mode)
+                assert [(h.id, h.score) for h in got] == [(h.id, h.score) for h in want]
+    finally:
+        writer.close()
+        server.close()
+
+
 def test_compaction_keeps_the_ranking(seeded: Engine) -> None:
     """Removing over half the passages compacts the copy; scores stay FTS5's."""
     keeper = MemoryKeeper(seeded.store)
