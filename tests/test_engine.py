@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -341,6 +343,60 @@ def test_churn_on_a_graph_index_rebuilds_rarely(tmp_path: Path, encoder: Hashing
         assert eng.stats()["vectors"] == eng.stats()["passages"]
     finally:
         eng.close()
+
+
+@pytest.mark.embedded_only
+def test_a_server_keeps_answering_while_its_graph_is_rebuilt(
+    tmp_path: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Observed: a server whose graph passed its share of hidden removals (another
+    process removed them) rebuilt it inside the exclusive lock, and every search waited
+    for it (~15 s at 30k passages). It now answers from the old graph, where the
+    removals are hidden, while a new one is built in the background; then takes it up."""
+    path = tmp_path / "hnsw"
+    writer = Engine.open(path, encoder=encoder, create=True, index_type="HNSW32,Flat")
+    writer.add_paths([SEEDS])
+    server = Engine.open(path, encoder=encoder)
+    server.serve_mode(wait=True)
+    held, started = threading.Event(), threading.Event()
+    try:
+        with server.folder.reading():
+            graph = server.folder.vectors.index
+        rebuild = server.folder._rebuild
+
+        def held_rebuild(index_type: str) -> object:
+            started.set()
+            held.wait(60)
+            return rebuild(index_type)
+
+        monkeypatch.setattr(server.folder, "_rebuild", held_rebuild)
+        ids = writer.store.cluster_ids()
+        removed = set(ids[: len(ids) // 2])
+        writer.remove(sorted(removed))  # another engine, as another process would
+        hits = server.search("Louvre jewels", k=10, mode="dense")  # the rebuild is held
+        assert started.wait(30)
+        assert hits and not {h.id for h in hits} & removed
+        with server.folder.reading():
+            assert server.folder.vectors.index is graph and server.folder.vectors.hidden > 0
+        held.set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with server.folder.reading():
+                if server.folder.vectors.index is not graph:
+                    break
+            time.sleep(0.05)
+        with server.folder.reading():
+            assert server.folder.vectors.index is not graph
+            assert server.folder.vectors.hidden == 0
+            assert len(server.folder.vectors) == server.stats()["passages"]
+        expected = writer.search("Louvre jewels", k=10, mode="dense")
+        assert [h.id for h in server.search("Louvre jewels", k=10, mode="dense")] == [
+            h.id for h in expected
+        ]
+    finally:
+        held.set()
+        server.close()
+        writer.close()
 
 
 def test_graph_checkpoint_does_not_bring_removals_back(
