@@ -11,6 +11,11 @@ stored) on SYNTHETIC digests (scripts/synthetic.py).
 Prints, every 10 days and per index type: clusters, meta.sqlite (+WAL) and
 vector file sizes, the time to add and to remove one day, and peak RSS; ends
 with the growth from day 30 (the window full) to the last day.
+
+With `--reader`, a server's engine (serve mode) searches the same index without
+pause from a thread while the days go by, as readers do while a daily job runs;
+each day's longest search shows whether the job's writes ever hold readers up
+(a graph past its share of hidden removals is rebuilt: ~15 s at 30k passages).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -64,7 +70,52 @@ def folder_sizes(path: Path) -> dict[str, int]:
     return {"meta_bytes": meta, "vectors_bytes": vectors}
 
 
-def run(index_type: str, days: int, per_day: int, window: int, workdir: Path) -> list[dict]:
+class Reader:
+    """A server's engine searching without pause on a thread; the longest search and the
+    count since the last `take`."""
+
+    def __init__(self, path: Path, encoder: HashedRandomEncoder) -> None:
+        import numpy as np
+
+        from searchengine import Engine
+        from searchengine.contract import Mode, SearchRequest
+
+        self.engine = Engine.open(path, encoder=encoder)
+        self.engine.serve_mode(wait=True)
+        self.request = SearchRequest("reader", mode=Mode.DENSE, k=10)
+        self.vectors = encoder.encode([f"query {i}" for i in range(64)])
+        self.np = np
+        self.longest, self.count = 0.0, 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        i = 0
+        while not self._stop.is_set():
+            t = time.perf_counter()
+            self.engine.search_by_vector(self.request, self.vectors[i % len(self.vectors)])
+            took = time.perf_counter() - t
+            with self._lock:
+                self.longest, self.count = max(self.longest, took), self.count + 1
+            i += 1
+
+    def take(self) -> tuple[float, int]:
+        with self._lock:
+            out = (self.longest, self.count)
+            self.longest, self.count = 0.0, 0
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.engine.close()
+
+
+def run(
+    index_type: str, days: int, per_day: int, window: int, workdir: Path, reader: bool = False
+) -> list[dict]:
     from searchengine import Engine
     from searchengine.parse import parse_text
 
@@ -78,6 +129,7 @@ def run(index_type: str, days: int, per_day: int, window: int, workdir: Path) ->
     start = date(2025, 1, 1)
     by_day: dict[int, list[str]] = {}
     rows = []
+    searcher: Reader | None = None
     for d in range(days):
         day = start + timedelta(days=d)
         text = f"{day:%d-%m-%Y}\n\n" + "\n".join(
@@ -98,8 +150,13 @@ def run(index_type: str, days: int, per_day: int, window: int, workdir: Path) ->
         t = time.perf_counter()
         engine.close()  # the daily job ends: checkpoint
         closed = time.perf_counter() - t
+        if reader and searcher is None:
+            searcher = Reader(path, encoder)
+        longest, searches = searcher.take() if searcher is not None else (0.0, 0)
         rows.append(
             {
+                "reader_longest_ms": round(longest * 1000, 1),
+                "reader_searches": searches,
                 "day": d + 1,
                 "clusters": stats["clusters"],
                 "passages": stats["passages"],
@@ -110,6 +167,8 @@ def run(index_type: str, days: int, per_day: int, window: int, workdir: Path) ->
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             }
         )
+    if searcher is not None:
+        searcher.close()
     return rows
 
 
@@ -124,6 +183,9 @@ def main() -> None:
         "--index-type", action="append", help="FAISS types (default: Flat and HNSW32,Flat)"
     )
     parser.add_argument("--out", type=Path, help="write every day's figures as JSON")
+    parser.add_argument(
+        "--reader", action="store_true", help="a server's engine searching all along"
+    )
     args = parser.parse_args()
     types = args.index_type or ["Flat", "HNSW32,Flat"]
     result: dict[str, Any] = {"days": args.days, "per_day": args.per_day, "window": args.window}
@@ -132,7 +194,7 @@ def main() -> None:
             print(
                 f"{index_type}: {args.days} days of {args.per_day} clusters, window {args.window}"
             )
-            rows = run(index_type, args.days, args.per_day, args.window, Path(tmp))
+            rows = run(index_type, args.days, args.per_day, args.window, Path(tmp), args.reader)
             for row in rows:
                 if row["day"] % 10 == 0 or row["day"] == args.days:
                     print(
@@ -141,6 +203,12 @@ def main() -> None:
                         f"vectors {row['vectors_bytes'] / 1e6:6.1f} MB, "
                         f"add {row['add_s']:5.2f} s, remove {row['remove_s']:5.2f} s, "
                         f"close {row['close_s']:5.2f} s, RSS {row['peak_rss_mb']} MB"
+                        + (
+                            f", reader longest {row['reader_longest_ms']:.0f} ms "
+                            f"({row['reader_searches']} searches)"
+                            if args.reader
+                            else ""
+                        )
                     )
             full = rows[min(args.window, len(rows)) - 1]
             last = rows[-1]
@@ -150,6 +218,12 @@ def main() -> None:
             }
             removes = [r["remove_s"] for r in rows if r["remove_s"]]
             median_remove = sorted(removes)[len(removes) // 2] if removes else 0.0
+            if args.reader:
+                worst = max(rows, key=lambda r: r["reader_longest_ms"])
+                print(
+                    f"  reader: longest search {worst['reader_longest_ms']:.0f} ms "
+                    f"(day {worst['day']}), {sum(r['reader_searches'] for r in rows)} searches"
+                )
             print(
                 f"  growth day {full['day']} -> {last['day']}: meta {growth['meta_bytes']:+.1%}, "
                 f"vectors {growth['vectors_bytes']:+.1%}; median remove {median_remove:.2f} s"

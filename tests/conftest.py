@@ -117,9 +117,24 @@ def index_dir(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> I
         return
     uri = f"{request.getfixturevalue('milvus_server')}/t{os.getpid()}_{next(_prefixes)}"
     yield uri
-    from searchengine.backend import remove_index
+    drop_milvus_prefix(uri)
 
-    remove_index(uri)
+
+def drop_milvus_prefix(uri: str) -> None:
+    """Drop a test's collections. Once, under load, milvus-lite refused the teardown's
+    new connection (a GOAWAY "too_many_pings" had just closed the process's shared gRPC
+    channel): a second try a moment later connects."""
+    from searchengine.backend import remove_index
+    from searchengine.errors import BackendUnavailable
+
+    for attempt in range(3):
+        try:
+            remove_index(uri)
+            return
+        except BackendUnavailable:
+            if attempt == 2:
+                raise
+            time.sleep(1.0)
 
 
 @pytest.fixture

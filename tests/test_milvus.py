@@ -21,7 +21,7 @@ from searchengine.errors import BackendUnavailable, IndexCorrupt
 from searchengine.milvus_folder import MilvusFolder
 from searchengine.milvus_store import MilvusStore
 
-from .conftest import SEEDS, free_port
+from .conftest import SEEDS, drop_milvus_prefix, free_port
 from .test_processes import AUTH, MODES, Server, cli, digest
 
 _names = itertools.count(1)
@@ -32,7 +32,7 @@ def uri(milvus_server: str) -> str:
     """A fresh prefix on the session's Milvus server, dropped afterwards."""
     where = f"{milvus_server}/m{os.getpid()}_{next(_names)}"
     yield where
-    remove_index(where)
+    drop_milvus_prefix(where)
 
 
 def one_line_error(result: object) -> str:
