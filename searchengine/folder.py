@@ -92,6 +92,7 @@ class IndexFolder:
         self.background_rebuilds = False
         self._rebuilding = threading.Lock()  # held while a background rebuild runs
         self._rebuilt: tuple[int, FaissVectorStore] | None = None  # (generation, graph)
+        self._closed = threading.Event()
 
     # --- opening and creating --------------------------------------------------------
 
@@ -151,6 +152,7 @@ class IndexFolder:
             return cls(path, store, manifest)
 
     def close(self) -> None:
+        self._closed.set()  # a background rebuild cut short by this is not an error
         self._memory.stop()
         self.store.close()
 
@@ -372,7 +374,8 @@ class IndexFolder:
                     vectors = self._rebuild(index_type)
                 self._rebuilt = (built_at, vectors)
             except Exception:  # noqa: BLE001 - the old graph keeps answering; next read retries
-                log.exception("rebuilding the vector index in the background failed")
+                if not self._closed.is_set():
+                    log.exception("rebuilding the vector index in the background failed")
             finally:
                 self._rebuilding.release()
 
