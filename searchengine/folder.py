@@ -371,7 +371,10 @@ class IndexFolder:
             try:
                 with self.store.snapshot():
                     built_at, _ = self.store.state()
-                    vectors = self._rebuild(index_type)
+                    ids, vecs = self._embeddings()
+                # Built outside the snapshot: an open read holds back SQLite's WAL
+                # checkpoints, and the WAL grew by ~50% under churn (scripts/churn.py).
+                vectors = self._rebuild_from(index_type, ids, vecs)
                 self._rebuilt = (built_at, vectors)
             except Exception:  # noqa: BLE001 - the old graph keeps answering; next read retries
                 if not self._closed.is_set():
@@ -401,6 +404,13 @@ class IndexFolder:
 
     def _rebuild(self, index_type: str) -> FaissVectorStore:
         """A fresh FAISS index from the embeddings in the open snapshot (no model needed)."""
+        return self._rebuild_from(index_type, *self._embeddings())
+
+    def _rebuild_from(self, index_type: str, ids: np.ndarray, vecs: np.ndarray) -> FaissVectorStore:
+        return FaissVectorStore.build(self.manifest.dimension, index_type, ids, vecs)
+
+    def _embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of every passage in the open snapshot."""
         batches = list(self.store.all_embeddings(self.manifest.dimension))
         ids = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, np.int64)
         vecs = (
@@ -408,7 +418,7 @@ class IndexFolder:
             if batches
             else np.zeros((0, self.manifest.dimension), np.float32)
         )
-        return FaissVectorStore.build(self.manifest.dimension, index_type, ids, vecs)
+        return ids, vecs
 
     def stats(self) -> dict[str, Any]:
         """Counts and vectors of one committed state, and what the manifest says."""

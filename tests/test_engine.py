@@ -362,14 +362,14 @@ def test_a_server_keeps_answering_while_its_graph_is_rebuilt(
     try:
         with server.folder.reading():
             graph = server.folder.vectors.index
-        rebuild = server.folder._rebuild
+        build = server.folder._rebuild_from
 
-        def held_rebuild(index_type: str) -> object:
+        def held_build(*args: object) -> object:
             started.set()
             held.wait(60)
-            return rebuild(index_type)
+            return build(*args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(server.folder, "_rebuild", held_rebuild)
+        monkeypatch.setattr(server.folder, "_rebuild_from", held_build)
         ids = writer.store.cluster_ids()
         removed = set(ids[: len(ids) // 2])
         writer.remove(sorted(removed))  # another engine, as another process would
