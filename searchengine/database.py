@@ -28,6 +28,14 @@ BUSY_TIMEOUT_MS = 60_000
 # Address space for memory-mapped reads (not memory used: pages are the OS's
 # cache, shared by every connection); indexes past this read the rest normally.
 MMAP_BYTES = 1 << 30
+# The write-ahead log: SQLite's own checkpoints are PASSIVE and never start the log
+# over while any reader is in it, so a server searching without pause starved them
+# and the log grew past the database (churn with a reader: meta + WAL 2-5x the
+# database's 180 MB). After each write the writer asks for a RESTART, waiting at most
+# WAL_RESTART_WAIT_MS for readers (searches take milliseconds; a long read makes it
+# give up until the next write), and a log started over is cut to WAL_LIMIT_BYTES.
+WAL_RESTART_WAIT_MS = 2_000
+WAL_LIMIT_BYTES = 64 << 20
 
 
 class StoreError(RuntimeError):
@@ -81,6 +89,7 @@ class Database:
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
             # Reads through a shared memory map of the file: every thread's
             # connection (a server has dozens) sees the OS page cache directly
             # instead of filling a private page cache of its own.
@@ -90,6 +99,19 @@ class Database:
         with self._all_lock:
             self._all.append(conn)
         return conn
+
+    def restart_log(self) -> bool:
+        """Copy the write-ahead log into the database and start it over (see
+        WAL_RESTART_WAIT_MS); False when readers kept it busy. Outside a transaction."""
+        db = self.db
+        db.execute(f"PRAGMA busy_timeout = {WAL_RESTART_WAIT_MS}")
+        try:
+            busy = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+        except sqlite3.OperationalError:  # locked past the wait: the next write tries again
+            busy = 1
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return busy == 0
 
     def close(self) -> None:
         with self._all_lock:

@@ -325,6 +325,7 @@ class Engine:
         self._dirty = True
         with self.folder.write_lock():
             self.folder.checkpoint(force=force)
+            self.folder.restart_log()
 
     # --- reading ----------------------------------------------------------------------
 

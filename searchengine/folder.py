@@ -232,6 +232,10 @@ class IndexFolder:
         self._clean(keep=name)
         return True
 
+    def restart_log(self) -> bool:
+        """Start SQLite's write-ahead log over after a write (database.WAL_LIMIT_BYTES)."""
+        return self.store.restart_log()
+
     def _file_present(self) -> bool:
         name = self.manifest.vectors_file
         return bool(name) and (self.path / str(name)).exists()

@@ -250,6 +250,10 @@ class MilvusFolder:
         """(Milvus persists every write itself.)"""
         return False
 
+    def restart_log(self) -> bool:
+        """(No write-ahead log of ours to start over.)"""
+        return True
+
     def prune_upto(self, generation: int) -> int:
         return generation
 
