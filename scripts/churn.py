@@ -66,8 +66,13 @@ class HashedRandomEncoder:
 
 def folder_sizes(path: Path) -> dict[str, int]:
     meta = sum(f.stat().st_size for f in path.glob("meta.sqlite*"))
+    wal = path / "meta.sqlite-wal"
     vectors = sum(f.stat().st_size for f in path.glob("vectors*.faiss"))
-    return {"meta_bytes": meta, "vectors_bytes": vectors}
+    return {
+        "meta_bytes": meta,
+        "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+        "vectors_bytes": vectors,
+    }
 
 
 class Reader:
@@ -199,7 +204,8 @@ def main() -> None:
                 if row["day"] % 10 == 0 or row["day"] == args.days:
                     print(
                         f"  day {row['day']:3d}: {row['clusters']:5d} clusters, "
-                        f"meta {row['meta_bytes'] / 1e6:7.1f} MB, "
+                        f"meta {row['meta_bytes'] / 1e6:7.1f} MB "
+                        f"(WAL {row['wal_bytes'] / 1e6:5.1f}), "
                         f"vectors {row['vectors_bytes'] / 1e6:6.1f} MB, "
                         f"add {row['add_s']:5.2f} s, remove {row['remove_s']:5.2f} s, "
                         f"close {row['close_s']:5.2f} s, RSS {row['peak_rss_mb']} MB"
