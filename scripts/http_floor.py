@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
-from load_test import DEFAULT_QUERIES, distinct_queries, run_wrk  # noqa: E402
+from load_test import DEFAULT_QUERIES, distinct_queries, read_queries, run_wrk  # noqa: E402
 
 BODY = b'{"hits":[]}'
 _encoder = None
@@ -139,12 +139,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
-    queries = [
-        line.split("\t", 1)[1].strip()
-        for line in DEFAULT_QUERIES.read_text().splitlines()
-        if "\t" in line
-    ]
-    queries = distinct_queries(queries, 60_000)
+    queries = distinct_queries(read_queries(DEFAULT_QUERIES), 60_000)
     results: dict[str, list[dict]] = {n: [] for n in names}
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "index"
@@ -160,11 +155,8 @@ def main() -> None:
                 url = f"http://127.0.0.1:{args.port}"
                 proc = start(name, args.port, args.workers, index)
                 try:
-                    ready = "/health" if name == "searchengine" else "/search?q=x"
-                    wait_ready(url, ready)
-                    if name == "searchengine":
-                        while not httpx.get(url + "/health").json().get("ready"):
-                            time.sleep(0.2)
+                    # Our /health answers 200 only once the index is loaded.
+                    wait_ready(url, "/health" if name == "searchengine" else "/search?q=x")
                     result = run_wrk(url, queries, args.seconds, args.concurrency)
                 finally:
                     proc.terminate()

@@ -52,6 +52,13 @@ end
 DEFAULT_QUERIES = Path(__file__).resolve().parent.parent / "tests" / "data" / "queries.tsv"
 
 
+def read_queries(path: Path) -> list[str]:
+    """The queries of a `qid<TAB>text` file, in order."""
+    return [
+        line.split("\t", 1)[1].strip() for line in path.read_text().splitlines() if "\t" in line
+    ]
+
+
 def loopback_only(url: str) -> None:
     host = urlparse(url).hostname or ""
     addr = ipaddress.ip_address(socket.gethostbyname(host))
@@ -193,11 +200,7 @@ def main() -> None:
     if not 1 <= args.requests <= 100_000:
         raise SystemExit("--requests must be between 1 and 100000")
     loopback_only(args.url)
-    queries = [
-        line.split("\t", 1)[1].strip()
-        for line in args.queries.read_text().splitlines()
-        if "\t" in line
-    ]
+    queries = read_queries(args.queries)
     if args.distinct:
         queries = distinct_queries(queries, args.requests)
     if args.tool == "wrk":

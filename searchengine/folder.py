@@ -40,7 +40,7 @@ from .locks import SharedLock, file_lock
 from .manifest import Manifest, now
 from .memory_index import MemoryIndex, MemoryKeeper
 from .similarity import ClusterMatrix
-from .store import Store, StoreError
+from .store import Store, StoreError, VectorChanges
 from .vectors import FaissVectorStore, choose_index_type
 
 log = logging.getLogger("searchengine")
@@ -334,7 +334,7 @@ class IndexFolder:
                 vectors = self._rebuild(index_type)
         self._vectors, self._generation = vectors, gen
 
-    def _replay(self, vectors: FaissVectorStore, base: int) -> Any:
+    def _replay(self, vectors: FaissVectorStore, base: int) -> VectorChanges | None:
         """Apply the vector log after `base` (up to the open snapshot) to `vectors`; the
         changes, or None when the log no longer reaches back that far."""
         changes = self.store.vector_changes(base)
@@ -377,7 +377,7 @@ class IndexFolder:
                     built_at, _ = self.store.state()
                     ids, vecs = self._embeddings()
                 # Built outside the snapshot: an open read holds back SQLite's WAL
-                # checkpoints, and the WAL grew by ~50% under churn (scripts/churn.py).
+                # checkpoints for as long as it lasts (a build: ~15 s at 30k passages).
                 vectors = self._rebuild_from(index_type, ids, vecs)
                 self._rebuilt = (built_at, vectors)
             except Exception:  # noqa: BLE001 - the old graph keeps answering; next read retries
@@ -411,6 +411,8 @@ class IndexFolder:
         return self._rebuild_from(index_type, *self._embeddings())
 
     def _rebuild_from(self, index_type: str, ids: np.ndarray, vecs: np.ndarray) -> FaissVectorStore:
+        """The build itself, apart from the read: a background rebuild reads in a
+        snapshot and builds after it."""
         return FaissVectorStore.build(self.manifest.dimension, index_type, ids, vecs)
 
     def _embeddings(self) -> tuple[np.ndarray, np.ndarray]:
