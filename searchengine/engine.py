@@ -38,7 +38,7 @@ from .errors import BadRequest, ModelMismatch, UnknownId
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .ordering import OrderingParams, candidate_k, collapse, order
-from .related import RecommendParams, RelatedStory, Stories, ThreadParams
+from .related import RecommendParams, RelatedStory, Stories, Thread, ThreadParams
 from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
 from .similarity import SimilarityParams
 
@@ -338,7 +338,13 @@ class Engine:
         if isinstance(request, SimilarRequest):
             return Response(request, self.similar(request))
         if isinstance(request, ThreadRequest):
-            return Response(request, self.thread(request))
+            thread = self._thread(request)
+            notes = (
+                [f"cut at {request.limit} clusters: the story has more (ask a higher limit)"]
+                if thread.cut
+                else []
+            )
+            return Response(request, thread.stories, notes)
         stories = self.recommend(request)
         notes = [] if request.liked else ["no liked stories: ranked by how widely each was covered"]
         if request.half_life_days:
@@ -514,9 +520,13 @@ class Engine:
             return self._stories().similar(request, vector)
 
     def thread(self, request: ThreadRequest | str, **options: Any) -> list[RelatedStory]:
-        """The developing story a cluster (or an article's cluster) belongs to, by date."""
+        """The developing story a cluster (or an article's cluster) belongs to, by date
+        (`answer` adds a note when the limit cut it)."""
         if isinstance(request, str):
             request = ThreadRequest(request, **options)
+        return self._thread(request).stories
+
+    def _thread(self, request: ThreadRequest) -> Thread:
         with self.folder.reading():
             cluster, _ = self.get(request.id)
             return self._stories().thread(cluster.id, request)
@@ -538,7 +548,7 @@ class Engine:
         per publisher), and along its thread, day by day (coverage.py)."""
         with self.folder.reading():
             cluster, _ = self.get(item_id)
-            members = self._stories().thread(cluster.id, ThreadRequest(cluster.id))
+            members = self._stories().thread(cluster.id, ThreadRequest(cluster.id)).stories
             thread = self.store.get_clusters([s.id for s in members])
         return coverage(cluster, list(thread.values()))
 

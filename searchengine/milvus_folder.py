@@ -74,6 +74,14 @@ class MilvusLocation:
         return cls(uri, f"{http}://{address}", prefix)
 
 
+# pymilvus pings every 10 s, with or without calls open. A gRPC server with default
+# enforcement (milvus-lite's) allows a ping without calls once per 5 minutes and, after
+# two strikes, closes the connection with GOAWAY "too_many_pings": under a loaded test
+# run that refused a test's next connection. Ping only while calls are open, once a
+# minute (long scans still keep their connection alive).
+KEEPALIVE = {"grpc.keepalive_permit_without_calls": False, "grpc.keepalive_time_ms": 60_000}
+
+
 def connect(location: MilvusLocation, params: MilvusParams) -> MilvusStore:
     """A client for the server, or BackendUnavailable naming it."""
     import logging
@@ -90,7 +98,10 @@ def connect(location: MilvusLocation, params: MilvusParams) -> MilvusStore:
     logging.getLogger("pymilvus").setLevel(logging.ERROR)
     try:
         client = MilvusClient(
-            uri=location.endpoint, token=os.environ.get(TOKEN_ENV, ""), timeout=CONNECT_TIMEOUT
+            uri=location.endpoint,
+            token=os.environ.get(TOKEN_ENV, ""),
+            timeout=CONNECT_TIMEOUT,
+            grpc_options=KEEPALIVE,
         )
     except MilvusException as err:
         raise BackendUnavailable(

@@ -115,17 +115,24 @@ def test_int8_is_close_to_fp32_and_fp32_is_recorded_as_such(tmp_path: Path) -> N
     reopened.close()
 
 
-def test_an_index_refuses_another_precision(real_engine: Engine) -> None:
-    assert real_engine.stats()["encoder"]["precision"] == "int8"  # the default
-    with pytest.raises(ModelMismatch, match="holds int8 vectors, not fp32"):
-        Engine.open(real_engine.path, precision="fp32")
+def test_an_index_refuses_another_precision(real_engine: Engine, precision: str) -> None:
+    assert real_engine.stats()["encoder"]["precision"] == precision
+    other = "fp32" if precision == "int8" else "int8"
+    with pytest.raises(ModelMismatch, match=f"holds {precision} vectors, not {other}"):
+        Engine.open(real_engine.path, precision=other)
     result = subprocess.run(
-        [str(EXE), "search", "x", "--index", str(real_engine.path), "--precision", "fp32"],
+        [str(EXE), "search", "x", "--index", str(real_engine.path), "--precision", other],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 1 and "--precision int8" in result.stderr
+    assert result.returncode == 1 and f"--precision {precision}" in result.stderr
+
+
+def test_a_new_index_holds_int8_vectors_by_default(tmp_path: Path) -> None:
+    from searchengine.encoder import load_encoder
+
+    assert load_encoder(DEFAULT_MODEL).precision == "int8"
 
 
 def test_the_export_is_cached_by_the_weights_not_the_folder(tmp_path: Path) -> None:
@@ -248,14 +255,19 @@ def test_every_answerable_dev_query_keeps_a_strong_hit(real_engine: Engine) -> N
 def test_a_nobel_prize_is_not_the_same_story_as_a_prisoner_release(real_engine: Engine) -> None:
     """`same_story` marked Machado's Nobel Prize (10 Oct) the same story as Venezuela's
     prisoner release (9 Jan): same people and country, another event three months on;
-    and `thread` followed it."""
+    and `thread` followed it. The old bar sat 0.003 from the pair's score, so the call
+    flipped with the CPU (int8 on AVX-512 VNNI, and fp32): the pair must now sit well
+    under its bar, far more than vectors move between CPUs (a few thousandths)."""
     from searchengine.contract import RelatedRequest, ThreadRequest
+    from searchengine.similarity import same_story_bar
 
     nobel, release = "2025-10-10-c2", "2026-01-09-c10"
     for source, other in ((nobel, release), (release, nobel)):
         stories = {s.id: s for s in real_engine.related(RelatedRequest(source, k=20))}
         assert other in stories  # still related: the same country and people
         assert not stories[other].same_story
+        bar = same_story_bar("2025-10-10", "2026-01-09", real_engine.similarity_params)
+        assert stories[other].score < bar - 0.03, (stories[other].score, bar)
     thread = [s.id for s in real_engine.thread(ThreadRequest(release))]
     assert nobel not in thread
 
@@ -273,18 +285,23 @@ def test_same_story_precision_on_the_dev_families(real_engine: Engine) -> None:
 
     report = evaluate_related(real_engine, read_families(DATA / "families.tsv"))
     same = report.extra["same_story"]
-    assert same["precision"] >= 0.95 and same["recall"] >= 0.7, same
+    # The dev set is a sanity check now, not the fitting set: the bar was raised for the
+    # Nobel pair's sake and for real news (precision 1.0, recall 0.62 on both precisions);
+    # the stories that run for months come back through threads and collapse.
+    assert same["precision"] >= 0.95 and same["recall"] >= 0.55, same
 
 
-@pytest.fixture(scope="module")
-def uci_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+@pytest.fixture(scope="session")
+def uci_engine(tmp_path_factory: pytest.TempPathFactory, precision: str) -> Engine:
     """Real news nobody on this project wrote: the 1,166 UCI headlines of the
     `random_1pct` subset (322 stories, March-August 2014; public domain, from
     ../shared/data/news/uci), indexed with the real model."""
     from searchengine.encoder import load_encoder
 
     engine = Engine.open(
-        tmp_path_factory.mktemp("uci") / "idx", encoder=load_encoder(DEFAULT_MODEL), create=True
+        tmp_path_factory.mktemp(f"uci-{precision}") / "idx",
+        encoder=load_encoder(DEFAULT_MODEL, precision=precision),
+        create=True,
     )
     run = engine.add_paths([DATA / "uci_random_1pct.jsonl.gz"])
     assert not run.errors and len(run.report.added) == 1166
@@ -333,3 +350,84 @@ def test_collapse_gives_each_dev_query_more_different_stories(real_engine: Engin
     for hit in hits:  # no other story is swallowed into another's group
         stories = {families.get(m.id, m.id) for m in hit.more or []}
         assert stories <= {families.get(hit.id, hit.id)}, (hit.id, stories)
+
+
+def test_a_thread_that_reaches_its_limit_says_it_was_cut(real_engine: Engine) -> None:
+    """A thread stopped at 50 without saying so, and the story page showed it all as
+    "the story so far"."""
+    from searchengine.contract import ThreadRequest
+
+    ukr = "2025-11-20-c7"
+    cut = real_engine.answer(ThreadRequest(ukr, limit=2))
+    assert len(cut.results) == 2 and any("cut at 2" in n for n in cut.notes)
+    whole = real_engine.answer(ThreadRequest(ukr))
+    assert len(whole.results) == 5 and not whole.notes
+
+
+def test_threads_on_real_headlines_stay_on_their_story(uci_engine: Engine) -> None:
+    """On UCI headlines a thread was a chain of pairwise links: from MH370 it ran
+    through Mt. Gox, Snowden and Colorado's marijuana taxes to 50 items, 24 off-topic.
+    Over every item as a seed, the share of a thread's other items in the seed's story
+    (purity) and the share of the story it finds (recall): measured 0.95 and 0.55."""
+    import gzip
+    import json
+
+    with gzip.open(DATA / "uci_random_1pct.jsonl.gz", "rt", encoding="utf-8") as fh:
+        story = {r["id"]: r["story_id"] for r in map(json.loads, fh)}
+    size: dict[str, int] = {}
+    for s in story.values():
+        size[s] = size.get(s, 0) + 1
+    purity, recall = [], []
+    for seed in sorted(story):
+        others = [s.id for s in uci_engine.thread(seed) if s.id != seed]
+        right = sum(story[o] == story[seed] for o in others)
+        if others:
+            purity.append(right / len(others))
+        recall.append(right / (size[story[seed]] - 1))
+    assert sum(purity) / len(purity) >= 0.9, purity
+    assert sum(recall) / len(recall) >= 0.45, recall
+
+
+@pytest.fixture(scope="session")
+def neus_engine(tmp_path_factory: pytest.TempPathFactory, precision: str) -> Engine:
+    """Real stories nobody on this project wrote, undated: 300 NeuS/AllSides stories
+    (three outlets' leads each, 900 items; ../shared/data/news/neus_train)."""
+    import gzip
+    import json
+
+    from searchengine.encoder import load_encoder
+
+    with gzip.open(DATA / "neus_train_items.jsonl.gz", "rt", encoding="utf-8") as fh:
+        rows = list(map(json.loads, fh))
+    stories = set(list(dict.fromkeys(r["story_id"] for r in rows))[:300])
+    rows = [r for r in rows if r["story_id"] in stories]
+    path = tmp_path_factory.mktemp(f"neus-{precision}")
+    (path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    engine = Engine.open(
+        path / "idx", encoder=load_encoder(DEFAULT_MODEL, precision=precision), create=True
+    )
+    run = engine.add_paths([path / "items.jsonl"])
+    assert not run.errors and len(run.report.added) == len(rows) == 900
+    return engine
+
+
+def test_undated_articles_are_the_same_story_only_when_nearly_paraphrases(
+    neus_engine: Engine,
+) -> None:
+    """With no dates the flat digest bar called every topical neighbour the same story
+    (precision 0.09 on NeuS leads). Over 150 items' related lists, what `same_story`
+    flags is mostly right; related's first answer is the same story for most items."""
+    from searchengine.evaluate import families_from_field
+
+    story = families_from_field(neus_engine, "story_id")
+    flagged = right = first = 0
+    items = sorted(story)[::6]
+    for item in items:
+        related = neus_engine.related(item, k=10)
+        first += bool(related) and story[related[0].id] == story[item]
+        for r in related:
+            if r.same_story:
+                flagged += 1
+                right += story[r.id] == story[item]
+    assert flagged >= 20 and right / flagged >= 0.85, (flagged, right)
+    assert first / len(items) >= 0.75, first

@@ -470,7 +470,8 @@ async function showCluster(id) {
     // The story's thread as a timeline: each day of it, this cluster marked.
     thread.replaceChildren(el("h3", {}, "The story so far"), el("ol", { class: "timeline" }, ...th.results.map((r) =>
       el("li", { class: r.id === c.id ? "here" : "" }, el("span", { class: "when" }, r.date || "undated"), " ",
-        r.id === c.id ? el("strong", {}, r.title) : clusterLink(r.id, r.title)))));
+        r.id === c.id ? el("strong", {}, r.title) : clusterLink(r.id, r.title)))),
+      ...(th.notes || []).map((n) => el("p", { class: "meta" }, n)));
     related.replaceChildren(el("h3", {}, "Related stories"), rel.results.length
       ? el("ul", {}, ...rel.results.map((r) => el("li", {}, clusterLink(r.id, r.title), " ",
           el("span", { class: r.same_story ? "same" : "meta" }, `${r.date || ""} · ${r.same_story ? "same story" : "related"}`))))
