@@ -107,10 +107,9 @@ def print_related(stories: list[RelatedStory], header: str) -> None:
         return
     print(header)
     for rank, story in enumerate(stories, 1):
-        flag = "same story" if story.same_story else "related"
         pub = f" · {story.publisher}" if story.publisher else ""
         print(f"{rank:2}. {story.id}  {story.date or '----------'}  {story.title}")
-        print(f"    score {story.score:.4f} · {flag}{pub}")
+        print(f"    score {story.score:.4f} · {story.label}{pub}")
 
 
 def print_thread(stories: list[RelatedStory], asked: str) -> None:

@@ -29,7 +29,14 @@ from .contract import (
 )
 from .documents import Article, Cluster
 from .search import Hit
-from .similarity import ClusterMatrix, SimilarityParams, StorySimilarity, is_same_story
+from .similarity import (
+    ClusterMatrix,
+    SimilarityParams,
+    StorySimilarity,
+    days_apart,
+    is_same_story,
+    robust_background,
+)
 from .store import Store
 from .text import term_counts
 
@@ -42,14 +49,13 @@ class ThreadParams:
     # a handful of follow-ups a day, and the BFS reaches the rest through them.
     neighbours: int = 20
     # A cluster reached through another member joins only if it stands this many
-    # standard deviations above the seed's background (its scores against a sample of
-    # the index): still about the seed's story, whatever the texts' length and scale.
-    # Measured with `scripts/thread_purity.py` (int8): on UCI random_1pct (200 seeds)
-    # purity 0.969 / recall 0.537 at 1.0 and 0.973 / 0.531 at 3.0; on head_contiguous
-    # (60 seeds) 0.865 at both. On the dev set the Ukraine story's last cluster (6 Feb,
-    # 78 days on) stands 1.9-2.0 deviations over the first's background: 1.0 keeps it
-    # with a margin no CPU moves, 2.0 would sit on it.
-    anchor: float = 1.0
+    # deviations above the seed's background (median and MAD of its scores against a
+    # fixed sample of the index): still about the seed's story, whatever the texts'
+    # length and scale. Measured with `scripts/thread_purity.py` (int8): UCI random_1pct
+    # (200 seeds) purity 0.969 / recall 0.537 at 1.0, 0.971 / 0.534 at 2.0, 0.972 /
+    # 0.528 at 4.0. On the dev set the Ukraine story's last cluster (6 Feb, 78 days on)
+    # stands 5.0 deviations over the first's background: 2.0 keeps it with a margin.
+    anchor: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,18 @@ class RelatedStory:
     score: float
     same_story: bool
     publisher: str | None = None
+    # What the listing is: "same story", "related" (above the related floor), or, for a
+    # recommendation that is not there for its likeness to a liked story, "popular".
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = "same story" if self.same_story else "related"
+
+    def judge(self, same_story: bool, label: str | None = None) -> None:
+        """Set the same-story decision, and the label that goes with it."""
+        self.same_story = same_story
+        self.label = label or ("same story" if same_story else "related")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -100,6 +118,7 @@ class RelatedStory:
             "sources": self.sources,
             "score": self.score,
             "same_story": self.same_story,
+            "label": self.label,
         }
         if self.publisher is not None:
             out["publisher"] = self.publisher
@@ -157,8 +176,26 @@ class Stories:
     def related_clusters(self, cluster: Cluster, request: RelatedRequest) -> list[RelatedStory]:
         source = self.sim.profiles([cluster.id])[cluster.id]
         ranked = self.sim.rank(source, request.filters, exclude={cluster.id}, want=request.k)
-        floor = self.sim.params.related_floor
-        return self._stories([(c, s) for c, s in ranked if s >= floor][: request.k], cluster)
+        floor = self.sim.floor(source)
+        kept = [(c, s) for c, s in ranked if s >= floor]
+        if not cluster.articles and cluster.date:
+            kept = self._by_nearness(cluster.date, kept)
+        return self._stories(kept[: request.k], cluster)
+
+    def _by_nearness(self, day: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """A dated single item's candidates reordered by score less
+        `SimilarityParams.item_date_weight` x log(1 + days apart): one report's related
+        items are the other reports of its event, from the same days (see the param).
+        Undated candidates keep their score; the scores shown stay the similarities."""
+        weight = self.sim.params.item_date_weight
+        meta = self.store.cluster_meta([c for c, _ in ranked])
+
+        def key(item: tuple[str, float]) -> tuple[float, str]:
+            cid, score = item
+            gap = days_apart(day, meta.get(cid, (None, 0))[0]) or 0
+            return (-(score - weight * math.log1p(gap)), cid)
+
+        return sorted(ranked, key=key)
 
     def related_articles(
         self,
@@ -185,10 +222,16 @@ class Stories:
             h
             for h in search_by_vector(search, vector)
             if h.id != article.id and (request.include_own_cluster or h.cluster_id != cluster.id)
-        ][: request.k]
-        profiles = self.sim.profiles(list({h.cluster_id for h in hits} | {cluster.id}))
-        source = profiles[cluster.id]
+        ]
+        source = self.sim.profiles([cluster.id])[cluster.id]
         others = self.store.get_clusters(list({h.cluster_id for h in hits} - {cluster.id}))
+        story = self.sim.score_many(source, list(others))
+        # An article from another cluster is listed only when its story is related to
+        # this one (the floor of `related_clusters`): words alone bring noise.
+        floor = self.sim.floor(source)
+        kept = [
+            h for h in hits if h.cluster_id == cluster.id or story.get(h.cluster_id, -1) >= floor
+        ]
         return [
             RelatedStory(
                 id=h.id,
@@ -198,12 +241,10 @@ class Stories:
                 sources=h.sources,
                 score=h.score,
                 same_story=h.cluster_id == cluster.id
-                or self._same(
-                    self.sim.score(source, profiles[h.cluster_id]), cluster, others[h.cluster_id]
-                ),
+                or self._same(story[h.cluster_id], cluster, others[h.cluster_id]),
                 publisher=h.publisher,
             )
-            for h in hits
+            for h in kept[: request.k]
         ]
 
     def same_story_as(self, cluster_id: str, others: Sequence[str]) -> set[str]:
@@ -239,7 +280,8 @@ class Stories:
     def similar(self, request: SimilarRequest, vector: np.ndarray) -> list[RelatedStory]:
         source = self.sim.text_profile(vector, term_counts([request.text]))
         ranked = self.sim.rank(source, request.filters, exclude=set(), want=request.k)
-        return self._stories(ranked[: request.k])
+        floor = self.sim.floor(source)
+        return self._stories([(c, s) for c, s in ranked if s >= floor][: request.k])
 
     def thread(self, cluster_id: str, request: ThreadRequest) -> Thread:
         """The clusters of `cluster_id`'s story, by date: those the same story as it, and,
@@ -272,75 +314,105 @@ class Stories:
                 members[cid] = to_seed[cid]
                 frontier.append(cid)
         stories = self._stories(list(members.items()))
-        stories[0].same_story = True
+        stories[0].judge(True)
         return Thread(sorted(stories, key=lambda r: (r.date or "", r.id)), cut)
 
     def recommend(
         self, request: RecommendRequest, liked: list[tuple[str, float]], disliked: list[str]
     ) -> list[RelatedStory]:
-        """Unseen clusters for a reader; `liked` and `disliked` are cluster ids."""
+        """Unseen clusters for a reader; `liked` and `disliked` are cluster ids. First the
+        stories related to what they liked (above the related floor), then, to fill the
+        list or for a reader with no likes, the most widely covered ("popular")."""
         seen = {c for c, _ in liked} | set(disliked)
         matrix = self.sim.matrix
         allowed = set(self.store.allowed_cluster_ids(request.filters)) if request.filters else None
         pool = [c for c in matrix.ids if c not in seen and (allowed is None or c in allowed)]
-        scores = self._scores(request, liked, disliked, pool)
-        similarity = dict(scores)  # same_story is judged on this, before freshness
-        meta = self.store.cluster_meta(list(scores))
+        related = self._related_to_likes(request, liked, disliked, pool) if liked else {}
+        meta = self.store.cluster_meta(pool)
+        top = max((n for _, n in meta.values()), default=1)
+        popular = {c: math.log1p(meta[c][1]) / math.log1p(top) for c in pool if c not in related}
         newest, oldest = self.store.newest_date(), self.store.oldest_date()
-        for cid in scores:
+
+        def fresh(scores: dict[str, float]) -> dict[str, float]:
             # An undated story is as old as the oldest dated one: freshness cannot vouch
             # for it (it once escaped the decay and outranked every dated story).
-            decay = freshness(meta[cid][0] or oldest, newest, request.half_life_days)
-            scores[cid] = scores[cid] * decay if scores[cid] > 0 else scores[cid] / decay
-        vectors = {cid: matrix.matrix[matrix.position[cid]] for cid in scores}
+            return {
+                c: v * freshness(meta[c][0] or oldest, newest, request.half_life_days)
+                for c, v in scores.items()
+            }
+
+        vectors = {cid: matrix.matrix[matrix.position[cid]] for cid in pool}
         window = max(self.recommend_params.mmr_window, 5 * request.k)
-        chosen = mmr(scores, vectors, request.k, request.diversity, window)
+        chosen = mmr(fresh(related), vectors, request.k, request.diversity, window)
+        filler = fresh(popular)
+        if len(chosen) < request.k and filler:
+            chosen += mmr(filler, vectors, request.k - len(chosen), request.diversity, window)
         clusters = self.store.get_clusters(chosen)
         out = []
         for cid in chosen:
-            story = self._story(cid, scores[cid], clusters[cid])
-            # Against several liked stories at once: the flat bar (no one date to count from).
-            story.same_story = bool(liked) and similarity[cid] >= self.same_story
+            if cid in related:
+                story = self._story(cid, fresh({cid: related[cid]})[cid], clusters[cid])
+                # Against several liked stories at once: the flat bar (no one date).
+                story.judge(related[cid] >= self.same_story)
+            else:
+                story = self._story(cid, filler[cid], clusters[cid])
+                story.judge(False, "popular")
             out.append(story)
         return out
 
-    def _scores(
+    def _related_to_likes(
         self,
         request: RecommendRequest,
         liked: list[tuple[str, float]],
         disliked: list[str],
         pool: list[str],
     ) -> dict[str, float]:
+        """Candidates related to the liked stories, by the request's strategy, with their
+        scores; a candidate is kept only above the floor of a related list (it stands
+        `SimilarityParams.related_standing` deviations over what random stories score)
+        and above zero (closer to the likes than to the dislikes)."""
         matrix = self.sim.matrix
-        if not liked:
-            # Cold start: reach (how many outlets covered it), log-damped.
-            meta = self.store.cluster_meta(pool)
-            top = max((n for _, n in meta.values()), default=1)
-            return {cid: math.log1p(meta[cid][1]) / math.log1p(top) for cid in pool}
+        standing = self.sim.params.related_standing
         if request.strategy is Strategy.AVERAGE:
             profile = rocchio(
                 [(matrix.matrix[matrix.position[c]], w) for c, w in liked],
                 [matrix.matrix[matrix.position[c]] for c in disliked],
                 self.recommend_params.rocchio_beta,
             )
-            return {cid: float(matrix.matrix[matrix.position[cid]] @ profile) for cid in pool}
-        # best: each candidate by its best match to any liked story (weighted),
-        # minus a share of its best match to any disliked one; candidates only.
+            sample = matrix.background_ids(self.sim.params.background)
+            bg = matrix.matrix[[matrix.position[c] for c in sample]] @ profile
+            centre, spread = robust_background(bg)
+            floor = max(0.0, centre + standing * spread)
+            scores = {cid: float(matrix.matrix[matrix.position[cid]] @ profile) for cid in pool}
+            return {c: v for c, v in scores.items() if v >= floor}
+        # best: each candidate by its best match to any liked story (weighted), minus a
+        # share of its best match to any disliked one; candidates only.
         profiles_l = self.sim.profiles([c for c, _ in liked])
         profiles_d = self.sim.profiles(disliked)
         top_weight = max(w for _, w in liked)
-        candidates: dict[str, None] = {}
         pool_set = set(pool)
-        for cid, _ in liked:
+        candidates: dict[str, None] = {}
+        for cid in profiles_l:
             for c in self.sim.candidates(profiles_l[cid], Filters(), set(), want=request.k):
                 if c in pool_set:
                     candidates.setdefault(c, None)
-        scores: dict[str, float] = {}
-        for cid, prof in self.sim.profiles(list(candidates)).items():
-            best = max(self.sim.score(profiles_l[c], prof) * (w / top_weight) for c, w in liked)
-            penalty = max((self.sim.score(profiles_d[d], prof) for d in profiles_d), default=0.0)
-            scores[cid] = best - self.recommend_params.dislike_penalty * penalty
-        return scores
+        best: dict[str, float] = {}
+        above: set[str] = set()
+        for cid, w in liked:
+            if cid not in profiles_l:
+                continue
+            floor = self.sim.floor(profiles_l[cid])
+            for c, v in self.sim.score_many(profiles_l[cid], list(candidates)).items():
+                best[c] = max(best.get(c, -math.inf), v * (w / top_weight))
+                if v >= floor:
+                    above.add(c)
+        penalty: dict[str, float] = {}
+        for prof in profiles_d.values():
+            for c, v in self.sim.score_many(prof, list(best)).items():
+                penalty[c] = max(penalty.get(c, 0.0), v)
+        share = self.recommend_params.dislike_penalty
+        scores = {c: v - share * penalty.get(c, 0.0) for c, v in best.items()}
+        return {c: v for c, v in scores.items() if c in above and v > 0}
 
 
 def freshness(date: str | None, newest: str | None, half_life_days: float | None) -> float:
@@ -360,7 +432,7 @@ def mmr(
 ) -> list[str]:
     """Maximal marginal relevance: trade a little relevance for results unlike those already picked."""
     remaining = sorted(scores, key=lambda c: (-scores[c], c))
-    if diversity <= 0:
+    if diversity <= 0 or not remaining:
         return remaining[:k]
     chosen: list[str] = []
     top = max(abs(v) for v in scores.values()) or 1.0

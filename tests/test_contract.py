@@ -4,6 +4,7 @@ the whole index; two engines on one folder see each other's writes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,13 @@ def test_k_beyond_the_default_depth_returns_every_match(seeded: Engine, mode: Mo
 
 
 def test_related_returns_as_many_as_asked_when_they_exist(seeded: Engine) -> None:
+    # "Exist": above the related floor. With no floor, 40 of the 40 others come back
+    # (the candidate step looks as deep as the list asked for).
+    floored = seeded.related("2025-11-20-c7", k=40)
+    assert 0 < len(floored) < 40
+    seeded.similarity_params = replace(
+        seeded.similarity_params, related_floor=-1.0, related_standing=-100.0
+    )
     assert len(seeded.related("2025-11-20-c7", k=40)) == 40
     assert len(seeded.recommend(liked=["2025-11-20-c7"], k=30, diversity=0.0)) >= 30
 

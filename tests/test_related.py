@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_related_never_returns_the_cluster_itself(seeded: Engine) -> None:
     for cid in UKR:
         results = seeded.related(cid, k=40)
         assert cid not in [r.id for r in results]
-        assert len(results) == 40  # every other cluster is a candidate here
+        assert results  # its own story at least; the list ends at the related floor
         scores = [r.score for r in results]
         assert scores == sorted(scores, reverse=True)
 
@@ -89,6 +90,11 @@ def test_recommend_never_returns_liked_or_disliked(seeded: Engine) -> None:
 @pytest.mark.parametrize("strategy", ["best", "average"])
 def test_disliked_pushes_results_away(seeded: Engine, strategy: str) -> None:
     liked = ["2025-11-20-c7", "2025-10-13-c1"]  # Ukraine peace plan, Gaza hostages
+    # The hashing encoder's vectors hardly tell stories apart (cosines of 0.57 for any
+    # two): no related floor here, the ranking itself is under test.
+    seeded.similarity_params = replace(
+        seeded.similarity_params, related_floor=-1.0, related_standing=-100.0
+    )
     plain = [r.id for r in seeded.recommend(liked=liked, k=40, diversity=0, strategy=strategy)]
     pushed = [
         r.id
@@ -96,9 +102,17 @@ def test_disliked_pushes_results_away(seeded: Engine, strategy: str) -> None:
             liked=liked, disliked=["2025-11-24-c2"], k=40, diversity=0, strategy=strategy
         )
     ]
-    # The other Ukraine clusters sink when one of them is disliked.
+    # The other Ukraine clusters sink when one of them is disliked: more stories of
+    # other subjects rank above them (or they fall out of the related list).
     others = [c for c in UKR if c not in ("2025-11-20-c7", "2025-11-24-c2")]
-    assert sum(pushed.index(c) for c in others) > sum(plain.index(c) for c in others)
+
+    def sunk(ranking: list[str]) -> int:
+        return sum(
+            sum(x not in UKR for x in ranking[: ranking.index(c)]) if c in ranking else 40
+            for c in others
+        )
+
+    assert sunk(pushed) > sunk(plain)
 
 
 def test_weights_matter(seeded: Engine) -> None:
@@ -112,12 +126,12 @@ def test_weights_matter(seeded: Engine) -> None:
 
 
 def test_diversity_breaks_up_near_duplicates(seeded: Engine) -> None:
-    base, _ = seeded.get("2025-10-20-c1")  # the Louvre heist
-    seeded.add([clone(base, f"2025-10-2{i}-c9") for i in range(1, 5)])
-    liked = ["2025-10-20-c1"]
+    base, _ = seeded.get("2025-11-20-c7")  # the Ukraine peace plan: a story of many days
+    seeded.add([clone(base, f"2025-11-2{i}-c9") for i in range(1, 5)])
+    liked = ["2025-11-20-c7"]
     plain = [r.id for r in seeded.recommend(liked=liked, k=5, diversity=0)]
     diverse = [r.id for r in seeded.recommend(liked=liked, k=5, diversity=0.7)]
-    dupes = {f"2025-10-2{i}-c9" for i in range(1, 5)}
+    dupes = {f"2025-11-2{i}-c9" for i in range(1, 5)}
     assert len(dupes & set(plain)) == 4
     assert len(dupes & set(diverse)) < 4
 
@@ -263,6 +277,10 @@ def test_a_filter_applies_before_the_candidates_are_cut(seeded: Engine) -> None:
     """A filter matching no story gives no results (not an error); one matching a
     single day gives only that day's stories, however far down they rank unfiltered."""
     assert seeded.related("2025-11-20-c7", k=5, filters=Filters(date_from="2030-01-01")) == []
+    # That day's one story is unrelated (under the related floor): no floor here.
+    seeded.similarity_params = replace(
+        seeded.similarity_params, related_floor=-1.0, related_standing=-100.0
+    )
     day = Filters(date_from="2025-10-03", date_to="2025-10-03")
     got = seeded.related("2025-11-20-c7", k=5, filters=day)
     assert [r.id for r in got] == ["2025-10-03-c6"]

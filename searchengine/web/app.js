@@ -474,7 +474,7 @@ async function showCluster(id) {
       ...(th.notes || []).map((n) => el("p", { class: "meta" }, n)));
     related.replaceChildren(el("h3", {}, "Related stories"), rel.results.length
       ? el("ul", {}, ...rel.results.map((r) => el("li", {}, clusterLink(r.id, r.title), " ",
-          el("span", { class: r.same_story ? "same" : "meta" }, `${r.date || ""} · ${r.same_story ? "same story" : "related"}`))))
+          el("span", { class: r.same_story ? "same" : "meta" }, `${r.date || ""} · ${r.label || (r.same_story ? "same story" : "related")}`))))
       : el("p", { class: "meta" }, "No related stories."));
   } catch (err) {
     detail.replaceChildren(el("p", {}, `Error: ${err.message}`));
