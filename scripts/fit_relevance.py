@@ -1,4 +1,8 @@
-"""Fit the calibrated relevance score (`searchengine/relevance.py`) and print how it holds.
+"""Fit the calibrated relevance score on the dev set alone and print how it holds.
+
+The `semantic` model of `RelevanceParams` is now fitted on real news across
+collections by `scripts/calibrate.py`; this script still fits the `words` model
+(lexical search) and checks either on the dev cut-offs and BEIR SciFact.
 
 Runs every judged query of the dev set (and optionally BEIR SciFact) in each search
 mode, takes each of the top 10 hits' evidence (best cosine, share of the query's words

@@ -4,13 +4,13 @@ just those clusters against every saved search and records the matches as alerts
 POSTing each to the search's webhook when it has one.
 
 Matching is a percolator, not a search: for each new cluster and saved search it
-works out the same evidence a search would (`search.Evidence`: how far the
-cluster's best passage cosine stands above the query's cosines to the index's
-background sample, and the share of the query's words its best passages hold) and
-the same calibrated relevance (`relevance.py`). The query's vector is stored when
-the search is saved, so the cost is new passages x saved searches — one matrix
-product — and never grows with the index. Filters are checked on the cluster
-record itself.
+works out the same evidence a search would (`search.Evidence`: the cluster's best
+passage cosine, the idf-weighted share of the query's words its best passages hold,
+and how far that cosine falls under the query's best in the whole index) and the
+same calibrated relevance (`relevance.py`). The query's vector is stored when the
+search is saved, so the cost is new passages x saved searches — one matrix product —
+plus one nearest-passage lookup per saved search, and never grows with the index.
+Filters are checked on the cluster record itself.
 """
 
 from __future__ import annotations
@@ -180,14 +180,14 @@ def percolate(
     clusters: dict[str, Cluster],
     passages: dict[str, list[tuple[Field, int, str, np.ndarray]]],
     background: np.ndarray,
-    words: dict[str, QueryWords],
+    context: dict[str, QueryContext],
     relevance: RelevanceParams,
     params: AlertParams,
 ) -> list[Match]:
     """Every (saved search, cluster) pair whose calibrated relevance reaches the
     search's minimum and whose cluster passes its filters. `passages`: each cluster's
-    (field, position, text, vector); `words`: each query's words the index lacks and the
-    index's words found for them (`Searcher.query_words`), as its search would use."""
+    (field, position, text, vector); `context`: what each saved query's search would
+    know of the index (its unknown words, its words' idf, its best cosine)."""
     live = [s for s in searches if s.vector]
     cids = [c for c in clusters if passages.get(c)]
     if not live or not cids:
@@ -205,10 +205,18 @@ def percolate(
         means, spreads = np.zeros(len(live)), np.zeros(len(live))
     with np.errstate(divide="ignore", invalid="ignore"):
         standing = np.where(spreads[:, None] > 0, (best - means[:, None]) / spreads[:, None], 0.0)
+    # How far each cluster's cosine falls under the query's best in the index (the
+    # cluster itself included): 0 when it would be the search's first hit.
+    tops = np.array(
+        [context[s.id].best if context[s.id].best is not None else -1.0 for s in live],
+        dtype=np.float32,
+    )
+    gaps = best - np.maximum(tops[:, None], best)
     # The most the words could add (all of them found), for every pair at once: most
     # pairs stop here, before any text is read.
     weights, bias = relevance.semantic.weights, relevance.semantic.bias
-    ceiling = 1.0 / (1.0 + np.exp(-np.clip(bias + weights[0] * standing + weights[1], -50, 50)))
+    z = bias + weights[0] * best + weights[1] + weights[2] * gaps
+    ceiling = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
     facts = {cid: _Facts.of(clusters[cid]) for cid in cids}
     stem_sets: dict[int, set[str]] = {}
 
@@ -224,10 +232,11 @@ def percolate(
     out: list[Match] = []
     for si, search in enumerate(live):
         candidates = np.flatnonzero(ceiling[si] >= search.min_relevance)
-        if not len(candidates) or spreads[si] <= 0:
+        if not len(candidates):
             continue
         terms = query_terms(search.query)
-        coverage = _TermCoverage(search.query, terms, words.get(search.id) or QueryWords())
+        known = context[search.id]
+        coverage = _TermCoverage(search.query, terms, known.words, known.weights)
         if max(0.0, 1.0 - relevance.names_discount * coverage.names_missing) == 0.0:
             continue  # the query names only what the index never mentions
         groups = coverage.groups
@@ -241,12 +250,27 @@ def percolate(
             seen = set().union(*(stems(lo + int(i)) for i in order))
             share = sum(1 for g in groups if g & seen) / len(groups) if groups else 0.0
             evidence = Evidence(
-                float(best[si, ci]), float(standing[si, ci]), share, 1.0, coverage.names_missing
+                float(best[si, ci]),
+                float(standing[si, ci]),
+                share,
+                1.0,
+                coverage.names_missing,
+                coverage.weighted_found(seen),
+                float(gaps[si, ci]),
             )
             value = score_hits([evidence], relevance)[0]
             if value >= search.min_relevance:
                 out.append(Match(search, clusters[cid], value))
     return out
+
+
+@dataclass
+class QueryContext:
+    """What a saved query's search would know of the index at the time of matching."""
+
+    words: QueryWords  # its unknown words and the index's words found for them
+    weights: dict[str, float]  # its words' idf
+    best: float | None  # its best passage cosine in the index
 
 
 class Deliveries:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .alerts import AlertParams, Deliveries, SavedSearch, now_iso, percolate
+from .alerts import AlertParams, Deliveries, QueryContext, SavedSearch, now_iso, percolate
 from .backend import IndexBackend, create_index, location, open_existing, open_index
 from .contract import (
     Filters,
@@ -41,6 +41,7 @@ from .ordering import OrderingParams, candidate_k, collapse, order
 from .related import RecommendParams, RelatedStory, Stories, Thread, ThreadParams
 from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
 from .similarity import SimilarityParams
+from .text import query_terms
 
 log = logging.getLogger("searchengine")
 
@@ -220,13 +221,22 @@ class Engine:
             passages = self.store.cluster_passages(list(cluster_ids))
             background = self._background(generation)
             searcher = self._searcher()
-            words = {s.id: searcher.query_words(s.query) for s in searches}
+            context = {
+                s.id: QueryContext(
+                    searcher.query_words(s.query),
+                    searcher.term_weights(query_terms(s.query)),
+                    searcher.best_cosine(np.asarray(s.vector, dtype=np.float32))
+                    if s.vector
+                    else None,
+                )
+                for s in searches
+            }
         matches = percolate(
             searches,
             clusters,
             passages,
             background,
-            words,
+            context,
             self.params.relevance,
             self.alert_params,
         )

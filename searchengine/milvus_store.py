@@ -165,7 +165,7 @@ class MilvusStore:
         self.clusters_name = f"{prefix}_clusters"
         self.meta_name = f"{prefix}_meta"
         self._local = threading.local()
-        self._vocabulary: tuple[int, tuple[set[str], Vocabulary]] | None = None
+        self._vocabulary: tuple[int, tuple[Counter[str], Vocabulary, int]] | None = None
         self._dimension = 0
 
     # --- calls -----------------------------------------------------------------
@@ -853,16 +853,29 @@ class MilvusStore:
         field's words): what an unknown query word is matched against (fuzzy.py)."""
         return self._words()[1]
 
-    def _words(self) -> tuple[set[str], Vocabulary]:
-        """Every analysed word of the clusters' term counts, once per generation."""
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The number of clusters, and in how many of them each analysed term occurs,
+        from the same once-per-generation read as `unknown_terms`."""
+        words, _, clusters = self._word_stats()
+        return clusters, {t: words[t] for t in terms if t in words}
+
+    def _words(self) -> tuple[Counter[str], Vocabulary]:
+        words, vocabulary, _ = self._word_stats()
+        return words, vocabulary
+
+    def _word_stats(self) -> tuple[Counter[str], Vocabulary, int]:
+        """Every analysed word of the clusters' term counts with its document frequency,
+        and the number of clusters, once per generation."""
         generation = self.generation
         cached = self._vocabulary
         if cached is not None and cached[0] == generation:
             return cached[1]
-        words: set[str] = set()
+        words: Counter[str] = Counter()
+        clusters = 0
         for _, counts in self.all_term_counts():
-            words.update(counts)
-        found = (words, Vocabulary(sorted(w for w in words if len(w) >= 4)))
+            words.update(counts.keys())
+            clusters += 1
+        found = (words, Vocabulary(sorted(w for w in words if len(w) >= 4)), clusters)
         self._vocabulary = (generation, found)
         return found
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from enum import StrEnum
 from typing import Any
@@ -28,7 +28,7 @@ from .fuzzy import FuzzyParams, expansions
 from .memory_index import MemoryIndex, tokenizer
 from .relevance import RelevanceParams, score_hits
 from .store import Store
-from .text import STOPWORDS, Highlighter, query_terms, stem_word
+from .text import STOPWORDS, Highlighter, idf, query_terms, stem_word
 from .vectors import VectorStore
 
 __all__ = ["Hit", "Kind", "MatchedPassage", "Mode", "RankingParams", "Searcher"]
@@ -113,6 +113,12 @@ class Evidence:
     # contains and nothing close was found for: a story about "Japan" cannot be
     # a strong match in an index that never mentions Japan. The same for every hit.
     names_missing: float = 0.0
+    # `coverage` with each query word counted by its idf in this index: a hit without
+    # the query's rare word ("Crimea" in "Crimea referendum") covers little of it.
+    weighted_coverage: float = 0.0
+    # The cosine less the best cosine among the query's hits (0 for the best; None
+    # without a query vector).
+    gap: float | None = None
 
 
 @dataclass
@@ -213,13 +219,18 @@ class _Cosines:
             self.mean, self.spread = float(sims.mean()), float(sims.std())
 
     def evidence(
-        self, cosine: float | None, coverage: float, share: float, names_missing: float
+        self,
+        cosine: float | None,
+        coverage: float,
+        share: float,
+        names_missing: float,
+        weighted_coverage: float,
     ) -> Evidence:
-        if not self.known:
-            return Evidence(None, None, coverage, share, names_missing)
-        value = self.floor if cosine is None else cosine
-        standing = (value - self.mean) / self.spread if self.spread > 0 else None
-        return Evidence(value, standing, coverage, share, names_missing)
+        value = None if not self.known else self.floor if cosine is None else cosine
+        standing = (
+            (value - self.mean) / self.spread if value is not None and self.spread > 0 else None
+        )
+        return Evidence(value, standing, coverage, share, names_missing, weighted_coverage)
 
 
 _WORDS = re.compile(r"\w+")
@@ -230,10 +241,19 @@ class _TermCoverage:
     counts as found when one of the index's words found for it is there. Also the
     share of the query's names the index knows nothing of (`Evidence.names_missing`)."""
 
-    def __init__(self, query: str, terms: Sequence[str], words: QueryWords) -> None:
+    def __init__(
+        self,
+        query: str,
+        terms: Sequence[str],
+        words: QueryWords,
+        weights: dict[str, float] | None = None,
+    ) -> None:
         self.groups = [
             {stem_word(t)} | {stem_word(w) for w in words.found.get(t, [])} for t in terms
         ]
+        # Each word's idf in this index: a rare word (a name: "Crimea", "Pistorius")
+        # says more about what the query asks than a common one ("referendum", "trial").
+        self.weights = [(weights or {}).get(t, 1.0) for t in terms]
         names = {
             folded
             for word in _WORDS.findall(query)
@@ -244,11 +264,27 @@ class _TermCoverage:
         missing = [n for n in names if n in words.unknown and n not in words.found]
         self.names_missing = len(missing) / len(names) if names else 0.0
 
+    @staticmethod
+    def _seen(passages: Sequence[MatchedPassage]) -> set[str]:
+        return {stem_word(fold(p.text[a:b])) for p in passages for a, b in p.highlights}
+
     def share(self, passages: Sequence[MatchedPassage]) -> float:
         if not self.groups:
             return 0.0
-        seen = {stem_word(fold(p.text[a:b])) for p in passages for a, b in p.highlights}
+        seen = self._seen(passages)
         return sum(1 for group in self.groups if group & seen) / len(self.groups)
+
+    def weighted_share(self, passages: Sequence[MatchedPassage]) -> float:
+        """`share`, each word counted by its idf."""
+        return self.weighted_found(self._seen(passages))
+
+    def weighted_found(self, seen: set[str]) -> float:
+        """The idf-weighted share of the query's words among these stems."""
+        total = sum(self.weights)
+        if not self.groups or total <= 0:
+            return 0.0
+        found = sum(w for group, w in zip(self.groups, self.weights, strict=True) if group & seen)
+        return found / total
 
 
 # --- ranking ----------------------------------------------------------------
@@ -501,12 +537,26 @@ class Searcher:
             fused, key=lambda key: (-fused[key], dense_rank.get(key, len(dense_rank)), key)
         )[:k]
         cosines = _Cosines(vector, background, dense)
-        coverage = _TermCoverage(request.query, terms, words)
+        coverage = _TermCoverage(request.query, terms, words, self.term_weights(terms))
         return self._hits(ranked, fused, signals, owners, terms + extra, kind, cosines, coverage)
 
     def query_words(self, query: str) -> QueryWords:
         """The query's unknown words and the index's words closest to them."""
         return self._query_words(query_terms(query))
+
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+        """Each query term's idf in this index (`Evidence.weighted_coverage`)."""
+        stems = {t: stem_word(t) for t in terms}
+        n_clusters, df = self.store.document_frequencies(sorted(set(stems.values())))
+        return {t: idf(n_clusters, df.get(stems[t], 0)) for t in terms}
+
+    def best_cosine(self, vector: np.ndarray) -> float | None:
+        """The best passage cosine to `vector` in the whole index: what a search's first
+        hit would score (`Evidence.gap` counts from it)."""
+        if self.vectors is None:
+            return None
+        found = self.vectors.search(np.asarray(vector, dtype=np.float32), 1)
+        return float(found[0][1]) if found else None
 
     def _query_words(self, terms: list[str]) -> QueryWords:
         unknown = self._unknown_terms(terms, self._tokens(terms)) if terms else []
@@ -636,11 +686,21 @@ class Searcher:
                     coverage.share(passages),
                     round(fused[key] / best, 6),
                     coverage.names_missing,
+                    coverage.weighted_share(passages),
                 ),
             )
             if key in articles:
                 hit.title, hit.publisher = articles[key]
             hits.append(hit)
+        # A hit's cosine against the best of the query's hits: the answer to a question
+        # stands out of the hits that are only about its subject.
+        best_cosine = max(
+            (h.evidence.cosine for h in hits if h.evidence and h.evidence.cosine is not None),
+            default=None,
+        )
+        for hit in hits:
+            if hit.evidence and hit.evidence.cosine is not None and best_cosine is not None:
+                hit.evidence = replace(hit.evidence, gap=hit.evidence.cosine - best_cosine)
         relevance = self.params.relevance
         for hit, value in zip(
             hits, score_hits([h.evidence for h in hits if h.evidence], relevance), strict=True

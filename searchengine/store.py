@@ -178,14 +178,16 @@ class Store(Database):
         )
 
     def sample_embeddings(self, size: int, dimension: int) -> np.ndarray:
-        """About `size` passages' vectors spread evenly over the id range (fewer where
-        ids were freed): a fixed sample of what the index holds, for measuring how a
-        query's cosine to a hit stands against its cosine to the collection at large."""
-        low, high = self.db.execute("SELECT MIN(id), MAX(id) FROM passages").fetchone()
-        if low is None:
-            return np.zeros((0, dimension), dtype=np.float32)
-        ids = sorted({int(i) for i in np.linspace(low, high, num=size)})
-        return self.embeddings(ids, dimension)[1]
+        """`size` passages' vectors, those whose texts hash lowest: a fixed, uniform
+        sample of what the index holds (for measuring how a query's cosine to a hit
+        stands against its cosine to the collection at large) that depends on which
+        texts are indexed, not on the order they came in. A sample spread over the id
+        range moved a hit's relevance from 0.53 to 0.55 when the same clusters were
+        removed and added again."""
+        rows = self.db.execute(
+            "SELECT embedding FROM passages ORDER BY text_hash LIMIT ?", (size,)
+        ).fetchall()
+        return from_blobs([r[0] for r in rows], dimension)
 
     # --- writes (call inside `write()`) ---------------------------------------
 
@@ -435,6 +437,14 @@ class Store(Database):
         for cid, key in self.db.execute("SELECT cluster_id, key FROM entities"):
             out.setdefault(cid, set()).add(key)
         return out
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The number of clusters, and in how many of them each analysed term occurs
+        (absent: none): how much a query word says (`search._TermCoverage`)."""
+        n = self.db.execute("SELECT count(*) FROM clusters").fetchone()[0]
+        return int(n), dict(
+            self._select_in("SELECT term, df FROM term_df WHERE term IN ({})", terms)
+        )
 
     def all_document_frequencies(self) -> Iterator[tuple[str, int]]:
         """(term, number of clusters holding it) for every term."""

@@ -516,3 +516,26 @@ def test_a_query_naming_only_what_the_index_never_mentions_has_no_strong_hit(
     assert all(h.evidence and h.evidence.names_missing == 0.0 for h in known)
     half = seeded.search("Venezuela and Zanzibarland prisoners", k=5)
     assert all(h.evidence and h.evidence.names_missing == 0.5 for h in half)
+
+
+def test_relevance_is_the_same_however_the_clusters_got_in(seeded: Engine) -> None:
+    """Removing and re-adding the same clusters moved a hit's relevance from 0.53 to
+    0.55: the sample a hit's cosine was measured against followed the order passages
+    were added in. The sample (and every input of relevance) now depends only on what
+    is indexed."""
+    queries = ("Venezuela prisoner releases", "Bitcoin crash liquidations", "Louvre heist")
+
+    def levels() -> dict[tuple[str, str], tuple[float, float | None]]:
+        return {
+            (q, h.id): (h.relevance, h.evidence.standing if h.evidence else None)
+            for q in queries
+            for h in seeded.search(q, k=10)
+        }
+
+    before = levels()
+    ids = ["2025-11-20-c7", "2025-10-20-c1", "2026-01-09-c10", "2025-10-11-c4"]
+    clusters = [seeded.get(cid)[0] for cid in ids]
+    assert seeded.remove(ids) == ids
+    assert levels() != before  # (the index really changed in between)
+    seeded.add(clusters)
+    assert levels() == before
