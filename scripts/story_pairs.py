@@ -25,7 +25,7 @@ import numpy as np
 
 from searchengine.contract import Filters
 from searchengine.engine import Engine
-from searchengine.evaluate import families_from_field, read_families
+from searchengine.evaluate import load_families
 
 
 def days_apart(a: str | None, b: str | None) -> float:
@@ -52,11 +52,7 @@ def main() -> None:
         if create:
             run = engine.add_paths([Path(p) for p in args.build], progress=True)
             print(f"indexed {run.report}", file=sys.stderr)
-        families = (
-            read_families(args.families)
-            if Path(args.families).exists()
-            else families_from_field(engine, args.families)
-        )
+        families = load_families(engine, args.families)
         rng = np.random.default_rng(args.seed)
         with engine.folder.reading():
             sim = engine._stories().sim

@@ -15,13 +15,12 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from searchengine.contract import ThreadRequest
 from searchengine.engine import Engine
-from searchengine.evaluate import families_from_field, read_families
+from searchengine.evaluate import load_families
 
 
 def main() -> None:
@@ -35,11 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with Engine.open(args.index) as engine:
-        families = (
-            read_families(args.families)
-            if Path(args.families).exists()
-            else families_from_field(engine, args.families)
-        )
+        families = load_families(engine, args.families)
         known = set(engine.store.cluster_ids())
         size: dict[str, int] = {}
         for cid, fam in families.items():

@@ -243,6 +243,12 @@ def families_from_field(engine: Any, field_name: str) -> dict[str, str]:
     return out
 
 
+def load_families(engine: Any, spec: str) -> dict[str, str]:
+    """Families from a `cluster_id<TAB>family` file, or else from that field of the
+    indexed records (e.g. `story_id`)."""
+    return read_families(spec) if Path(spec).is_file() else families_from_field(engine, spec)
+
+
 def _groups(families: dict[str, str]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for cid, fam in sorted(families.items()):
@@ -478,12 +484,7 @@ def _run_beir(job: EvalJob) -> EvalOutcome:
 
 
 def _run_families(engine: Any, job: EvalJob) -> EvalOutcome:
-    source = Path(job.families or "")
-    families = (
-        read_families(source)
-        if source.is_file()
-        else families_from_field(engine, job.families or "")
-    )
+    families = load_families(engine, job.families or "")
     report = evaluate_related(engine, families, progress=job.progress)
     report.extra.update(evaluate_recommend(engine, families))
     metrics = ("ndcg@10", "map", "p@1")
