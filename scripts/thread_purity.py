@@ -47,7 +47,7 @@ def main() -> None:
         out = []
         for anchor in args.anchor or [engine.thread_params.anchor]:
             engine.thread_params = replace(engine.thread_params, anchor=anchor)
-            purity, recall, length, cut = [], [], [], 0
+            purity, recall, capped, length, cut = [], [], [], [], 0
             for seed in seeds:
                 response = engine.answer(ThreadRequest(seed, limit=args.limit))
                 others = [s.id for s in response.results if s.id != seed]
@@ -56,6 +56,8 @@ def main() -> None:
                 if others:
                     purity.append(right / len(others))
                 recall.append(right / (size[families[seed]] - 1))
+                # What a thread of `limit` clusters could hold of a larger story.
+                capped.append(right / min(size[families[seed]] - 1, args.limit - 1))
                 cut += bool(response.notes)
             out.append(
                 {
@@ -64,6 +66,7 @@ def main() -> None:
                     "purity": round(float(np.mean(purity)), 4) if purity else None,
                     "purity_of_threads_with_others": len(purity),
                     "recall": round(float(np.mean(recall)), 4),
+                    "recall_within_limit": round(float(np.mean(capped)), 4),
                     "length_mean": round(float(np.mean(length)), 2),
                     "length_max": int(max(length)),
                     "cut_at_limit": cut,
