@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -220,6 +221,20 @@ def test_weaker_matches_more_like_this_and_for_you(server: str, tmp_path: Path) 
             page.locator("#for-you .story").first.wait_for(timeout=15_000)
             ids = page.eval_on_selector_all("#for-you .story", "els => els.map(e => e.dataset.id)")
             assert ids and "2026-01-09-c10" not in ids  # unseen: not the liked story itself
+            # Each item says what it is, as the API labels it ("popular" fills the list).
+            asked = json.dumps({"liked": ["2026-01-09-c10"], "k": 5, "diversity": 0.3}).encode()
+            request = urllib.request.Request(
+                server + "/recommend", data=asked, headers={"content-type": "application/json"}
+            )
+            labels = {
+                r["id"]: r["label"] for r in json.load(urllib.request.urlopen(request))["results"]
+            }
+            shown = page.eval_on_selector_all(
+                "#for-you .story", "els => els.map(e => [e.dataset.id, e.textContent])"
+            )
+            for cid, text in shown:
+                if labels.get(cid) in ("popular", "same story"):
+                    assert labels[cid] in text, (cid, text)
             page.screenshot(path=str(tmp_path / "for-you.png"), full_page=True)
             # A liked story that has left the index since is forgotten, not an error.
             page.evaluate(

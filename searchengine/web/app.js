@@ -369,7 +369,9 @@ function setLiked(ids) { localStorage.setItem(LIKED, JSON.stringify(ids.slice(-5
 
 function storyItem(r) {
   return el("li", { class: "story", "data-id": r.id }, clusterLink(r.id, r.title), " ",
-    el("span", { class: r.same_story ? "same" : "meta" }, [r.date || "undated", r.same_story ? "same story" : ""].filter(Boolean).join(" · ")));
+    // What the item is: "same story", or "popular" (a recommendation filling the list,
+    // not one like a liked story); plain "related" goes without saying.
+    el("span", { class: r.same_story ? "same" : "meta" }, [r.date || "undated", r.label && r.label !== "related" ? r.label : ""].filter(Boolean).join(" · ")));
 }
 
 // "More like this": the stories related to one, as a list of their own.
