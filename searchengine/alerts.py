@@ -239,7 +239,6 @@ def percolate(
         coverage = _TermCoverage(search.query, terms, known.words, known.weights)
         if max(0.0, 1.0 - relevance.names_discount * coverage.names_missing) == 0.0:
             continue  # the query names only what the index never mentions
-        groups = coverage.groups
         for ci in candidates:
             cid = cids[ci]
             if not passes(facts[cid], search.filters):
@@ -248,11 +247,10 @@ def percolate(
             order = np.argsort(-sims[si, lo:hi], kind="stable")[: params.shown_passages]
             # The query's words in the best passages, by stem (as a search's highlights).
             seen = set().union(*(stems(lo + int(i)) for i in order))
-            share = sum(1 for g in groups if g & seen) / len(groups) if groups else 0.0
             evidence = Evidence(
                 float(best[si, ci]),
                 float(standing[si, ci]),
-                share,
+                coverage.found(seen),
                 1.0,
                 coverage.names_missing,
                 coverage.weighted_found(seen),

@@ -9,7 +9,7 @@ one committed state of the index.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from typing import Any
@@ -258,10 +258,8 @@ class Stories:
         rest = [o for o in others if o in clusters and o != cluster_id]
         to_seed = self.sim.score_many(seed, rest)
         found = {o for o, s in to_seed.items() if self._same(s, clusters[cluster_id], clusters[o])}
-        mean, spread = self.sim.background(seed)
-        anchored = [
-            o for o in rest if to_seed.get(o, -1.0) >= mean + self.thread_params.anchor * spread
-        ]
+        anchor = self.sim.standing_bar(seed, self.thread_params.anchor)
+        anchored = [o for o in rest if to_seed.get(o, -1.0) >= anchor]
         frontier = list(found)
         while frontier:
             member = frontier.pop(0)
@@ -291,8 +289,7 @@ class Stories:
         thread ran through Mt. Gox and Snowden to Colorado's marijuana taxes. Stops at
         `request.limit` clusters and says so (`Thread.cut`)."""
         seed = self.sim.profiles([cluster_id])[cluster_id]
-        mean, spread = self.sim.background(seed)
-        anchor = mean + self.thread_params.anchor * spread
+        anchor = self.sim.standing_bar(seed, self.thread_params.anchor)
         members: dict[str, float] = {cluster_id: 1.0}
         frontier = [cluster_id]
         cut = False
@@ -328,9 +325,7 @@ class Stories:
         allowed = set(self.store.allowed_cluster_ids(request.filters)) if request.filters else None
         pool = [c for c in matrix.ids if c not in seen and (allowed is None or c in allowed)]
         related = self._related_to_likes(request, liked, disliked, pool) if liked else {}
-        meta = self.store.cluster_meta(pool)
-        top = max((n for _, n in meta.values()), default=1)
-        popular = {c: math.log1p(meta[c][1]) / math.log1p(top) for c in pool if c not in related}
+        meta = self.store.cluster_meta(list(related))
         newest, oldest = self.store.newest_date(), self.store.oldest_date()
 
         def fresh(scores: dict[str, float]) -> dict[str, float]:
@@ -341,17 +336,27 @@ class Stories:
                 for c, v in scores.items()
             }
 
-        vectors = {cid: matrix.matrix[matrix.position[cid]] for cid in pool}
+        def vectors(ids: Iterable[str]) -> dict[str, np.ndarray]:
+            return {cid: matrix.matrix[matrix.position[cid]] for cid in ids}
+
         window = max(self.recommend_params.mmr_window, 5 * request.k)
-        chosen = mmr(fresh(related), vectors, request.k, request.diversity, window)
-        filler = fresh(popular)
-        if len(chosen) < request.k and filler:
-            chosen += mmr(filler, vectors, request.k - len(chosen), request.diversity, window)
+        ranked = fresh(related)
+        chosen = mmr(ranked, vectors(ranked), request.k, request.diversity, window)
+        filler: dict[str, float] = {}
+        if len(chosen) < request.k:
+            # Reach (how many outlets covered it), log-damped; read only when needed.
+            rest = [c for c in pool if c not in related]
+            meta.update(self.store.cluster_meta(rest))
+            top = max((n for _, n in meta.values()), default=1)  # over the whole pool
+            filler = fresh({c: math.log1p(meta[c][1]) / math.log1p(top) for c in rest})
+            if filler:
+                left = request.k - len(chosen)
+                chosen += mmr(filler, vectors(filler), left, request.diversity, window)
         clusters = self.store.get_clusters(chosen)
         out = []
         for cid in chosen:
             if cid in related:
-                story = self._story(cid, fresh({cid: related[cid]})[cid], clusters[cid])
+                story = self._story(cid, ranked[cid], clusters[cid])
                 # Against several liked stories at once: the flat bar (no one date).
                 story.judge(related[cid] >= self.same_story)
             else:

@@ -265,18 +265,15 @@ class _TermCoverage:
         self.names_missing = len(missing) / len(names) if names else 0.0
 
     @staticmethod
-    def _seen(passages: Sequence[MatchedPassage]) -> set[str]:
+    def seen(passages: Sequence[MatchedPassage]) -> set[str]:
+        """The stems of the query's words highlighted in these passages."""
         return {stem_word(fold(p.text[a:b])) for p in passages for a, b in p.highlights}
 
-    def share(self, passages: Sequence[MatchedPassage]) -> float:
+    def found(self, seen: set[str]) -> float:
+        """The share of the query's words among these stems."""
         if not self.groups:
             return 0.0
-        seen = self._seen(passages)
         return sum(1 for group in self.groups if group & seen) / len(self.groups)
-
-    def weighted_share(self, passages: Sequence[MatchedPassage]) -> float:
-        """`share`, each word counted by its idf."""
-        return self.weighted_found(self._seen(passages))
 
     def weighted_found(self, seen: set[str]) -> float:
         """The idf-weighted share of the query's words among these stems."""
@@ -670,6 +667,7 @@ class Searcher:
                 for pid, score in shown[key]
                 if pid in rows
             ]
+            seen = coverage.seen(passages)
             hit = Hit(
                 id=key,
                 cluster_id=cluster_id,
@@ -683,10 +681,10 @@ class Searcher:
                 lexical_rank=lexical_by.get(key),
                 evidence=cosines.evidence(
                     dense_best.get(key),
-                    coverage.share(passages),
+                    coverage.found(seen),
                     round(fused[key] / best, 6),
                     coverage.names_missing,
-                    coverage.weighted_share(passages),
+                    coverage.weighted_found(seen),
                 ),
             )
             if key in articles:

@@ -365,9 +365,9 @@ class StorySimilarity:
         return Evidence(rows, dense, parts[0], parts[1], total / weight)
 
     def background(self, source: StoryProfile) -> tuple[float, float]:
-        """Mean and standard deviation of `source`'s scores against a fixed sample of the
-        index's clusters: how similar any story looks to it, on this collection's scale
-        (headlines, digests and long articles each have their own)."""
+        """Median and (MAD-scaled) deviation of `source`'s scores against a fixed sample
+        of the index's clusters: how similar any story looks to it, on this collection's
+        scale (headlines, digests and long articles each have their own)."""
         sample = self.matrix.background_ids(self.params.background)
         if len(sample) < 2:
             return 0.0, 1.0
@@ -377,11 +377,16 @@ class StorySimilarity:
             return 0.0, 1.0
         return robust_background(scores)
 
+    def standing_bar(self, source: StoryProfile, deviations: float) -> float:
+        """The score that stands `deviations` over `source`'s background."""
+        centre, spread = self.background(source)
+        return centre + deviations * spread
+
     def floor(self, source: StoryProfile) -> float:
         """The least score a story related to `source` has: `related_floor`, and
         `related_standing` deviations over `source`'s background."""
-        mean, spread = self.background(source)
-        return max(self.params.related_floor, mean + self.params.related_standing * spread)
+        bar = self.standing_bar(source, self.params.related_standing)
+        return max(self.params.related_floor, bar)
 
     @property
     def index(self) -> StoryIndex:
