@@ -178,22 +178,30 @@ class Stories:
         ranked = self.sim.rank(source, request.filters, exclude={cluster.id}, want=request.k)
         floor = self.sim.floor(source)
         kept = [(c, s) for c, s in ranked if s >= floor]
-        if not cluster.articles and cluster.date:
-            kept = self._by_nearness(cluster.date, kept)
-        return self._stories(kept[: request.k], cluster)
+        day = cluster.date if not cluster.articles else None
+        return self._stories(self._reorder(kept, day)[: request.k], cluster)
 
-    def _by_nearness(self, day: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        """A dated single item's candidates reordered by score less
-        `SimilarityParams.item_date_weight` x log(1 + days apart): one report's related
-        items are the other reports of its event, from the same days (see the param).
-        Undated candidates keep their score; the scores shown stay the similarities."""
-        weight = self.sim.params.item_date_weight
-        meta = self.store.cluster_meta([c for c, _ in ranked])
+    def _reorder(
+        self, ranked: list[tuple[str, float]], day: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Candidates ordered by score less `SimilarityParams.hub_weight` x their density
+        (a hub is near everything), and for a dated single item (`day`) less
+        `item_date_weight` x log(1 + days apart): one report's related items are the other
+        reports of its event, from the same days. The scores shown stay the
+        similarities."""
+        p = self.sim.params
+        density = (
+            self.sim.matrix.density([c for c, _ in ranked], p.hub_neighbours)
+            if p.hub_weight
+            else {}
+        )
+        meta = self.store.cluster_meta([c for c, _ in ranked]) if day else {}
 
         def key(item: tuple[str, float]) -> tuple[float, str]:
             cid, score = item
-            gap = days_apart(day, meta.get(cid, (None, 0))[0]) or 0
-            return (-(score - weight * math.log1p(gap)), cid)
+            gap = (days_apart(day, meta.get(cid, (None, 0))[0]) or 0) if day else 0
+            value = score - p.hub_weight * density.get(cid, 0.0)
+            return (-(value - p.item_date_weight * math.log1p(gap)), cid)
 
         return sorted(ranked, key=key)
 
@@ -279,7 +287,7 @@ class Stories:
         source = self.sim.text_profile(vector, term_counts([request.text]))
         ranked = self.sim.rank(source, request.filters, exclude=set(), want=request.k)
         floor = self.sim.floor(source)
-        return self._stories([(c, s) for c, s in ranked if s >= floor][: request.k])
+        return self._stories(self._reorder([(c, s) for c, s in ranked if s >= floor])[: request.k])
 
     def thread(self, cluster_id: str, request: ThreadRequest) -> Thread:
         """The clusters of `cluster_id`'s story, by date: those the same story as it, and,

@@ -550,3 +550,26 @@ def test_undated_articles_are_the_same_story_only_when_nearly_paraphrases(
                 right += story[r.id] == story[item]
     assert flagged >= 20 and right / flagged >= 0.85, (flagged, right)
     assert first / len(items) >= 0.75, first
+
+
+def test_hub_stories_are_discounted_in_related_lists(neus_engine: Engine) -> None:
+    """On NeuS leads, one story of a crowded subject (a weekly jobless-claims report, a
+    Covid relief round) topped other stories' related lists: related was barely better
+    than plain kNN. With the candidate's density discounted (`hub_weight`), every
+    item's list ranks its own story's other reports higher (900 items, MAP measured
+    0.884 -> 0.909 int8)."""
+    from dataclasses import replace
+
+    from searchengine.evaluate import evaluate_related, families_from_field
+
+    story = families_from_field(neus_engine, "story_id")
+    tuned = neus_engine.similarity_params
+    assert tuned.hub_weight > 0
+    try:
+        neus_engine.similarity_params = replace(tuned, hub_weight=0.0)
+        plain = evaluate_related(neus_engine, story).metrics
+    finally:
+        neus_engine.similarity_params = tuned
+    discounted = evaluate_related(neus_engine, story).metrics
+    assert discounted["map"] >= plain["map"] + 0.01, (plain, discounted)
+    assert discounted["p@1"] >= plain["p@1"], (plain, discounted)
