@@ -178,17 +178,17 @@ class Stories:
         ranked = self.sim.rank(source, request.filters, exclude={cluster.id}, want=request.k)
         floor = self.sim.floor(source)
         kept = [(c, s) for c, s in ranked if s >= floor]
-        day = cluster.date if not cluster.articles else None
-        return self._stories(self._reorder(kept, day)[: request.k], cluster)
+        if not cluster.articles:
+            kept = self._as_item(kept, cluster.date)
+        return self._stories(kept[: request.k], cluster)
 
-    def _reorder(
-        self, ranked: list[tuple[str, float]], day: str | None = None
-    ) -> list[tuple[str, float]]:
-        """Candidates ordered by score less `SimilarityParams.hub_weight` x their density
-        (a hub is near everything), and for a dated single item (`day`) less
-        `item_date_weight` x log(1 + days apart): one report's related items are the other
-        reports of its event, from the same days. The scores shown stay the
-        similarities."""
+    def _as_item(self, ranked: list[tuple[str, float]], day: str | None) -> list[tuple[str, float]]:
+        """A single item's (one headline, one lead) candidates ordered by score less
+        `SimilarityParams.hub_weight` x their density (a hub is near everything), and,
+        when it is dated (`day`), less `item_date_weight` x log(1 + days apart): one
+        report's related items are the other reports of its event, from the same days.
+        The scores shown stay the similarities. A digest cluster's list stays in score
+        order: its stories run for weeks, and it gains little from the discount."""
         p = self.sim.params
         density = (
             self.sim.matrix.density([c for c, _ in ranked], p.hub_neighbours)
@@ -287,7 +287,7 @@ class Stories:
         source = self.sim.text_profile(vector, term_counts([request.text]))
         ranked = self.sim.rank(source, request.filters, exclude=set(), want=request.k)
         floor = self.sim.floor(source)
-        return self._stories(self._reorder([(c, s) for c, s in ranked if s >= floor])[: request.k])
+        return self._stories([(c, s) for c, s in ranked if s >= floor][: request.k])
 
     def thread(self, cluster_id: str, request: ThreadRequest) -> Thread:
         """The clusters of `cluster_id`'s story, by date: those the same story as it, and,

@@ -109,24 +109,25 @@ class SimilarityParams:
     # topical neighbours stay; NeuS: 99.8% and 97.6%.
     related_standing: float = 2.5
     # A dated single item's related list ranks by score - item_date_weight x log(1 +
-    # days apart) (`related.Stories._by_nearness`): the other reports of one event come
+    # days apart) (`related.Stories._as_item`): the other reports of one event come
     # from the same days, a topical neighbour from any month. On UCI headlines (every
     # item a query, the rest of its story relevant, int8, top 30 of the current ranking
     # re-ordered): random_1pct P@1 0.648 -> 0.883 at 0.08 (0.04: 0.85; 0.16: 0.87);
     # head_contiguous 0.896 -> 0.933. Digest clusters are left alone: their stories run
     # for weeks and the dev families lost nDCG with it.
     item_date_weight: float = 0.08
-    # A related list ranks by score - hub_weight x the candidate's density (mean cosine
-    # of its cluster vector to its `hub_neighbours` nearest; `ClusterMatrix.density`):
-    # a story in a crowded corner (one weekly jobless-claims report of many, one Covid
-    # relief round of many) is near every neighbour's source and topped lists it did not
-    # belong in -- hubness, the correction of CSLS (Conneau et al. 2018) on the
-    # candidate's side. Every item or family member a query (`scripts/related_eval.py
-    # --param hub_weight`), int8, P@1 / MAP at 0 -> 0.5 (0.75): NeuS items (7,299)
-    # 0.743 -> 0.770 (0.769) / 0.720 -> 0.754 (fp32 0.741 -> 0.770); UCI random_1pct
-    # 0.883 -> 0.891 (0.887); dev families nDCG@10 0.928 -> 0.933 (0.931). It costs UCI
-    # head_contiguous, whose stories of up to 322 headlines are the crowded corners:
-    # P@1 0.931 -> 0.925 (0.25: 0.929, where NeuS gains only 0.759). Offline, the full
+    # A single item's related list (one headline, one lead) ranks by score - hub_weight
+    # x the candidate's density (mean cosine of its cluster vector to its
+    # `hub_neighbours` nearest; `ClusterMatrix.density`): a story in a crowded corner
+    # (one weekly jobless-claims report of many, one Covid relief round of many) is near
+    # every neighbour's source and topped lists it did not belong in -- hubness, the
+    # correction of CSLS (Conneau et al. 2018) on the candidate's side. Every item a
+    # query (`scripts/related_eval.py --param hub_weight`), int8, P@1 / MAP at 0 -> 0.5
+    # (0.75): NeuS items (7,299) 0.743 -> 0.770 (0.769) / 0.720 -> 0.754 (fp32 0.741 ->
+    # 0.770); UCI random_1pct 0.883 -> 0.891 (0.887). It costs UCI head_contiguous, whose
+    # stories of up to 322 headlines are the crowded corners: P@1 0.931 -> 0.925 (0.25:
+    # 0.929, where NeuS gains only 0.759). Digest clusters keep their lists in score
+    # order: on the dev families it gains only nDCG@10 0.928 -> 0.933. Offline, the full
     # CSLS (both sides, k 3-10) gives the same 0.77; the source's own density only
     # shifts its whole list.
     hub_weight: float = 0.5
