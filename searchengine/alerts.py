@@ -31,9 +31,9 @@ import numpy as np
 from .contract import MAX_QUERY_CHARS, Filters
 from .documents import Cluster, Field, fold
 from .errors import BadRequest
+from .filters import ClusterFacts, matches
 from .relevance import RelevanceParams, score_hits
 from .search import Evidence, QueryWords, _TermCoverage
-from .store import cluster_sentiment
 from .text import STOPWORDS, query_terms, stem_word
 
 _WORDS = re.compile(r"\w+")
@@ -126,38 +126,6 @@ class SavedSearch:
         )
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """What a cluster's filter checks read, worked out once per cluster."""
-
-    date: str | None
-    hosts: frozenset[str]
-    keys: frozenset[str]
-    sentiment: str | None
-
-    @classmethod
-    def of(cls, cluster: Cluster) -> _Facts:
-        return cls(
-            cluster.date,
-            frozenset(h.lower() for h in cluster.sources),
-            frozenset(fold(n) for a in cluster.articles for n in a.entities),
-            cluster_sentiment(cluster),
-        )
-
-
-def passes(facts: _Facts, filters: Filters) -> bool:
-    """Whether a cluster passes a search's filters (as the stores' filters say)."""
-    if filters.date_from and not (facts.date and facts.date >= filters.date_from):
-        return False
-    if filters.date_to and not (facts.date and facts.date <= filters.date_to):
-        return False
-    if filters.sources and not facts.hosts & {s.lower() for s in filters.sources}:
-        return False
-    if any(fold(e) not in facts.keys for e in filters.entities):
-        return False
-    return not (filters.sentiment and facts.sentiment != str(filters.sentiment))
-
-
 @dataclass
 class Match:
     search: SavedSearch
@@ -217,7 +185,7 @@ def percolate(
     weights, bias = relevance.semantic.weights, relevance.semantic.bias
     z = bias + weights[0] * best + weights[1] + weights[2] * gaps
     ceiling = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-    facts = {cid: _Facts.of(clusters[cid]) for cid in cids}
+    facts = {cid: ClusterFacts.of(clusters[cid]) for cid in cids}
     stem_sets: dict[int, set[str]] = {}
 
     def stems(row: int) -> set[str]:
@@ -241,7 +209,7 @@ def percolate(
             continue  # the query names only what the index never mentions
         for ci in candidates:
             cid = cids[ci]
-            if not passes(facts[cid], search.filters):
+            if not matches(search.filters, facts[cid]):
                 continue
             lo, hi = int(starts[ci]), int(ends[ci])
             order = np.argsort(-sims[si, lo:hi], kind="stable")[: params.shown_passages]

@@ -46,9 +46,10 @@ import numpy as np
 from .contract import Filters
 from .documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
 from .errors import BackendUnavailable, BadRequest, IndexCorrupt
+from .filters import cluster_sentiment, literal, sentiment_key, stored_hosts, to_milvus
 from .fuzzy import Vocabulary
 from .memory_index import tokenizer
-from .store import ClusterCard, PassageRow, cluster_sentiment
+from .store import ClusterCard, PassageRow
 from .text import analyze, term_counts
 
 # Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
@@ -107,11 +108,6 @@ def secrets_hex() -> str:
     return secrets.token_hex(4)
 
 
-def literal(value: str) -> str:
-    """A string as a Milvus expression literal (JSON's escaping is Milvus')."""
-    return json.dumps(value, ensure_ascii=False)
-
-
 def pack(data: Any) -> str:
     """JSON, compressed, as text a VARCHAR holds (records are ~4x smaller)."""
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -133,7 +129,7 @@ def words_of(texts: Sequence[str]) -> list[str]:
 
 
 def host_keys(cluster: Cluster) -> list[str]:
-    return sorted({h.lower() for h in cluster.sources})[:MAX_ARRAY]
+    return stored_hosts(cluster.sources)[:MAX_ARRAY]
 
 
 def entity_keys(cluster: Cluster) -> list[str]:
@@ -481,7 +477,7 @@ class MilvusStore:
         hosts, keys = host_keys(cluster), entity_keys(cluster)
         sentiment = cluster_sentiment(cluster) or ""
         date = cluster.date or ""
-        article_sentiment = {a.id: (a.sentiment or "").lower() for a in cluster.articles}
+        article_sentiment = {a.id: sentiment_key(a.sentiment) or "" for a in cluster.articles}
         # Rounded through float16 as the embedded index stores them: both backends (and
         # a copy between them) hold the same vectors.
         vectors = np.asarray(embeddings, dtype=np.float16).astype(np.float32)
@@ -774,11 +770,7 @@ class MilvusStore:
 
     def passage_filter(self, filters: Filters) -> str:
         """The filters as a Milvus boolean expression over the passages collection."""
-        return " and ".join(
-            _conditions(
-                filters, articles="is_article == true", article_sentiment="article_sentiment"
-            )
-        )
+        return to_milvus(filters, passages=True)
 
     def allowed_passage_ids(self, filters: Filters) -> str:
         """What a filter lets through, in this backend's terms: an expression (the
@@ -786,7 +778,7 @@ class MilvusStore:
         return self.passage_filter(filters)
 
     def allowed_cluster_ids(self, filters: Filters) -> list[str]:
-        expr = " and ".join(_conditions(filters, articles="n_articles > 0", article_sentiment=None))
+        expr = to_milvus(filters, passages=False)
         return [r["id"] for r in self._scan(self.clusters_name, ["id"], expr)]
 
     def dense_search(
@@ -908,27 +900,3 @@ class MilvusStore:
             if cluster.date:
                 dates[cluster.date] += 1
         return facet_lists(sources, keys, names, sentiments, dates, entities)
-
-
-def _conditions(filters: Filters, articles: str, article_sentiment: str | None) -> list[str]:
-    out: list[str] = []
-    if filters.date_from:
-        out.append(f'date >= {literal(filters.date_from)} and date != ""')
-    if filters.date_to:
-        out.append(f'date <= {literal(filters.date_to)} and date != ""')
-    if filters.sources:
-        hosts = ", ".join(literal(h.lower()) for h in filters.sources)
-        out.append(f"array_contains_any(sources, [{hosts}])")
-    for name in filters.entities:
-        out.append(f"array_contains(entity_keys, {literal(fold(name))})")
-    if filters.articles_only:
-        out.append(articles)
-    if filters.sentiment:
-        value = literal(str(filters.sentiment).lower())
-        if filters.articles_only and article_sentiment:
-            out.append(f"{article_sentiment} == {value}")
-        elif filters.articles_only:
-            out.append(f"array_contains(article_sentiments, {value})")
-        else:
-            out.append(f"sentiment == {value}")
-    return out

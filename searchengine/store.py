@@ -20,6 +20,7 @@ import numpy as np
 from .contract import Filters
 from .database import Database, StoreError, chunks
 from .documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
+from .filters import cluster_sentiment, host_key, sentiment_key, to_sql
 from .fuzzy import Vocabulary
 from .text import term_counts
 
@@ -53,15 +54,6 @@ class VectorChanges:
 
     added: np.ndarray  # passage ids present now and absent then
     removed: np.ndarray  # passage ids present then and absent now
-
-
-def cluster_sentiment(cluster: Cluster) -> str | None:
-    """The prevailing sentiment of a cluster's articles ('mixed' on a tie)."""
-    counts = Counter(a.sentiment for a in cluster.articles if a.sentiment)
-    if not counts:
-        return None
-    (top, n), *rest = counts.most_common()
-    return "mixed" if rest and rest[0][1] == n else top
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -259,13 +251,13 @@ class Store(Database):
             "INSERT INTO articles(id, cluster_id, position, title, publisher, sentiment)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (a.id, cluster.id, i, a.title, a.publisher, a.sentiment)
+                (a.id, cluster.id, i, a.title, a.publisher, sentiment_key(a.sentiment))
                 for i, a in enumerate(cluster.articles, 1)
             ],
         )
         db.executemany(
             "INSERT INTO sources(cluster_id, host, count) VALUES (?, ?, ?)",
-            [(cluster.id, host.lower(), n) for host, n in cluster.sources.items()],
+            [(cluster.id, host_key(host), n) for host, n in cluster.sources.items()],
         )
         db.executemany(
             "INSERT INTO entities(cluster_id, article_id, name, key) VALUES (?, ?, ?, ?)",
@@ -480,36 +472,8 @@ class Store(Database):
 
     # --- filters and full text ------------------------------------------------
 
-    def filter_sql(self, filters: Filters) -> tuple[str, list[object]]:
-        """A WHERE clause over `passages p JOIN clusters c` expressing the filters."""
-        where: list[str] = []
-        args: list[object] = []
-        if filters.date_from:
-            where.append("c.date >= ?")
-            args.append(filters.date_from)
-        if filters.date_to:
-            where.append("c.date <= ?")
-            args.append(filters.date_to)
-        if filters.sources:
-            marks = ",".join("?" * len(filters.sources))
-            where.append(f"c.id IN (SELECT cluster_id FROM sources WHERE host IN ({marks}))")
-            args.extend(h.lower() for h in filters.sources)
-        for name in filters.entities:
-            # Each named entity must be present (AND), matched on the folded key.
-            where.append("c.id IN (SELECT cluster_id FROM entities WHERE key = ?)")
-            args.append(fold(name))
-        if filters.articles_only:
-            where.append("p.article_id IS NOT NULL")
-        if filters.sentiment:
-            if filters.articles_only:
-                where.append("p.article_id IN (SELECT id FROM articles WHERE sentiment = ?)")
-            else:
-                where.append("c.sentiment = ?")
-            args.append(filters.sentiment.lower())
-        return (" AND ".join(where) or "1"), args
-
     def allowed_passage_ids(self, filters: Filters) -> np.ndarray:
-        where, args = self.filter_sql(filters)
+        where, args = to_sql(filters)
         rows = self.db.execute(
             f"SELECT p.id FROM passages p JOIN clusters c ON c.id = p.cluster_id WHERE {where}",
             args,
@@ -577,7 +541,7 @@ class Store(Database):
         return facet_lists(sources, keys, names, sentiments, dates, entities)
 
     def allowed_cluster_ids(self, filters: Filters) -> list[str]:
-        where, args = self.filter_sql(filters)
+        where, args = to_sql(filters)
         return [
             r[0]
             for r in self.db.execute(
@@ -699,7 +663,7 @@ class Store(Database):
                 (match, limit),
             ).fetchall()
             return [(int(r[0]), float(r[1])) for r in rows]
-        where, args = self.filter_sql(filters)
+        where, args = to_sql(filters)
         rows = self.db.execute(
             f"SELECT p.id, -bm25({table}) AS score FROM {table}"
             f" JOIN passages p ON p.id = {table}.rowid"

@@ -47,6 +47,7 @@ BOTH_BACKENDS = {
     "test_news_ordering",
     "test_news_views",
     "test_alerts",
+    "test_filters",
 }
 _prefixes = itertools.count(1)
 
