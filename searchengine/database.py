@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,13 @@ class StoreError(RuntimeError):
     """The database cannot be used (corrupt, or from a newer version of the engine)."""
 
 
+def _close(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:  # pragma: no cover - closing a broken connection
+        pass
+
+
 def _passage_hash(context: str, text: str) -> str:
     return text_hash(Passage("", Field.SUMMARY, 0, text, context=context).embed_text)
 
@@ -55,7 +63,12 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Every open connection with the thread that owns it: close() closes them all,
+        # and a thread's connection is closed once the thread has ended (a server's
+        # worker threads come and go: anyio retires idle ones after 10 s, every webhook
+        # delivery and rebuild has its own; kept until close(), 200 short-lived threads
+        # left 201 connections and 409 file descriptors open).
+        self._all: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._all_lock = threading.Lock()
         self._migrate()
 
@@ -99,9 +112,35 @@ class Database:
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path} is not a usable index database: {err}") from err
+        owner = weakref.ref(threading.current_thread())
         with self._all_lock:
-            self._all.append(conn)
+            live, ended = self._owned()
+            live.append((owner, conn))
+            self._all = live
+        for old in ended:
+            _close(old)
         return conn
+
+    def _owned(
+        self,
+    ) -> tuple[
+        list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]], list[sqlite3.Connection]
+    ]:
+        """The connections whose thread still runs, and those whose thread has ended
+        (under `_all_lock`)."""
+        live, ended = [], []
+        for ref, conn in self._all:
+            thread = ref()
+            if thread is not None and thread.is_alive():
+                live.append((ref, conn))
+            else:
+                ended.append(conn)
+        return live, ended
+
+    def open_connections(self) -> int:
+        """How many connections are open now (for the leak test and `stats`)."""
+        with self._all_lock:
+            return len(self._all)
 
     def restart_log(self) -> bool:
         """Copy the write-ahead log into the database and start it over (see
@@ -119,11 +158,8 @@ class Database:
     def close(self) -> None:
         with self._all_lock:
             conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing a broken connection
-                pass
+        for _, conn in conns:
+            _close(conn)
         self._local = threading.local()
 
     def _migrate(self) -> None:
