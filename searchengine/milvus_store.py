@@ -347,10 +347,12 @@ class MilvusStore:
         self.call("upsert", self.meta_name, rows)
 
     def all_meta(self) -> dict[str, str]:
-        return {
-            r["key"]: r["value"]
-            for r in self._query(self.meta_name, "", ["key", "value"], limit=1000)
-        }
+        """The index's own settings (model, dimension, generation, ...): every meta row
+        but the saved searches and alerts that share the collection. It read the first
+        1,000 rows of all of them: past ~1,000 alerts, on a server that returns rows in
+        key order, the settings fell off the end and the index would not open."""
+        expr = 'not (key like "alert:%") and not (key like "search:%")'
+        return {r["key"]: r["value"] for r in self._scan(self.meta_name, ["key", "value"], expr)}
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         pending: _PendingWrite | None = getattr(self._local, "write", None)

@@ -292,3 +292,25 @@ def test_opening_an_index_to_add_to_connects_once(
     with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
         assert engine.stats()["clusters"] == 1
     assert len(opened) == 1
+
+
+def test_an_index_with_many_alerts_still_opens(uri: str) -> None:
+    """Alerts share the meta collection with the index's settings, and opening read the
+    first 1,000 rows of it: past ~1,000 alerts (on a server that returns rows in key
+    order, "alert:..." before "model") the settings fell off the end and the index
+    would not open. The settings are read by themselves, however many alerts there are."""
+    with Engine.open(uri, encoder=HashingEncoder(), create=True) as engine:
+        engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+        store = engine.store
+        assert isinstance(store, MilvusStore)
+        settings = store.all_meta()
+        rows = [
+            {"matched_at": f"2026-01-01T00:00:{i:06d}Z", "search_id": "s", "cluster_id": "c"}
+            for i in range(1_200)
+        ]
+        store.add_alerts(rows)
+        assert store.all_meta() == settings  # no alert among them, none of them lost
+        assert {"model", "dimension", "generation"} <= set(settings)
+    with Engine.open(uri) as engine:
+        assert engine.stats()["clusters"] == 1
+        assert engine.search("a", k=1, mode="lexical") is not None
