@@ -1,5 +1,5 @@
 """The HTTP API: the app, its settings, the engine it serves, and the one place
-where errors become HTTP answers (`STATUSES`). The endpoints live in `routes.py`.
+where errors become HTTP answers (each error class carries its status, errors.py). The endpoints live in `routes.py`.
 
 Every error is `{"error": code, "detail": message}` with the status from the
 table; no traceback ever reaches a client.
@@ -9,6 +9,7 @@ table; no traceback ever reaches a client.
 # at run time to build its dependencies and parameters.
 import logging
 import os
+import secrets
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,45 +27,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ._version import __version__
 from .api_models import ErrorBody
 from .engine import Engine
-from .errors import (
-    BackendUnavailable,
-    BadRequest,
-    IndexCorrupt,
-    IndexNotFound,
-    ModelMismatch,
-    ModelUnavailable,
-    ParseError,
-    SearchEngineError,
-    UnknownId,
-)
+from .errors import IndexNotFound, NotReady, SearchEngineError
 from .guard import BodyGuard, GuardedHttpTools
-from .routes import WEB, ApiError, router
+from .routes import WEB, router
 
 log = logging.getLogger("searchengine.api")
 # Large enough for a day's digest in one request (the seed corpus is ~200 KB),
 # small enough that one client cannot hold a worker's memory hostage.
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
-
-# Every error the engine raises on purpose -> (HTTP status, machine-readable code).
-# (The CLI has the same table with exit codes: cli.EXIT_CODES.)
-STATUSES: dict[type[SearchEngineError], tuple[int, str]] = {
-    UnknownId: (404, "not_found"),
-    BadRequest: (400, "bad_request"),
-    ParseError: (400, "bad_request"),
-    IndexNotFound: (503, "not_ready"),
-    IndexCorrupt: (503, "index_corrupt"),
-    ModelMismatch: (503, "model_mismatch"),
-    ModelUnavailable: (503, "model_unavailable"),
-    BackendUnavailable: (503, "backend_unavailable"),
-}
-
-
-def status_of(err: SearchEngineError) -> tuple[int, str]:
-    """The status for an engine error (its nearest class in the table)."""
-    for cls in type(err).__mro__:
-        if cls in STATUSES:
-            return STATUSES[cls]  # type: ignore[index]
-    return 500, "internal_error"
 
 
 @dataclass(frozen=True)
@@ -122,9 +92,7 @@ class EngineHolder:
 
     def get(self) -> Engine:
         if self.engine is None:
-            raise ApiError(
-                503, "not_ready", self.error or "the index is still loading; retry shortly"
-            )
+            raise NotReady(self.error or "the index is still loading; retry shortly")
         return self.engine
 
 
@@ -306,12 +274,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SearchEngineError)
     def engine_error(request: Request, exc: SearchEngineError) -> JSONResponse:
-        status, code = status_of(exc)
-        return _json_error(status, code, str(exc))
-
-    @app.exception_handler(ApiError)
-    def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _json_error(exc.status, exc.code, exc.detail)
+        return _json_error(exc.status, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -335,5 +298,20 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _json_error(500, "internal_error", "unexpected error; the server log has details")
+        # A bug, not the client's mistake: its traceback goes to the log under an id
+        # the answer gives, so a report can be matched with it.
+        error_id = secrets.token_hex(6)
+        # (exc_info=exc: the handler runs outside the `except`, where log.exception
+        # logged "NoneType: None" instead of the traceback.)
+        log.error(
+            "unexpected error %s on %s %s",
+            error_id,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+        answer = _json_error(
+            500, "internal_error", f"unexpected error {error_id}; the server log has details"
+        )
+        answer.headers["X-Error-Id"] = error_id
+        return answer

@@ -1,6 +1,6 @@
 """The command line: arguments -> one request record -> one engine call -> a table or JSON.
 
-Exit codes: 0 success; 1 an error the user can act on (see `EXIT_CODES`;
+Exit codes: 0 success; 1 an error the user can act on (each error's `exit_code`;
 parse errors while indexing also give 1 after the rest is indexed); 2 bad
 usage. Every module is imported inside the command that needs it, so `--help`
 and `stats` never load the model runtime.
@@ -14,40 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import (
-    BackendUnavailable,
-    BadRequest,
-    IndexCorrupt,
-    IndexNotFound,
-    ModelMismatch,
-    ModelUnavailable,
-    ParseError,
-    SearchEngineError,
-    UnknownId,
-)
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, BadRequest, SearchEngineError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-
-# Every error the engine raises on purpose -> the exit code it ends the CLI with.
-# (The HTTP edge has the same table with statuses: api.STATUSES.)
-EXIT_CODES: dict[type[SearchEngineError], int] = {
-    UnknownId: EXIT_ERROR,
-    BadRequest: EXIT_ERROR,
-    ParseError: EXIT_ERROR,
-    IndexNotFound: EXIT_ERROR,
-    IndexCorrupt: EXIT_ERROR,
-    ModelMismatch: EXIT_ERROR,
-    ModelUnavailable: EXIT_ERROR,
-    BackendUnavailable: EXIT_ERROR,
-}
-
-
-def exit_code(err: SearchEngineError) -> int:
-    """The exit code for an engine error (its nearest class in the table)."""
-    for cls in type(err).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]  # type: ignore[index]
-    return EXIT_ERROR
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
 
 def _open(args: argparse.Namespace, create: bool = False) -> Any:
@@ -103,6 +72,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .backend import remove_index
     from .cli_output import print_index_run, print_json
     from .limits import InputLimits
+    from .parse import input_files
     from .settings import Settings
 
     if min(args.max_line_chars, args.max_cluster_chars) < 1:
@@ -110,6 +80,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.rebuild:
         remove_index(Settings.resolve(args.index).index)
     limits = InputLimits(args.max_line_chars, args.max_cluster_chars)
+    input_files(args.paths)  # a path that is not there: an error before any index is made
     if args.strict:  # every file read before the index is opened: a failure writes nothing
         from .indexer import read_paths
 
@@ -440,15 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(parser, argv)
     try:
         return int(args.func(args))
-    except SearchEngineError as err:
+    except SearchEngineError as err:  # the user's to act on; anything else is a bug
         print(f"error: {err}", file=sys.stderr)
-        return exit_code(err)
-    except ValueError as err:  # a bad --index-type (FAISS factory string)
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    except FileNotFoundError as err:
-        print(f"error: {err.strerror}: {err.filename}", file=sys.stderr)
-        return EXIT_ERROR
+        return err.exit_code
     except KeyboardInterrupt:
         print("interrupted; the index keeps its last committed state", file=sys.stderr)
         return 130

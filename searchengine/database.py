@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .documents import Field, Passage, fold, text_hash
+from .errors import StoreError
 from .schema import MIGRATIONS
 
 # How long a connection waits for another process's write lock before it
@@ -40,10 +41,6 @@ MMAP_BYTES = 1 << 30
 # is kept small; a write that needs more grows it again, for as long as that write.
 WAL_RESTART_WAIT_MS = 2_000
 WAL_LIMIT_BYTES = 16 << 20
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used (corrupt, or from a newer version of the engine)."""
 
 
 def _close(conn: sqlite3.Connection) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BadRequest
+from .errors import BadRequest, InputNotFound
 
 SEARCH_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
@@ -331,7 +331,7 @@ def _first_existing(folder: Path, names: Sequence[str]) -> Path:
     for name in names:
         if (folder / name).exists():
             return folder / name
-    raise FileNotFoundError(f"{folder} has none of {', '.join(names)}")
+    raise InputNotFound(f"{folder} has none of {', '.join(names)}")
 
 
 def read_beir(folder: str | Path, split: str = "test") -> BeirData:

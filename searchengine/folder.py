@@ -36,7 +36,7 @@ import numpy as np
 
 from .encoder import EncoderId, canonical_name
 from .errors import IndexCorrupt, IndexNotFound, ModelMismatch
-from .locks import SharedLock, file_lock
+from .locks import SharedLock, file_lock, reading_generation
 from .manifest import Manifest, now
 from .memory_index import MemoryIndex, MemoryKeeper
 from .similarity import ClusterMatrix
@@ -184,8 +184,7 @@ class IndexFolder:
     def memory(self) -> MemoryIndex | None:
         """The passages in memory at the generation of this thread's `reading()`, if
         they are there already (otherwise None, and the keeper catches up meanwhile)."""
-        assert self._local.depth, "use reading()"
-        return self._memory.at(self._local.generation)
+        return self._memory.at(reading_generation(self._local))
 
     # --- writers ---------------------------------------------------------------------
 
@@ -291,12 +290,14 @@ class IndexFolder:
     @property
     def vectors(self) -> FaissVectorStore:
         """The FAISS index at the generation of this thread's `reading()`."""
-        assert self._vectors is not None and self._local.depth, "use reading()"
+        reading_generation(self._local)
+        if self._vectors is None:
+            raise RuntimeError("the index's vectors are not loaded")
         return self._vectors
 
     def cluster_matrix(self) -> ClusterMatrix:
         """Every cluster's own vector, loaded once per generation (inside `reading()`)."""
-        gen = self._local.generation
+        gen = reading_generation(self._local)
         with self._matrix_lock:
             if self._matrix is None or self._matrix.generation != gen:
                 self._matrix = ClusterMatrix(self.store, self.manifest.dimension, gen)

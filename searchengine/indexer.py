@@ -151,7 +151,8 @@ def encode_batch(
     start = time.perf_counter()
     for i in range(0, len(todo), chunk):
         texts = todo[i : i + chunk]
-        assert encoder is not None, "texts to encode but no encoder"
+        if encoder is None:
+            raise RuntimeError("texts to encode but no encoder (open the engine with one)")
         vectors = encoder.encode(texts)
         encoded.update(zip(texts, vectors, strict=True))
         if progress is not None:

@@ -58,3 +58,12 @@ def file_lock(path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def reading_generation(local: threading.local) -> int:
+    """The index generation this thread's `reading()` holds. Reading the index outside
+    one is a bug in the caller: an error that says so (an `assert` vanished under
+    `python -O`, and a bare attribute error named nothing)."""
+    if not getattr(local, "depth", 0):
+        raise RuntimeError("the index is read outside `with folder.reading():`")
+    return int(local.generation)

@@ -26,6 +26,7 @@ import numpy as np
 
 from .encoder import EncoderId, canonical_name
 from .errors import BackendUnavailable, IndexCorrupt, IndexNotFound, ModelMismatch
+from .locks import reading_generation
 from .manifest import Manifest, now
 from .milvus_store import MilvusParams, MilvusStore, milvus_index
 from .similarity import ClusterMatrix
@@ -293,13 +294,13 @@ class MilvusFolder:
 
     @property
     def vectors(self) -> MilvusVectors:
-        assert getattr(self._local, "depth", 0), "use reading()"
+        reading_generation(self._local)
         index_type = self._local.index_type or self.manifest.index_type
         return MilvusVectors(self.store, index_type)
 
     def cluster_matrix(self) -> ClusterMatrix:
         """Every cluster's own vector, read once per generation (inside `reading()`)."""
-        gen = self._local.generation
+        gen = reading_generation(self._local)
         with self._matrix_lock:
             if self._matrix is None or self._matrix.generation != gen:
                 self._matrix = ClusterMatrix(self.store, self.manifest.dimension, gen)  # type: ignore[arg-type]

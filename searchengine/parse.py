@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .documents import Article, Cluster
-from .errors import ParseError
+from .errors import InputNotFound, ParseError
 from .limits import DEFAULT_LIMITS, InputLimits
 
 
@@ -585,7 +585,7 @@ def input_files(paths: Iterable[str | Path]) -> list[Path]:
         elif path.exists():
             out.append(path)
         else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
+            raise InputNotFound(f"no such file or folder: {path}")
     return out
 
 

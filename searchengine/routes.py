@@ -39,19 +39,11 @@ from .contract import (
 )
 from .documents import Article, Cluster, record_to_dict
 from .engine import Engine
-from .errors import BadRequest, UnknownId
+from .errors import BadRequest, Unauthorized, UnknownId, UnsupportedMediaType, WritesDisabled
 from .parse import ParseResult, decode, parse_json, parse_jsonl, parse_text
 
 router = APIRouter()
 WEB = Path(__file__).parent / "web"
-
-
-class ApiError(Exception):
-    """An HTTP error that is not an engine error (auth, size, readiness)."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
 
 
 def as_json(data: Any, status_code: int = 200) -> Response:
@@ -91,17 +83,15 @@ def require_key(
     """Writes need `Authorization: Bearer <key>` matching the server's key."""
     key = request.app.state.settings.api_key
     if not key:
-        raise ApiError(
-            403,
-            "writes_disabled",
+        raise WritesDisabled(
             "writes are disabled: start the server with SEARCHENGINE_API_KEY set, and send "
             "'Authorization: Bearer <key>'",
         )
     scheme, _space, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <key>' to write")
+        raise Unauthorized("send 'Authorization: Bearer <key>' to write")
     if not hmac.compare_digest(token.strip().encode(), key.encode()):
-        raise ApiError(401, "unauthorized", "the API key is not valid")
+        raise Unauthorized("the API key is not valid")
 
 
 # --- meta -------------------------------------------------------------------------
@@ -489,9 +479,7 @@ async def add_documents(request: Request) -> JSONResponse:
         raise BadRequest("the body is empty")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in INGEST_CONTENT and content_type:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
+        raise UnsupportedMediaType(
             f"cannot ingest {content_type}; send one of {', '.join(INGEST_CONTENT)}",
         )
     result = await run_in_threadpool(_parse_body, body, content_type)

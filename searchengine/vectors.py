@@ -16,6 +16,8 @@ from typing import Protocol
 import faiss
 import numpy as np
 
+from .errors import BadRequest
+
 # Exact (Flat) search up to this many passages, an HNSW graph past it. A search
 # takes ~200 candidates from it: Flat costs ~1.2 ms for that at 10k passages and
 # grows linearly (2.4 ms at 20k, 15 ms at 100k), while the graph walk costs ~1 ms
@@ -67,7 +69,7 @@ class FaissVectorStore:
         try:
             base = faiss.index_factory(dimension, index_type, faiss.METRIC_INNER_PRODUCT)
         except RuntimeError as err:
-            raise ValueError(f"bad FAISS index type {index_type!r}: {err}") from None
+            raise BadRequest(f"bad FAISS index type {index_type!r}: {err}") from None
         if isinstance(base, faiss.IndexHNSW):
             base.hnsw.efConstruction = 80
             base.hnsw.efSearch = 64

@@ -379,3 +379,25 @@ def test_facets_count_the_strong_hits_and_each_value_filters_search(client: Test
         "results"
     ]
     assert client.get("/facets", params={"q": " "}).status_code == 400
+
+
+def test_a_bug_is_a_500_with_an_id_the_log_has(
+    client: TestClient,
+    seeded: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug is not a bad request: the answer is 500 and gives an id, and the server log
+    holds the traceback under that id."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("a bug in the engine")
+
+    monkeypatch.setattr(seeded, "search", broken)
+    with caplog.at_level("ERROR", logger="searchengine.api"):
+        r = client.get("/search", params={"q": "prisoners"})
+    assert r.status_code == 500 and r.json()["error"] == "internal_error", r.text
+    error_id = r.headers["X-Error-Id"]
+    assert error_id in r.json()["detail"] and "a bug" not in r.json()["detail"]
+    logged = [rec for rec in caplog.records if error_id in rec.getMessage()]
+    assert logged and logged[0].exc_info and "a bug in the engine" in str(logged[0].exc_info[1])

@@ -386,3 +386,44 @@ def test_facets_command_counts_and_weaker_matches_are_apart(built: Path) -> None
         "search", "Venezuela prisoner releases", "--index", str(built), "--min-relevance", "0.9"
     ).stdout
     assert "-- weaker matches --" not in dropped
+
+
+def test_a_path_that_is_not_there_is_named_and_no_index_is_made(tmp_path: Path) -> None:
+    """`index no/such/path` printed `error: None: None` (the parser's FileNotFoundError
+    had neither strerror nor filename) and left an empty index folder behind."""
+    index = tmp_path / "idx"
+    result = cli("index", "no/such/path", "--index", str(index), "--model", "hashing")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == "error: no such file or folder: no/such/path"
+    assert not index.exists()
+
+
+def test_a_bug_is_a_traceback_not_a_users_mistake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ValueError was printed as `error: ...` with exit 1, the user's mistake,
+    hiding bugs. Only the engine's named errors are (a bad FAISS index type is one);
+    anything else escapes with its traceback."""
+    import argparse
+
+    from searchengine import cli as cli_module
+
+    bad = cli(
+        "index",
+        str(SEEDS),
+        "--index",
+        str(tmp_path / "i"),
+        "--model",
+        "hashing",
+        "--index-type",
+        "NotAnIndex",
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("error: bad FAISS index type")
+    assert "Traceback" not in bad.stderr
+
+    def broken(args: argparse.Namespace) -> int:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(cli_module, "_parse", lambda parser, argv: argparse.Namespace(func=broken))
+    with pytest.raises(ValueError, match="a bug"):
+        cli_module.main([])
