@@ -40,7 +40,8 @@ from .limits import DEFAULT_LIMITS, InputLimits
 from .ordering import OrderingParams, candidate_k, collapse, order
 from .related import RecommendParams, RelatedStory, Stories, Thread, ThreadParams
 from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
-from .similarity import SimilarityParams
+from .similarity import MatrixCache, SimilarityParams
+from .storage import RecordStore
 from .text import query_terms
 
 log = logging.getLogger("searchengine")
@@ -76,6 +77,7 @@ class Engine:
         self.folder = folder
         self.params = params or RankingParams()
         self.similarity_params = SimilarityParams()
+        self._matrices = MatrixCache()  # related stories: one cluster matrix per generation
         self.thread_params = ThreadParams()
         self.recommend_params = RecommendParams()
         self.ordering_params = OrderingParams()
@@ -124,7 +126,7 @@ class Engine:
         try:
             if self._dirty:
                 with self.folder.write_lock():
-                    self.folder.checkpoint(force=True)
+                    self.folder.settle(force=True)
         finally:
             self.folder.close()
 
@@ -139,7 +141,7 @@ class Engine:
         return self.folder.path
 
     @property
-    def store(self) -> Any:
+    def store(self) -> RecordStore:
         return self.folder.store
 
     @property
@@ -334,8 +336,7 @@ class Engine:
         """After a write: checkpoint the vectors when the policy says so (always at close)."""
         self._dirty = True
         with self.folder.write_lock():
-            self.folder.checkpoint(force=force)
-            self.folder.restart_log()
+            self.folder.settle(force=force)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -499,9 +500,11 @@ class Engine:
         return cluster, next(a for a in cluster.articles if a.id == item_id)
 
     def _stories(self) -> Stories:
+        with self.folder.reading() as generation:  # (re-entrant: the caller's read)
+            matrix = self._matrices.at(self.store, self.folder.manifest.dimension, generation)
         return Stories(
             self.store,
-            self.folder.cluster_matrix(),
+            matrix,
             self.folder.manifest.dimension,
             self.similarity_params,
             self.thread_params,

@@ -39,7 +39,6 @@ from .errors import IndexCorrupt, IndexNotFound, ModelMismatch
 from .locks import SharedLock, file_lock, reading_generation
 from .manifest import Manifest, now
 from .memory_index import MemoryIndex, MemoryKeeper
-from .similarity import ClusterMatrix
 from .store import Store, StoreError, VectorChanges
 from .vectors import FaissVectorStore, choose_index_type
 
@@ -67,6 +66,12 @@ class CheckpointPolicy:
     keep_generations: int = 1000
 
 
+# Deleted passages, as a share of all, after which a write also merges the full-text
+# indexes (store.note_deletions): a 30-day window losing a day a day merges about
+# weekly; each merge costs about as much as writing the indexes once.
+FTS_MERGE_SHARE = 0.2
+
+
 class IndexFolder:
     """One index folder as this process sees it: manifest, database, live vectors."""
 
@@ -84,8 +89,6 @@ class IndexFolder:
         self._local = threading.local()
         self._vectors: FaissVectorStore | None = None
         self._generation: int | None = None  # of self._vectors
-        self._matrix: ClusterMatrix | None = None
-        self._matrix_lock = threading.Lock()
         self._memory = MemoryKeeper(store)
         # A server rebuilds a graph in the background (`_rebuild_later`) and serves
         # from the old one meanwhile; a one-shot command rebuilds where it stands.
@@ -250,6 +253,18 @@ class IndexFolder:
         """The generation up to which the vector log may be pruned in a write at `generation`."""
         return min(self.manifest.generation, generation - self.policy.keep_generations)
 
+    def after_write(self, generation: int, removed: int) -> None:
+        """Inside a write at `generation` that removed `removed` passages: merge the
+        full-text indexes when deletions have piled up, and prune the vector log."""
+        self.store.note_deletions(removed, FTS_MERGE_SHARE)
+        self.store.prune_log(self.prune_upto(generation))
+
+    def settle(self, force: bool = False) -> None:
+        """After writes (the write lock held): checkpoint the vectors when the policy
+        says so (always with `force`), and start the write-ahead log over."""
+        self.checkpoint(force=force)
+        self.restart_log()
+
     # --- readers ---------------------------------------------------------------------
 
     @contextmanager
@@ -294,14 +309,6 @@ class IndexFolder:
         if self._vectors is None:
             raise RuntimeError("the index's vectors are not loaded")
         return self._vectors
-
-    def cluster_matrix(self) -> ClusterMatrix:
-        """Every cluster's own vector, loaded once per generation (inside `reading()`)."""
-        gen = reading_generation(self._local)
-        with self._matrix_lock:
-            if self._matrix is None or self._matrix.generation != gen:
-                self._matrix = ClusterMatrix(self.store, self.manifest.dimension, gen)
-            return self._matrix
 
     def _catch_up(self, gen: int, index_type: str | None) -> None:
         """Bring the in-memory vectors to generation `gen` (the open snapshot's)."""

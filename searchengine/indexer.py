@@ -34,10 +34,6 @@ from .vectors import choose_index_type
 # encoding (~2,300 passages), small enough that a concurrent writer or a crash
 # waits for / loses at most a few seconds of work.
 BATCH_CLUSTERS = 256
-# Deleted passages, as a share of all, after which a write also merges the full-text
-# indexes (store.note_deletions): a 30-day window losing a day a day merges about
-# weekly; each merge costs about as much as writing the indexes once.
-FTS_MERGE_SHARE = 0.2
 
 # Relative weight of each field in a cluster's own vector (related / recommend).
 # The summary states what the story is; key points restate it; articles add
@@ -207,11 +203,11 @@ class Indexer:
         bar = _progress(batches) if progress and batches else None
         try:
             for batch in batches:
-                hashes = batch.text_hashes()
+                texts = batch.text_hashes()
                 with self.folder.reading():
-                    reuse = self.store.embeddings_by_hash(hashes, self.folder.manifest.dimension)
+                    reuse = self.store.embeddings_by_hash(texts, self.folder.manifest.dimension)
                 if known is not None:
-                    reuse.update(known(hashes - reuse.keys()))
+                    reuse.update(known(texts - reuse.keys()))
                 encoder = self._encoder() if _needs_encoding(batch, reuse) else None
                 embeddings = encode_batch(
                     batch, reuse, encoder, report, bar, dimension=self.folder.manifest.dimension
@@ -231,24 +227,23 @@ class Indexer:
             report.unchanged.extend(c.id for c in batch.clusters if c.id not in fresh_ids)
             replacing = [c.id for c in fresh if c.id in current]
             removed = self.store.delete_clusters(replacing, gen)
-            self.store.note_deletions(len(removed), FTS_MERGE_SHARE)
             for cluster in fresh:
                 passages, vecs = batch.passages[cluster.id], embeddings[cluster.id]
                 self.store.insert_cluster(
                     cluster, passages, vecs, cluster_vector(passages, vecs), gen
                 )
                 (report.replaced if cluster.id in current else report.added).append(cluster.id)
-            self._after_write(gen)
+            self._after_write(gen, len(removed))
 
-    def _after_write(self, gen: int) -> None:
+    def _after_write(self, gen: int, removed: int) -> None:
         """Inside the write: switch `auto` to an approximate index once the corpus
-        outgrows flat search, and prune the vector log."""
+        outgrows flat search; then the backend's own housekeeping."""
         requested = self.store.get_meta("index_type_requested") or "auto"
         if requested == "auto" and self.folder.follows_auto_index_type:
             wanted = choose_index_type("auto", self.store.counts()["passages"])
             if wanted != self.store.get_meta("index_type"):
                 self.store.set_meta("index_type", wanted)
-        self.store.prune_log(self.folder.prune_upto(gen))
+        self.folder.after_write(gen, removed)
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Remove clusters by id; an unknown id is an error and nothing is removed."""
@@ -259,8 +254,7 @@ class Indexer:
             if missing:
                 raise UnknownId(f"no cluster with id {', '.join(missing)}")
             removed = self.store.delete_clusters(wanted, gen)
-            self.store.note_deletions(len(removed), FTS_MERGE_SHARE)
-            self._after_write(gen)
+            self._after_write(gen, len(removed))
         return wanted
 
     def set_index_type(self, index_type: str) -> None:

@@ -17,26 +17,23 @@ one-shot CLI command, which never builds it).
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from .fuzzy import Vocabulary
-from .store import ClusterCard, PassageRow, Store
+from .storage import ClusterCard, PassageRow, Records
+from .store import Store
+from .tokens import WORD_TOKENIZER, tokenizer
 
 # Rows kept for showing hits: a passage row by id is valid forever (a replaced
 # cluster's passages get new ids), a cluster card for one generation. Bounded so
 # a long-running server's memory stays flat; 20k rows ~ 20 MB.
 ROW_CACHE_ITEMS = 20_000
 
-__all__ = ["BM25", "MemoryIndex", "WORD_TOKENIZER", "tokenizer"]
-
-# The word index's tokenizer (schema 001, `passages_fts`); a test checks they agree.
-WORD_TOKENIZER = "porter unicode61 remove_diacritics 2"
+__all__ = ["BM25", "MemoryIndex", "WORD_TOKENIZER", "tokenizer"]  # (the last two: tokens.py)
 
 
 @dataclass(frozen=True)
@@ -49,61 +46,6 @@ class Bm25Constants:
 
 
 BM25 = Bm25Constants()
-
-
-class Tokenizer:
-    """FTS5's own tokenizer, on private in-memory tables: the tokens are exactly
-    the ones the word index holds (porter stems, folded diacritics)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        # A small standing table for query terms (a few rows at a time).
-        self._conn.execute(f"CREATE VIRTUAL TABLE q USING fts5(text, tokenize='{WORD_TOKENIZER}')")
-        self._conn.execute("CREATE VIRTUAL TABLE temp.qv USING fts5vocab(main, q, instance)")
-        self._cache: dict[str, tuple[str, ...]] = {}
-
-    def counts(self, rows: Iterable[tuple[int, str]]) -> list[tuple[str, int, int]]:
-        """(token, row id, occurrences) of each token of each text, by token then row id."""
-        with self._lock:
-            conn = self._conn
-            conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize='{WORD_TOKENIZER}')")
-            conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, instance)")
-            try:
-                conn.execute("BEGIN")
-                conn.executemany("INSERT INTO t(rowid, text) VALUES (?, ?)", rows)
-                conn.execute("COMMIT")
-                return conn.execute(
-                    "SELECT term, doc, count(*) FROM temp.v GROUP BY term, doc ORDER BY term, doc"
-                ).fetchall()
-            finally:
-                conn.execute("DROP TABLE temp.v")
-                conn.execute("DROP TABLE t")
-
-    def tokens(self, terms: Sequence[str]) -> list[tuple[str, ...]]:
-        """The tokens of each query term, in order (a phrase when there are several)."""
-        cache = self._cache
-        missing = [t for t in dict.fromkeys(terms) if t not in cache]
-        if missing:
-            with self._lock:
-                conn = self._conn
-                conn.executemany(
-                    "INSERT INTO q(rowid, text) VALUES (?, ?)", list(enumerate(missing, 1))
-                )
-                found: dict[int, list[tuple[int, str]]] = {}
-                for term, doc, offset in conn.execute("SELECT term, doc, offset FROM temp.qv"):
-                    found.setdefault(doc, []).append((offset, term))
-                conn.execute("DELETE FROM q")
-                if len(cache) > 100_000:  # query words recur; a bound keeps a server's memory flat
-                    cache.clear()
-                for i, term in enumerate(missing, 1):
-                    cache[term] = tuple(tok for _, tok in sorted(found.get(i, [])))
-        return [cache[t] for t in terms]
-
-
-@lru_cache(maxsize=1)
-def tokenizer() -> Tokenizer:
-    return Tokenizer()
 
 
 @dataclass
@@ -262,11 +204,11 @@ class MemoryIndex:
         slots, found = self._find(pids)
         return slots[found]
 
-    def passages(self, store: Store, pids: Sequence[int]) -> dict[int, PassageRow]:
+    def passages(self, store: Records, pids: Sequence[int]) -> dict[int, PassageRow]:
         """Rows of passages to show, remembered (read from `store` when not yet)."""
         return _cached(self.rows, pids, store.passages)
 
-    def cluster_cards(self, store: Store, ids: Sequence[str]) -> dict[str, ClusterCard]:
+    def cluster_cards(self, store: Records, ids: Sequence[str]) -> dict[str, ClusterCard]:
         return _cached(self.cards, ids, store.cluster_cards)
 
     def groups(self, pids: np.ndarray, articles: bool = False) -> np.ndarray:

@@ -29,7 +29,7 @@ from .errors import BackendUnavailable, IndexCorrupt, IndexNotFound, ModelMismat
 from .locks import reading_generation
 from .manifest import Manifest, now
 from .milvus_store import MilvusParams, MilvusStore, milvus_index
-from .similarity import ClusterMatrix
+from .storage import PassageSelection
 from .vectors import AUTO_APPROX
 
 AUTO_MILVUS = AUTO_APPROX  # what `auto` builds on Milvus (see MilvusFolder)
@@ -120,8 +120,10 @@ class MilvusVectors:
         self.index_type = index_type
 
     def search(
-        self, vector: np.ndarray, k: int, allowed: str | None = None
+        self, vector: np.ndarray, k: int, allowed: PassageSelection | None = None
     ) -> list[tuple[int, float]]:
+        if allowed is not None and not isinstance(allowed, str):
+            raise TypeError("Milvus takes a filter expression, not passage ids")
         return self.store.dense_search(vector, k, allowed, self.index_type)
 
     def __len__(self) -> int:
@@ -144,8 +146,6 @@ class MilvusFolder:
         self.manifest = manifest
         self._thread_lock = threading.RLock()
         self._local = threading.local()
-        self._matrix: ClusterMatrix | None = None
-        self._matrix_lock = threading.Lock()
 
     # --- opening and creating ------------------------------------------------------------
 
@@ -258,16 +258,11 @@ class MilvusFolder:
             meta.get("index_type") or self.manifest.index_type,
         )
 
-    def checkpoint(self, force: bool = False) -> bool:
+    def after_write(self, generation: int, removed: int) -> None:
+        """(Milvus compacts its segments itself, and keeps no vector log of ours.)"""
+
+    def settle(self, force: bool = False) -> None:
         """(Milvus persists every write itself.)"""
-        return False
-
-    def restart_log(self) -> bool:
-        """(No write-ahead log of ours to start over.)"""
-        return True
-
-    def prune_upto(self, generation: int) -> int:
-        return generation
 
     # --- readers -------------------------------------------------------------------------
 
@@ -297,14 +292,6 @@ class MilvusFolder:
         reading_generation(self._local)
         index_type = self._local.index_type or self.manifest.index_type
         return MilvusVectors(self.store, index_type)
-
-    def cluster_matrix(self) -> ClusterMatrix:
-        """Every cluster's own vector, read once per generation (inside `reading()`)."""
-        gen = reading_generation(self._local)
-        with self._matrix_lock:
-            if self._matrix is None or self._matrix.generation != gen:
-                self._matrix = ClusterMatrix(self.store, self.manifest.dimension, gen)  # type: ignore[arg-type]
-            return self._matrix
 
     def stats(self) -> dict[str, Any]:
         with self.reading() as gen:

@@ -48,9 +48,9 @@ from .documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
 from .errors import BackendUnavailable, BadRequest, IndexCorrupt
 from .filters import cluster_sentiment, literal, sentiment_key, stored_hosts, to_milvus
 from .fuzzy import Vocabulary
-from .memory_index import tokenizer
-from .store import ClusterCard, PassageRow
+from .storage import ClusterCard, PassageRow, facet_lists
 from .text import analyze, term_counts
+from .tokens import tokenizer
 
 # Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
 MAX_VARCHAR = 65_535
@@ -422,9 +422,6 @@ class MilvusStore:
             raise RuntimeError("write outside write()")
         return pending
 
-    def renew_snapshot(self) -> None:
-        """(Milvus reads are not snapshots: nothing to renew.)"""
-
     # --- writes --------------------------------------------------------------------
 
     def content_hashes(self, ids: Iterable[str]) -> dict[str, str]:
@@ -450,13 +447,6 @@ class MilvusStore:
             removed.extend(int(r["id"]) for r in self._query(self.passages_name, expr, ["id"]))
         self._pending().delete.extend(ids)
         return removed
-
-    def note_deletions(self, removed: int, share: float) -> bool:
-        """(Milvus compacts its own segments.)"""
-        return False
-
-    def prune_log(self, upto: int) -> None:
-        """(No vector log: readers ask Milvus, which is always current.)"""
 
     def insert_cluster(
         self,
@@ -873,19 +863,7 @@ class MilvusStore:
         self._vocabulary = (generation, found)
         return found
 
-    def full_text(
-        self,
-        match: str,
-        limit: int,
-        filters: Filters,
-        table: str = "passages_fts",
-        ids_only: bool = False,
-    ) -> list[tuple[int, float]]:
-        raise BadRequest("FTS5 match expressions need the embedded index (use word_search)")
-
     def facet_counts(self, ids: Sequence[str], entities: int) -> dict[str, list[dict[str, Any]]]:
-        from .store import facet_lists
-
         sources: Counter[str] = Counter()
         keys: Counter[str] = Counter()
         names: dict[str, str] = {}

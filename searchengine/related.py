@@ -37,7 +37,7 @@ from .similarity import (
     is_same_story,
     robust_background,
 )
-from .store import Store
+from .storage import RecordStore
 from .text import term_counts
 
 
@@ -133,7 +133,7 @@ class Stories:
 
     def __init__(
         self,
-        store: Store,
+        store: RecordStore,
         matrix: ClusterMatrix,
         dimension: int,
         similarity: SimilarityParams,

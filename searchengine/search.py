@@ -3,8 +3,9 @@
 A search ranks passages (a cluster's summary, each key point, each article)
 in two ways — cosine similarity in FAISS and bm25 in FTS5 — and turns each
 ranking into a ranking of clusters (a cluster scores by its best passage with
-a little credit for further matching passages). The two cluster rankings are
-then fused with reciprocal rank fusion. Fusing at the cluster level rather
+a little credit for further matching passages). The cluster rankings are then
+fused by a convex combination of their scores, each scaled by its best group
+(reciprocal rank fusion, which uses ranks only, measured worse and is gone). Fusing at the cluster level rather
 than the passage level keeps a cluster with five mildly matching passages
 from crowding out one with a single exact match, and measured better on the
 dev corpus (see `searchengine eval`).
@@ -17,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -25,20 +25,13 @@ import numpy as np
 from .contract import Filters, Kind, Mode, SearchRequest
 from .documents import Field, fold
 from .fuzzy import FuzzyParams, expansions
-from .memory_index import MemoryIndex, tokenizer
+from .memory_index import MemoryIndex
 from .relevance import RelevanceParams, score_hits
-from .store import Store
+from .storage import PassageSelection, RecordStore, Vectors
 from .text import STOPWORDS, Highlighter, idf, query_terms, stem_word
-from .vectors import VectorStore
+from .tokens import tokenizer
 
 __all__ = ["Hit", "Kind", "MatchedPassage", "Mode", "RankingParams", "Searcher"]
-
-
-class Fusion(StrEnum):
-    """How the signals' rankings are combined."""
-
-    RRF = "rrf"  # reciprocal rank fusion: ranks only
-    CONVEX = "convex"  # weighted sum of scores, each signal scaled by its best group
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,6 @@ class RankingParams:
     # the depth grows by `deepen` until k are found or the signal runs dry.
     candidates_per_result: int = 4
     deepen: int = 4
-    rrf_k: float = 60.0  # reciprocal rank fusion constant (Cormack et al. 2009)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     trigram_weight: float = 0.5  # character trigrams: typos and cognates; noisier than words
@@ -64,7 +56,6 @@ class RankingParams:
     # 0.969); cost ~2.5x lower at 4, ~4x at 5. 4 loses nothing on either set.
     trigram_chunk: int = 4
     trigram_pieces: int = 6
-    fusion: Fusion = Fusion.CONVEX
     # Credit for a group's further matching passages: kept to a tie-breaker. More
     # favoured long documents and big clusters (SciFact nDCG@10 0.730 -> 0.701 at 0.1).
     extra_credit: float = 0.02
@@ -319,7 +310,7 @@ class Owners:
     """Which cluster and article each candidate passage belongs to: read from SQLite
     as candidates come (a one-shot command), or straight from the memory index."""
 
-    def __init__(self, store: Store, memory: MemoryIndex | None) -> None:
+    def __init__(self, store: RecordStore, memory: MemoryIndex | None) -> None:
         self.store = store
         self.memory = memory
         self._rows: dict[int, tuple[str, str | None]] = {}
@@ -418,20 +409,9 @@ def group_ranking(
     )
 
 
-def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: float) -> dict[str, float]:
-    """Reciprocal rank fusion of several rankings, each with a weight."""
-    fused: dict[str, float] = defaultdict(float)
-    for ranking, weight in rankings:
-        for rank, key in enumerate(ranking, 1):
-            fused[key] += weight / (k + rank)
-    return fused
-
-
 def fuse(signals: Sequence[_Signal], params: RankingParams) -> dict[str, float]:
-    """Combine the rankings: reciprocal rank fusion, or a convex combination of the
-    groups' scores (each signal scaled to [0, 1] by its best group)."""
-    if params.fusion is Fusion.RRF:
-        return rrf([(sig.keys, sig.weight) for sig in signals], params.rrf_k)
+    """Combine the rankings: a convex combination of the groups' scores (each signal
+    scaled to [0, 1] by its best group)."""
     fused: dict[str, float] = defaultdict(float)
     for sig in signals:
         scale = sig.weight / (sig.values[0] or 1.0)
@@ -449,8 +429,8 @@ class Searcher:
 
     def __init__(
         self,
-        store: Store,
-        vectors: VectorStore | None,  # None: only for `query_words`
+        store: RecordStore,
+        vectors: Vectors | None,  # None: only for `query_words`
         params: RankingParams | None = None,
         memory: MemoryIndex | None = None,
     ) -> None:
@@ -574,12 +554,15 @@ class Searcher:
         terms: list[str],
         tokens: list[tuple[str, ...]] | None,
         filters: Filters,
-        allowed: np.ndarray | None,
+        allowed: PassageSelection | None,
     ) -> Callable[[int], list[tuple[int, float]]]:
         memory = self.memory
         if memory is not None and tokens is not None and all(len(t) <= 1 for t in tokens):
+            if isinstance(allowed, str):
+                raise TypeError("the memory index takes passage ids, not a Milvus expression")
+            ids = allowed
             phrases = [t[0] for t in tokens if t]
-            return lambda n: memory.bm25(phrases, n, allowed)
+            return lambda n: memory.bm25(phrases, n, ids)
         # A term that is several tokens ("covid_19") is a phrase: FTS5 matches those.
         return lambda n: self.store.word_search(terms, n, filters)
 

@@ -32,21 +32,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 
 import numpy as np
 
 from .contract import Filters
-from .store import Store, fts_query
+from .storage import RecordStore
 from .story_index import StoryIndex
-from .text import cosine, entity_weight, idf, tfidf_from_idf, top_terms
-
-
-class MoreLikeThis(StrEnum):
-    """Where the lexical half of the candidates comes from."""
-
-    FULLTEXT = "fulltext"  # an FTS5 OR-query of the story's heaviest terms, over passages
-    TERMS = "terms"  # the stories whose tf-idf vectors are closest, from the in-memory index
+from .text import cosine, entity_weight, idf, tfidf_from_idf
 
 
 @dataclass(frozen=True)
@@ -137,13 +129,6 @@ class SimilarityParams:
     # sample's mean and deviation are within ~6% of the whole index's (standard error
     # at 256), for 256 scores per story (as for a query's relevance background).
     background: int = 256
-    mlt_terms: int = 25  # the heaviest terms of a story make its "more like this" query
-    # How many passages the "more like this" query brings, per wanted candidate:
-    # a story's passages share terms, so 4 passages give ~1.5 distinct clusters.
-    mlt_passages_per_candidate: int = 4
-    # TERMS: the same metrics as FULLTEXT to four decimals on the dev families and on
-    # both UCI subsets, at related p50 11 ms instead of 17-21 ms (12.7k stories).
-    more_like_this: MoreLikeThis = MoreLikeThis.TERMS
 
 
 def is_same_story(
@@ -228,7 +213,7 @@ class Evidence:
 class ClusterMatrix:
     """All cluster vectors in one array, for the candidate step (cached per index generation)."""
 
-    def __init__(self, store: Store, dimension: int, generation: int = 0) -> None:
+    def __init__(self, store: RecordStore, dimension: int, generation: int = 0) -> None:
         self.generation = generation
         self.ids, self.matrix = store.cluster_vectors(dimension)
         self.position = {cid: i for i, cid in enumerate(self.ids)}
@@ -270,7 +255,7 @@ class ClusterMatrix:
         with self._lock:
             return {self.ids[r]: self._density.get(r, 0.0) for r in rows}
 
-    def idf(self, store: Store) -> dict[str, float]:
+    def idf(self, store: RecordStore) -> dict[str, float]:
         """Every term's idf at this generation, read once (one scan of `term_df`) rather
         than looked up term by term for every story compared."""
         with self._lock:
@@ -279,14 +264,14 @@ class ClusterMatrix:
                 self._idf = {t: idf(n, df) for t, df in store.all_document_frequencies()}
             return self._idf
 
-    def entity_df(self, store: Store) -> dict[str, int]:
+    def entity_df(self, store: RecordStore) -> dict[str, int]:
         """In how many clusters each entity key occurs, at this generation."""
         with self._lock:
             if self._edf is None:
                 self._edf = store.all_entity_frequencies()
             return self._edf
 
-    def story_index(self, store: Store, dimension: int) -> StoryIndex:
+    def story_index(self, store: RecordStore, dimension: int) -> StoryIndex:
         """All clusters' evidence laid out for batched scoring, built once per generation."""
         idfs = self.idf(store)
         edf = self.entity_df(store)
@@ -321,11 +306,26 @@ class ClusterMatrix:
         return out
 
 
+class MatrixCache:
+    """A process's ClusterMatrix, built once per index generation and shared by its
+    threads (the story layer's cache: the backends only answer `RecordStore` calls)."""
+
+    def __init__(self) -> None:
+        self._matrix: ClusterMatrix | None = None
+        self._lock = threading.Lock()
+
+    def at(self, store: RecordStore, dimension: int, generation: int) -> ClusterMatrix:
+        with self._lock:
+            if self._matrix is None or self._matrix.generation != generation:
+                self._matrix = ClusterMatrix(store, dimension, generation)
+            return self._matrix
+
+
 class StorySimilarity:
     """Scores how much two stories are the same story (or related), from stored data only."""
 
     def __init__(
-        self, store: Store, matrix: ClusterMatrix, dimension: int, params: SimilarityParams
+        self, store: RecordStore, matrix: ClusterMatrix, dimension: int, params: SimilarityParams
     ) -> None:
         self.store = store
         self.matrix = matrix
@@ -446,7 +446,10 @@ class StorySimilarity:
     def candidates(
         self, profile: StoryProfile, filters: Filters, exclude: set[str], want: int = 0
     ) -> list[str]:
-        """Clusters worth scoring: nearest by cluster vector, and by a "more like this" query.
+        """Clusters worth scoring: nearest by cluster vector, and by tf-idf vector ("more
+        like this": the same metrics as an FTS5 query of the story's heaviest terms had,
+        to four decimals, on the dev families and both UCI subsets, at 11 ms instead of
+        17-21 ms per related call at 12.7k stories).
         At least `want` of them when that many exist (a long related list needs more)."""
         n = max(self.params.candidates, want)
         allowed = self._allowed(filters)
@@ -455,29 +458,18 @@ class StorySimilarity:
             for cid, _ in self.matrix.nearest(profile.vector, n + len(exclude), allowed):
                 if cid not in exclude:
                     found.setdefault(cid, None)
-        if self.params.more_like_this is MoreLikeThis.TERMS:
-            allowed_rows = (
-                np.array(
-                    [self.matrix.position[c] for c in allowed if c in self.matrix.position],
-                    dtype=np.int64,
-                )
-                if allowed is not None
-                else None
+        allowed_rows = (
+            np.array(
+                [self.matrix.position[c] for c in allowed if c in self.matrix.position],
+                dtype=np.int64,
             )
-            for row in self.index.nearest_by_terms(profile, n * 2, allowed_rows):
-                name = self.matrix.ids[row]
-                if name not in exclude:
-                    found.setdefault(name, None)
-            return list(found)
-        match = fts_query(top_terms(profile.terms, self.params.mlt_terms))
-        if match:
-            per = self.params.mlt_passages_per_candidate
-            hits = self.store.full_text(match, n * per, filters, ids_only=True)
-            index = self.index
-            for pid, _ in hits:
-                hit_row = index.row_of_passage(pid)
-                if hit_row is not None and self.matrix.ids[hit_row] not in exclude:
-                    found.setdefault(self.matrix.ids[hit_row], None)
+            if allowed is not None
+            else None
+        )
+        for row in self.index.nearest_by_terms(profile, n * 2, allowed_rows):
+            name = self.matrix.ids[row]
+            if name not in exclude:
+                found.setdefault(name, None)
         return list(found)
 
     def _allowed(self, filters: Filters) -> set[str] | None:

@@ -22,30 +22,10 @@ from .database import Database, StoreError, chunks
 from .documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
 from .filters import cluster_sentiment, host_key, sentiment_key, to_sql
 from .fuzzy import Vocabulary
+from .storage import ClusterCard, PassageRow, facet_lists
 from .text import term_counts
 
 __all__ = ["Filters", "PassageRow", "Store", "StoreError", "VectorChanges"]
-
-
-@dataclass(frozen=True)
-class PassageRow:
-    """A stored passage with its id (the FAISS id)."""
-
-    id: int
-    cluster_id: str
-    article_id: str | None
-    field: Field
-    position: int
-    text: str
-
-
-@dataclass(frozen=True)
-class ClusterCard:
-    """What a result shows of its cluster."""
-
-    date: str | None
-    title: str
-    sources: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -91,28 +71,6 @@ def trigram_query(terms: Sequence[str], chunk: int = 3, most: int = 0) -> str | 
         for i in starts:
             grams.setdefault(term[i : i + chunk], None)
     return fts_query(list(grams))
-
-
-def facet_lists(
-    sources: Counter[str],
-    keys: Counter[str],
-    names: dict[str, str],
-    sentiments: Counter[str],
-    dates: Counter[str],
-    entities: int,
-) -> dict[str, list[dict[str, Any]]]:
-    """Facet counts as a page shows them: commonest first (ties by value), the
-    `entities` commonest entities under their first-seen spelling, dates in order."""
-
-    def ranked(counts: Counter[str], most: int | None = None) -> list[tuple[str, int]]:
-        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
-
-    return {
-        "sources": [{"value": h, "count": n} for h, n in ranked(sources)],
-        "entities": [{"value": names[k], "count": n} for k, n in ranked(keys, entities)],
-        "sentiment": [{"value": v, "count": n} for v, n in ranked(sentiments)],
-        "dates": [{"value": d, "count": dates[d]} for d in sorted(dates)],
-    }
 
 
 class Store(Database):

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .store import Store
+from .storage import RecordStore
 from .text import tfidf_from_idf
 
 
@@ -25,7 +25,7 @@ class StoryIndex:
 
     def __init__(
         self,
-        store: Store,
+        store: RecordStore,
         ids: Sequence[str],
         position: Mapping[str, int],
         idfs: Mapping[str, float],

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
 
 import faiss
 import numpy as np
 
 from .errors import BadRequest
+from .storage import PassageSelection
 
 # Exact (Flat) search up to this many passages, an HNSW graph past it. A search
 # takes ~200 candidates from it: Flat costs ~1.2 ms for that at 10k passages and
@@ -39,18 +39,6 @@ HNSW_EF_PER_RESULT = 2.0
 # the vector file grew 24% under daily churn (scripts/churn.py); 0.1 keeps it
 # within ~11%, for a rebuild every ~3 days of a 30-day window.
 HIDDEN_SHARE_REBUILD = 0.1
-
-
-class VectorStore(Protocol):
-    """What the engine asks of any vector backend (FAISS here; Milvus or Qdrant could serve)."""
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-    def remove(self, ids: Iterable[int]) -> None: ...
-    def search(
-        self, vector: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
-    ) -> list[tuple[int, float]]: ...
-    def save(self, path: Path) -> None: ...
-    def __len__(self) -> int: ...
 
 
 def choose_index_type(requested: str, count: int) -> str:
@@ -140,9 +128,12 @@ class FaissVectorStore:
         return type(faiss.downcast_index(self.index.index)) in (faiss.IndexFlatIP, faiss.IndexFlat)
 
     def search(
-        self, vector: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+        self, vector: np.ndarray, k: int, allowed: PassageSelection | None = None
     ) -> list[tuple[int, float]]:
-        """Best `k` (id, cosine) pairs, restricted to `allowed_ids` when given."""
+        """Best `k` (id, cosine) pairs, restricted to the `allowed` passage ids when given."""
+        if isinstance(allowed, str):
+            raise TypeError("FAISS takes passage ids, not a Milvus expression")
+        allowed_ids = allowed
         if len(self) <= 0 or k <= 0:
             return []
         if allowed_ids is not None:

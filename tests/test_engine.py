@@ -474,7 +474,7 @@ def test_deletions_merge_the_full_text_indexes(tmp_path: Path, encoder: HashingE
     """Observed (issue 10): with daily add/remove churn, FTS5 tombstones and segments
     were never reclaimed (meta.sqlite +87% at constant content). Once deletions pass
     their share, a write merges both full-text indexes, and search is unchanged."""
-    from searchengine.indexer import FTS_MERGE_SHARE
+    from searchengine.folder import FTS_MERGE_SHARE
 
     churned = Engine.open(tmp_path / "churned", encoder=encoder, create=True)
     fresh = Engine.open(tmp_path / "fresh", encoder=encoder, create=True)
