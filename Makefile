@@ -32,8 +32,11 @@ run: index
 	$(BIN)/searchengine search "$(QUERY)" --index $(INDEX) -k 3
 	$(BIN)/searchengine serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
+# The types first (the storage contract is checked by mypy), then every test; the 25
+# slowest are listed so that CI's time can be watched.
 test: install
-	$(PY) -m pytest
+	$(BIN)/mypy searchengine
+	$(PY) -m pytest --durations=25
 
 lint: install
 	$(BIN)/ruff check searchengine tests scripts

@@ -57,7 +57,7 @@ def run(index_passages: int, saved: int, day: int, workdir: Path, rounds: int, m
     times, alerts = [], 0
     for _ in range(rounds):
         t = time.perf_counter()
-        alerts = len(engine._percolate(ids))
+        alerts = len(engine._saved.percolate(ids))
         times.append(time.perf_counter() - t)
     stats = engine.stats()
     engine.close()

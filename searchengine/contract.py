@@ -10,10 +10,10 @@ envelope that serialises itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .errors import BadRequest
 from .parse import parse_date
@@ -37,6 +37,9 @@ DEFAULT_DIVERSITY = 0.3
 DEFAULT_THREAD = 50  # a long-running story over months, still one page
 # Ten years: past that every story in a news index is equally fresh.
 MAX_HALF_LIFE_DAYS = 3650
+
+
+R = TypeVar("R")
 
 
 class Mode(StrEnum):
@@ -316,6 +319,18 @@ class Result(Protocol):
     """A result record: it knows its own JSON form."""
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+def as_request(cls: type[R], request: R | str | None, options: dict[str, Any]) -> R:
+    """The request record a call means: `engine.search("q", k=5)` builds one from the
+    first argument (None: the record's defaults) and the keywords; a record passed
+    whole takes no keywords beside it (they would be silently ignored)."""
+    if isinstance(request, cls):
+        if options:
+            raise BadRequest(f"pass {', '.join(sorted(options))} inside the {cls.__name__}")
+        return request
+    make: Callable[..., R] = cls
+    return make(**options) if request is None else make(request, **options)
 
 
 def request_to_dict(request: Request) -> dict[str, Any]:

@@ -10,14 +10,14 @@ write lock, and story questions are answered by `related.py`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .alerts import AlertParams, Deliveries, QueryContext, SavedSearch, now_iso, percolate
+from .alerts import AlertParams, Deliveries, SavedSearch
 from .backend import IndexBackend, create_index, location, open_existing, open_index
 from .contract import (
     Filters,
@@ -29,20 +29,21 @@ from .contract import (
     SimilarRequest,
     Sort,
     ThreadRequest,
+    as_request,
     request_to_dict,
 )
 from .coverage import EntityParams, coverage, entity_timeline
 from .documents import Article, Cluster, fold
 from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, load_encoder
-from .errors import BadRequest, ModelMismatch, UnknownId
+from .errors import BadRequest, UnknownId
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .ordering import OrderingParams, candidate_k, collapse, order
 from .related import RecommendParams, RelatedStory, Stories, Thread, ThreadParams
+from .saved import SavedSearches
 from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
 from .similarity import MatrixCache, SimilarityParams
 from .storage import RecordStore
-from .text import query_terms
 
 log = logging.getLogger("searchengine")
 
@@ -56,11 +57,6 @@ class FacetParams:
 
     depth: int = 100
     entities: int = 15
-
-
-# Clusters read from the source index per step of a copy (records and embeddings
-# of ~2,500 passages in memory at a time).
-COPY_BATCH = 256
 
 
 class Engine:
@@ -82,7 +78,8 @@ class Engine:
         self.recommend_params = RecommendParams()
         self.ordering_params = OrderingParams()
         self.alert_params = AlertParams()
-        self._deliveries = Deliveries(self.alert_params)
+        self.deliveries = Deliveries(self.alert_params)
+        self._saved = SavedSearches(self)
         self._background_sample: tuple[int, np.ndarray] | None = None
         m = folder.manifest
         try:
@@ -122,7 +119,7 @@ class Engine:
 
     def close(self) -> None:
         """Checkpoint the vectors if this engine wrote, then close the database."""
-        self._deliveries.wait()
+        self.deliveries.wait()
         try:
             if self._dirty:
                 with self.folder.write_lock():
@@ -173,12 +170,12 @@ class Engine:
         if report.changed:
             self._wrote()
             try:
-                report.alerts = self._percolate(report.added + report.replaced)
+                report.alerts = self._saved.percolate(report.added + report.replaced)
             except Exception:  # noqa: BLE001 - the clusters are in; a matching failure is logged
                 log.exception("matching the new clusters against the saved searches failed")
         return report
 
-    # --- saved searches and alerts ------------------------------------------------------
+    # --- saved searches and alerts (saved.py) ---------------------------------------------
 
     def save_search(
         self,
@@ -189,80 +186,17 @@ class Engine:
     ) -> SavedSearch:
         """Keep a query in the index: every later ingest matches its new clusters against
         it and records an alert for each whose relevance reaches `min_relevance`."""
-        search = SavedSearch.build(query, filters, min_relevance, webhook)
-        search.vector = [float(x) for x in self.encode_query(search.query)]
-        with self.folder.write_lock():
-            with self.folder.reading():
-                count = len(self.store.saved_searches())
-            if count >= self.alert_params.max_saved:
-                raise BadRequest(f"this index holds {count} saved searches, the most it keeps")
-            self.store.put_saved_search(search.id, search.to_dict(vector=True))
-        return search
+        return self._saved.save(query, filters, min_relevance, webhook)
 
     def saved_searches(self) -> list[SavedSearch]:
-        with self.folder.reading():
-            return [SavedSearch.from_dict(d) for d in self.store.saved_searches()]
+        return self._saved.all()
 
     def remove_search(self, search_id: str) -> None:
-        with self.folder.write_lock():
-            if not self.store.delete_saved_search(search_id):
-                raise UnknownId(f"no saved search with id {search_id}")
+        self._saved.remove(search_id)
 
     def alerts(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Alerts recorded after `since` (a `matched_at` time), oldest first."""
-        with self.folder.reading():
-            return self.store.alerts_since(since, limit or self.alert_params.page)
-
-    def _percolate(self, cluster_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Match these clusters against every saved search; record (and send) alerts."""
-        with self.folder.reading() as generation:
-            searches = [SavedSearch.from_dict(d) for d in self.store.saved_searches()]
-            if not searches or not cluster_ids:
-                return []
-            clusters = self.store.get_clusters(list(cluster_ids))
-            passages = self.store.cluster_passages(list(cluster_ids))
-            background = self._background(generation)
-            searcher = self._searcher()
-            context = {
-                s.id: QueryContext(
-                    searcher.query_words(s.query),
-                    searcher.term_weights(query_terms(s.query)),
-                    searcher.best_cosine(np.asarray(s.vector, dtype=np.float32))
-                    if s.vector
-                    else None,
-                )
-                for s in searches
-            }
-        matches = percolate(
-            searches,
-            clusters,
-            passages,
-            background,
-            context,
-            self.params.relevance,
-            self.alert_params,
-        )
-        if not matches:
-            return []
-        stamp = now_iso()
-        rows = [
-            {
-                **m.to_dict(),
-                "matched_at": stamp,
-                "delivery": "pending" if m.search.webhook else None,
-            }
-            for m in matches
-        ]
-        with self.folder.write_lock():
-            ids = self.store.add_alerts(rows)
-        for alert_id, row, match in zip(ids, rows, matches, strict=True):
-            if match.search.webhook:
-                self._deliveries.send(
-                    match.search.webhook,
-                    {"id": alert_id, **row},
-                    lambda status, a=alert_id: self.store.set_alert_delivery(a, status),
-                )
-        return [{"id": a, **r} for a, r in zip(ids, rows, strict=True)]
+        return self._saved.alerts(since, limit)
 
     def add_paths(
         self,
@@ -282,43 +216,19 @@ class Engine:
         self, target: str | Path, *, index_type: str = "auto", progress: bool = False
     ) -> AddReport:
         """Copy every cluster of this index into the index at `target` (created when
-        missing; a folder or a Milvus URI) with the stored embeddings: nothing is
-        encoded again. Clusters already there unchanged are skipped, changed ones
-        replaced; clusters only the target holds are left alone."""
-        m = self.folder.manifest
-        where = location(target)
-        recorded = EncoderId.from_dict(m.encoder)
-        folder = open_existing(where, m.model) or create_index(
-            where, m.model, m.dimension, index_type, recorded
-        )
-        with Engine(folder) as copy:
-            if copy.folder.manifest.dimension != m.dimension:
-                raise ModelMismatch(
-                    f"{where} holds {copy.folder.manifest.dimension}-dimensional vectors, "
-                    f"this index {m.dimension}"
-                )
-            with self.folder.reading():
-                ids = self.store.cluster_ids()
+        missing; a folder or a Milvus URI) with the stored embeddings (copying.py)."""
+        from .copying import copy_index
 
-            def known(hashes: set[str]) -> dict[str, np.ndarray]:
-                with self.folder.reading():
-                    return self.store.embeddings_by_hash(hashes, m.dimension)
+        return copy_index(self, target, index_type=index_type, progress=progress)
 
-            report = AddReport()
-            bar = _bar(len(ids), "copying", "cluster") if progress else None
-            for i in range(0, len(ids), COPY_BATCH):
-                with self.folder.reading():
-                    clusters = self.store.get_clusters(ids[i : i + COPY_BATCH])
-                part = copy._indexer.add(
-                    [clusters[c] for c in ids[i : i + COPY_BATCH] if c in clusters], known=known
-                )
-                report.merge(part)
-                if part.changed:
-                    copy._wrote()
-                if bar is not None:
-                    bar.update(min(COPY_BATCH, len(ids) - i))
-            if bar is not None:
-                bar.close()
+    def add_copied(
+        self, clusters: Sequence[Cluster], known: Callable[[set[str]], dict[str, np.ndarray]]
+    ) -> AddReport:
+        """Clusters copied from another index, with their embeddings (`known`, by text
+        hash): nothing is encoded, and saved searches are not matched (copying.py)."""
+        report = self._indexer.add(clusters, known=known)
+        if report.changed:
+            self._wrote()
         return report
 
     def remove(self, ids: Iterable[str]) -> list[str]:
@@ -404,8 +314,7 @@ class Engine:
     def search(self, request: SearchRequest | str, **options: Any) -> list[Hit]:
         """Ranked clusters (or articles) for a natural-language query. Each hit carries
         its calibrated relevance; those under `request.min_relevance` are dropped."""
-        if isinstance(request, str):
-            request = SearchRequest(request, **options)
+        request = as_request(SearchRequest, request, options)
         if request.reorders:
             hits = self._reordered(request)
         else:
@@ -455,10 +364,10 @@ class Engine:
     ) -> list[Hit]:
         """A search whose query vector is already known (an article's, a cached one)."""
         with self.folder.reading() as generation:
-            background = self._background(generation) if vector is not None else None
-            return self._searcher().search(request, vector, words, background)
+            background = self.background(generation) if vector is not None else None
+            return self.searcher().search(request, vector, words, background)
 
-    def _background(self, generation: int) -> np.ndarray:
+    def background(self, generation: int) -> np.ndarray:
         """A fixed sample of the index's vectors (call inside `reading()`), once per
         generation: what a hit's cosine is measured against (`Evidence.standing`)."""
         cached = self._background_sample
@@ -478,9 +387,9 @@ class Engine:
         if memory is not None:
             return Searcher(self.store, None, self.params, memory).query_words(query)
         with self.folder.reading():
-            return self._searcher().query_words(query)
+            return self.searcher().query_words(query)
 
-    def _searcher(self) -> Searcher:
+    def searcher(self) -> Searcher:
         """A searcher over this thread's reading state (call inside `folder.reading()`)."""
         return Searcher(self.store, self.folder.vectors, self.params, self.folder.memory())
 
@@ -514,8 +423,7 @@ class Engine:
     def related(self, request: RelatedRequest | str, **options: Any) -> list[RelatedStory]:
         """Other clusters (for a cluster id) or articles (for an article id) about the
         same or a related story, best first; the item itself never appears."""
-        if isinstance(request, str):
-            request = RelatedRequest(request, **options)
+        request = as_request(RelatedRequest, request, options)
         with self.folder.reading():
             cluster, article = self.get(request.id)
             if article is None:
@@ -526,8 +434,7 @@ class Engine:
 
     def similar(self, request: SimilarRequest | str, **options: Any) -> list[RelatedStory]:
         """Clusters like a paragraph of free text ("stories like this")."""
-        if isinstance(request, str):
-            request = SimilarRequest(request, **options)
+        request = as_request(SimilarRequest, request, options)
         vector = self.encode_query(request.text)
         with self.folder.reading():
             return self._stories().similar(request, vector)
@@ -535,8 +442,7 @@ class Engine:
     def thread(self, request: ThreadRequest | str, **options: Any) -> list[RelatedStory]:
         """The developing story a cluster (or an article's cluster) belongs to, by date
         (`answer` adds a note when the limit cut it)."""
-        if isinstance(request, str):
-            request = ThreadRequest(request, **options)
+        request = as_request(ThreadRequest, request, options)
         return self._thread(request).stories
 
     def _thread(self, request: ThreadRequest) -> Thread:
@@ -549,8 +455,7 @@ class Engine:
     ) -> list[RelatedStory]:
         """Unseen clusters for a reader, from what they liked (`ID`, `ID:WEIGHT` or
         `(id, weight)`) and disliked; diverse (MMR) and, with a half-life, fresh."""
-        if request is None:
-            request = RecommendRequest(**options)
+        request = as_request(RecommendRequest, request, options)
         with self.folder.reading():
             liked = [(self._cluster_id_of(x.id), x.weight) for x in request.liked]
             disliked = [self._cluster_id_of(d) for d in request.disliked]
@@ -611,9 +516,3 @@ class Engine:
     def stats(self) -> dict[str, Any]:
         """Counts, model, index type, size on disk, generation — one consistent state."""
         return self.folder.stats()
-
-
-def _bar(total: int, desc: str, unit: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, leave=True)

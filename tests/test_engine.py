@@ -467,7 +467,7 @@ def test_trigrams_rescue_only_unknown_words(seeded: Engine) -> None:
     assert seeded.search("Liverpol Anfeld", k=1)[0].id == "2025-11-27-c6"
     # ... while a word too far from any known one ("lvrpl": ratio < 80) is left to trigrams.
     with seeded.folder.reading():
-        assert seeded._searcher().query_words("Lvrpl Anfld").found == {"anfld": ["anfield"]}
+        assert seeded.searcher().query_words("Lvrpl Anfld").found == {"anfld": ["anfield"]}
 
 
 def test_deletions_merge_the_full_text_indexes(tmp_path: Path, encoder: HashingEncoder) -> None:
