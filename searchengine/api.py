@@ -29,6 +29,7 @@ from .api_models import ErrorBody
 from .engine import Engine
 from .errors import IndexNotFound, NotReady, SearchEngineError
 from .guard import BodyGuard, GuardedHttpTools
+from .limits import DEADLINES
 from .routes import WEB, router
 
 log = logging.getLogger("searchengine.api")
@@ -152,11 +153,18 @@ def serve(
     log_level: str = "info",
     workers: int = 1,
     access_log: bool = False,
+    header_timeout: float = DEADLINES.headers,
 ) -> int:
     """Run the server (blocking); a missing index is an error before the port opens.
     With several workers, each is its own process with its own engine over the one
-    index folder (they see each other's writes: see folder.py)."""
+    index folder (they see each other's writes: see folder.py). The settings reach the
+    workers inside uvicorn's config, which is pickled to each spawned process (they
+    were written into `os.environ` for the workers to read back). Returns 3 when the
+    server could not start (the port is taken), as uvicorn's own command does."""
+    import functools
+
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from .backend import open_index
     from .folder import MANIFEST
@@ -175,24 +183,9 @@ def serve(
         f"{workers} worker{'s' if workers != 1 else ''})",
         flush=True,
     )
-    if workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=access_log,
-            http=GuardedHttpTools,
-        )
-        return 0
-    # Worker processes build their app from the environment: hand the settings over.
-    os.environ["SEARCHENGINE_INDEX"] = str(settings.index)
-    os.environ["SEARCHENGINE_MAX_BODY"] = str(settings.max_body_bytes)
-    if settings.model:
-        os.environ["SEARCHENGINE_MODEL"] = settings.model
-    uvicorn.run(
-        "searchengine.api:app_from_env",
-        factory=True,
+    config = uvicorn.Config(
+        create_app(settings) if workers == 1 else functools.partial(create_app, settings),
+        factory=workers > 1,  # each worker builds its own app (and engine) from `settings`
         host=host,
         port=port,
         log_level=log_level,
@@ -200,6 +193,12 @@ def serve(
         workers=workers,
         http=GuardedHttpTools,
     )
+    config.header_timeout = header_timeout  # type: ignore[attr-defined]  # GuardedHttpTools
+    if workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 3
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
     return 0
 
 

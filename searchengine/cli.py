@@ -273,9 +273,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise BadRequest(f"--workers must be at least 1, not {args.workers}")
     if args.header_timeout <= 0:
         raise BadRequest("--header-timeout must be positive")
-    from .limits import HEADER_TIMEOUT_ENV
-
-    os.environ[HEADER_TIMEOUT_ENV] = str(args.header_timeout)  # read by every worker
     return serve(
         settings,
         host=args.host,
@@ -283,6 +280,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         workers=args.workers,
         access_log=args.access_log,
+        header_timeout=args.header_timeout,
     )
 
 

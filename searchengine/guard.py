@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .limits import DEADLINES, HEADER_TIMEOUT_ENV, Deadlines
+from .limits import DEADLINES, Deadlines
 
 
 class BodyGuard:
@@ -89,7 +88,8 @@ class GuardedHttpTools(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
-        self.header_deadline = float(os.environ.get(HEADER_TIMEOUT_ENV, DEADLINES.headers))
+        # `serve --header-timeout` rides on uvicorn's config (api.serve).
+        self.header_deadline = float(getattr(self.config, "header_timeout", DEADLINES.headers))
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

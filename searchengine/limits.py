@@ -39,5 +39,3 @@ class Deadlines:
 
 
 DEADLINES = Deadlines()
-# `serve --header-timeout` reaches every worker process through the environment.
-HEADER_TIMEOUT_ENV = "SEARCHENGINE_HEADER_TIMEOUT"

@@ -176,3 +176,23 @@ def test_mixed_good_and_bad_records_over_http_are_207(served: Server, tmp_path: 
     assert answer["added"] == ["hostile-ok"]
     assert [e["line"] for e in answer["errors"]] == [2, 3, 4, 5, 6]
     assert served.http.get("/clusters/hostile-ok").status_code == 200
+
+
+def test_every_worker_gets_the_servers_settings(tmp_path: Path) -> None:
+    """`serve --workers 2`: the settings (index, body limit, header deadline) reach each
+    worker process inside uvicorn's config, not through `os.environ`. A silent client is
+    closed at the 1 s deadline, well before the default 10 s (the 5 s socket timeout
+    would raise), whichever worker took the connection."""
+    index = tmp_path / "idx"
+    cli("index", str(SEEDS), "--index", str(index), "--model", "hashing", "-q")
+    srv = Server(index, ("--workers", "2", "--header-timeout", "1", "--max-body", "1000"))
+    try:
+        srv.wait()
+        for _ in range(4):
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            assert sock.recv(1) == b""
+            sock.close()
+        assert srv.http.post("/documents", content=b"x" * 1001, headers=AUTH).status_code == 413
+        assert srv.http.get("/search", params={"q": "prisoners"}).status_code == 200
+    finally:
+        srv.stop()
