@@ -8,7 +8,6 @@ table; no traceback ever reaches a client.
 # No `from __future__ import annotations` here: FastAPI reads these signatures
 # at run time to build its dependencies and parameters.
 import logging
-import os
 import secrets
 import threading
 from contextlib import asynccontextmanager
@@ -27,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ._version import __version__
 from .api_models import ErrorBody
 from .engine import Engine
+from .environment import environment
 from .errors import IndexNotFound, NotReady, SearchEngineError
 from .guard import BodyGuard, GuardedHttpTools
 from .limits import DEADLINES
@@ -58,11 +58,11 @@ class ApiSettings:
         from .settings import Settings
 
         base = Settings.resolve(index, model)
-        limit = max_body_bytes or int(os.environ.get("SEARCHENGINE_MAX_BODY", DEFAULT_MAX_BODY))
+        env = environment()
         return cls(
             index=base.index,
-            api_key=api_key or os.environ.get("SEARCHENGINE_API_KEY") or None,
-            max_body_bytes=limit,
+            api_key=api_key or env.api_key or None,
+            max_body_bytes=max_body_bytes or env.max_body or DEFAULT_MAX_BODY,
             model=base.model,
         )
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .documents import fold
+from .environment import environment
 from .errors import ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -232,7 +233,7 @@ class LazyModel:
             if self._encoder is None:
                 runtime = self.runtime
                 if runtime is None and self.recorded.runtime in RUNTIMES:
-                    runtime = os.environ.get("SEARCHENGINE_RUNTIME") or DEFAULT_RUNTIME
+                    runtime = environment().runtime or DEFAULT_RUNTIME
                 encoder = load_encoder(self.name, runtime, self.recorded.precision)
                 self._check(encoder)
                 self._encoder = encoder
@@ -408,12 +409,9 @@ def load_encoder(name: str, runtime: str | None = None, precision: str | None = 
     if name == "hashing" or name.startswith("hashing-"):
         _, _, dim = name.partition("-")
         return HashingEncoder(int(dim) if dim.isdigit() else 256)
-    runtime = runtime or os.environ.get("SEARCHENGINE_RUNTIME") or DEFAULT_RUNTIME
-    precision = (
-        precision
-        or os.environ.get("SEARCHENGINE_PRECISION")
-        or (DEFAULT_PRECISION if runtime == "onnx" else "fp32")
-    )
+    env = environment()
+    runtime = runtime or env.runtime or DEFAULT_RUNTIME
+    precision = precision or env.precision or (DEFAULT_PRECISION if runtime == "onnx" else "fp32")
     if runtime not in RUNTIMES:
         raise ModelUnavailable(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     if runtime == "torch":
@@ -422,10 +420,4 @@ def load_encoder(name: str, runtime: str | None = None, precision: str | None = 
         return SentenceTransformerEncoder(name)
     from .onnx_encoder import OnnxEncoder
 
-    threads = os.environ.get("SEARCHENGINE_ENCODER_THREADS", "")
-    return OnnxEncoder(
-        name,
-        Path(_resolve_model_path(name)),
-        precision,
-        int(threads) if threads.isdigit() else None,
-    )
+    return OnnxEncoder(name, Path(_resolve_model_path(name)), precision, env.encoder_threads)

@@ -14,7 +14,6 @@ vocabulary of close words for unknown query words.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .encoder import EncoderId, canonical_name
+from .environment import environment
 from .errors import BackendUnavailable, IndexCorrupt, IndexNotFound, ModelMismatch
 from .locks import reading_generation
 from .manifest import Manifest, now
@@ -35,7 +35,6 @@ from .vectors import AUTO_APPROX
 AUTO_MILVUS = AUTO_APPROX  # what `auto` builds on Milvus (see MilvusFolder)
 
 SCHEMES = ("milvus://", "milvuss://")
-TOKEN_ENV = "SEARCHENGINE_MILVUS_TOKEN"
 # A Milvus collection name: a letter or underscore, then letters, digits and
 # underscores; the prefix leaves room for "_passages".
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
@@ -100,7 +99,7 @@ def connect(location: MilvusLocation, params: MilvusParams) -> MilvusStore:
     try:
         client = MilvusClient(
             uri=location.endpoint,
-            token=os.environ.get(TOKEN_ENV, ""),
+            token=environment().milvus_token or "",
             timeout=CONNECT_TIMEOUT,
             grpc_options=KEEPALIVE,
         )

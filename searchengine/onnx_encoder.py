@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .environment import environment
 from .errors import ModelUnavailable
 
 PRECISIONS = ("fp32", "int8")
@@ -48,8 +49,9 @@ EXPORT_FORMAT = 2
 
 def cache_root() -> Path:
     """Where exported models live: $SEARCHENGINE_CACHE, else $XDG_CACHE_HOME/searchengine."""
-    if os.environ.get("SEARCHENGINE_CACHE"):
-        return Path(os.environ["SEARCHENGINE_CACHE"])
+    cache = environment().cache
+    if cache is not None:
+        return cache
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "searchengine"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .encoder import DEFAULT_MODEL
+from .environment import environment
 
 DEFAULT_INDEX = Path("indexes/default")
 
@@ -20,11 +20,11 @@ class Settings:
 
     @classmethod
     def resolve(cls, index: str | Path | None = None, model: str | None = None) -> Settings:
-        index_path = index or os.environ.get("SEARCHENGINE_INDEX") or DEFAULT_INDEX
         from .backend import location
 
+        env = environment()
         return cls(
-            index=location(index_path), model=model or os.environ.get("SEARCHENGINE_MODEL") or None
+            index=location(index or env.index or DEFAULT_INDEX), model=model or env.model or None
         )
 
     @property

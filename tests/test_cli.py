@@ -427,3 +427,15 @@ def test_a_bug_is_a_traceback_not_a_users_mistake(
     monkeypatch.setattr(cli_module, "_parse", lambda parser, argv: argparse.Namespace(func=broken))
     with pytest.raises(ValueError, match="a bug"):
         cli_module.main([])
+
+
+def test_a_bad_environment_variable_is_named(built: Path) -> None:
+    """The SEARCHENGINE_* variables are read in one typed place (environment.py): a
+    value of the wrong type is an error naming it, not a traceback or a silent default."""
+    import os
+
+    env = {**os.environ, "SEARCHENGINE_ENCODER_THREADS": "many"}
+    result = cli("search", "prisoners", "--index", str(built), env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: bad environment variable: SEARCHENGINE_ENCODER_THREADS")
+    assert "Traceback" not in result.stderr
