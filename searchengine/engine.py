@@ -32,10 +32,11 @@ from .contract import (
     as_request,
     request_to_dict,
 )
+from .copying import copy_clusters
 from .coverage import EntityParams, coverage, entity_timeline
 from .documents import Article, Cluster, fold
 from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, load_encoder
-from .errors import BadRequest, UnknownId
+from .errors import BadRequest, ModelMismatch, UnknownId
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .ordering import OrderingParams, candidate_k, collapse, order
@@ -217,9 +218,18 @@ class Engine:
     ) -> AddReport:
         """Copy every cluster of this index into the index at `target` (created when
         missing; a folder or a Milvus URI) with the stored embeddings (copying.py)."""
-        from .copying import copy_index
-
-        return copy_index(self, target, index_type=index_type, progress=progress)
+        m = self.folder.manifest
+        where = location(target)
+        folder = open_existing(where, m.model) or create_index(
+            where, m.model, m.dimension, index_type, EncoderId.from_dict(m.encoder)
+        )
+        with Engine(folder) as copy:
+            if copy.folder.manifest.dimension != m.dimension:
+                raise ModelMismatch(
+                    f"{where} holds {copy.folder.manifest.dimension}-dimensional vectors, "
+                    f"this index {m.dimension}"
+                )
+            return copy_clusters(self, copy, progress=progress)
 
     def add_copied(
         self, clusters: Sequence[Cluster], known: Callable[[set[str]], dict[str, np.ndarray]]

@@ -5,23 +5,39 @@ percolation itself, its scoring and the webhook deliveries are alerts.py's)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from .alerts import QueryContext, SavedSearch, now_iso, percolate
+from .alerts import AlertParams, Deliveries, QueryContext, SavedSearch, now_iso, percolate
+from .backend import IndexBackend
 from .contract import Filters
 from .errors import BadRequest, UnknownId
+from .search import RankingParams, Searcher
+from .storage import RecordStore
 from .text import query_terms
 
-if TYPE_CHECKING:
-    from .engine import Engine
+
+class Host(Protocol):
+    """What saved searches need of the engine that holds them (its current parameters
+    are read at each call: a caller may change them)."""
+
+    folder: IndexBackend
+    params: RankingParams
+    alert_params: AlertParams
+    deliveries: Deliveries
+
+    @property
+    def store(self) -> RecordStore: ...
+    def encode_query(self, text: str) -> np.ndarray: ...
+    def background(self, generation: int) -> np.ndarray: ...
+    def searcher(self) -> Searcher: ...
 
 
 class SavedSearches:
-    """The engine's saved searches (it reads the engine's current parameters)."""
+    """The engine's saved searches."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Host) -> None:
         self.engine = engine
 
     def save(
