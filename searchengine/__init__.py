@@ -29,7 +29,7 @@ from .errors import (
     SearchEngineError,
     UnknownId,
 )
-from .search import Hit
+from .hits import Hit
 
 __all__ = [
     "Article",

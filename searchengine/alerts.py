@@ -32,8 +32,9 @@ from .contract import MAX_QUERY_CHARS, Filters
 from .documents import Cluster, Field, fold
 from .errors import BadRequest
 from .filters import ClusterFacts, matches
+from .hits import Evidence
 from .relevance import RelevanceParams, score_hits
-from .search import Evidence, QueryWords, _TermCoverage
+from .search import QueryWords, _TermCoverage
 from .text import STOPWORDS, query_terms, stem_word
 
 _WORDS = re.compile(r"\w+")

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # The engine's own records where their JSON is their fields (`to_dict` adds nothing):
 # pydantic reads their schemas from the dataclasses, so the two cannot drift apart.
 from .documents import Article
+from .hits import MatchedPassage
 from .related import RelatedStory
-from .search import MatchedPassage
 
 
 class _Open(BaseModel):

@@ -10,9 +10,9 @@ import sys
 from typing import Any
 
 from .documents import Article, Cluster
+from .hits import Hit
 from .indexer import IndexRun
 from .related import RelatedStory
-from .search import Hit
 
 
 def print_json(data: Any) -> None:

@@ -37,12 +37,13 @@ from .coverage import EntityParams, coverage, entity_timeline
 from .documents import Article, Cluster, fold
 from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, load_encoder
 from .errors import BadRequest, ModelMismatch, UnknownId
+from .hits import Hit
 from .indexer import AddReport, Indexer, IndexRun, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
 from .ordering import OrderingParams, candidate_k, collapse, order
 from .related import RecommendParams, RelatedStory, Stories, Thread, ThreadParams
 from .saved import SavedSearches
-from .search import Hit, QueryWords, RankingParams, Searcher, dense_text
+from .search import QueryWords, RankingParams, Searcher, dense_text
 from .similarity import MatrixCache, SimilarityParams
 from .storage import RecordStore
 

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .contract import MAX_K, SearchRequest, Sort
+from .hits import Hit
 from .related import freshness
-from .search import Hit
 
 
 @dataclass(frozen=True)

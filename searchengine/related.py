@@ -28,7 +28,7 @@ from .contract import (
     ThreadRequest,
 )
 from .documents import Article, Cluster
-from .search import Hit
+from .hits import Hit
 from .similarity import (
     ClusterMatrix,
     SimilarityParams,

@@ -14,17 +14,17 @@ dev corpus (see `searchengine eval`).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from typing import Any
 
 import numpy as np
 
 from .contract import Filters, Kind, Mode, SearchRequest
-from .documents import Field, fold
+from .documents import fold
+from .fusion import Owners, Signal, fuse, group_ranking
 from .fuzzy import FuzzyParams, expansions
+from .hits import Evidence, Hit, MatchedPassage
 from .memory_index import MemoryIndex
 from .relevance import RelevanceParams, score_hits
 from .storage import PassageSelection, RecordStore, Vectors
@@ -63,108 +63,6 @@ class RankingParams:
     shown_passages: int = 3  # matched passages returned per hit
     fuzzy: FuzzyParams = FuzzyParams()  # unknown words -> the index's closest words
     relevance: RelevanceParams = RelevanceParams()  # each hit's calibrated relevance
-
-
-@dataclass
-class MatchedPassage:
-    """A passage that matched, labelled by field, with the query terms' spans in `text`."""
-
-    field: Field
-    position: int
-    text: str
-    score: float
-    article_id: str | None = None
-    highlights: list[tuple[int, int]] = dataclass_field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "field": self.field.value,
-            "position": self.position,
-            "article_id": self.article_id,
-            "text": self.text,
-            "score": self.score,
-            "highlights": [list(span) for span in self.highlights],
-        }
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Measures of a hit that mean the same from one query to the next (the fused
-    score does not: each signal is scaled by the query's best), from which its
-    calibrated relevance is worked out (`relevance.py`)."""
-
-    cosine: float | None  # the best passage's cosine to the query (None: no query vector)
-    # That cosine in standard deviations above the query's mean cosine to a sample of
-    # the whole index: how far the hit stands out of this collection for this query.
-    # A raw cosine does not travel (a narrow collection scores everything high).
-    standing: float | None
-    coverage: float  # share of the query's words found in the passages shown
-    share: float  # fused score / the query's best fused score (1.0 for the first hit)
-    # Share of the query's names (capitalised words) that no passage of the index
-    # contains and nothing close was found for: a story about "Japan" cannot be
-    # a strong match in an index that never mentions Japan. The same for every hit.
-    names_missing: float = 0.0
-    # `coverage` with each query word counted by its idf in this index: a hit without
-    # the query's rare word ("Crimea" in "Crimea referendum") covers little of it.
-    weighted_coverage: float = 0.0
-    # The cosine less the best cosine among the query's hits (0 for the best; None
-    # without a query vector).
-    gap: float | None = None
-
-
-@dataclass
-class Hit:
-    """One result: a cluster (or an article), its score and the passages that matched."""
-
-    id: str
-    cluster_id: str
-    date: str | None
-    title: str
-    sources: dict[str, int]
-    score: float
-    passages: list[MatchedPassage]
-    kind: Kind = Kind.CLUSTERS
-    publisher: str | None = None
-    dense_rank: int | None = None
-    lexical_rank: int | None = None
-    evidence: Evidence | None = None  # what the relevance score is worked out from
-    # The chance a reader judges it relevant (relevance.py): one meaning across
-    # queries and modes, unlike `score`, which only orders one query's hits.
-    relevance: float = 0.0
-    weak: bool = False  # relevance under the cut-off: shown apart as a weaker match
-    freshness: float | None = None  # 0.5 ** (age / half-life), when the search asked for it
-    # With collapse: the other hits of this hit's story thread, in order (None: not asked).
-    more: list[Hit] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind.value.rstrip("s"),
-            "cluster_id": self.cluster_id,
-            "date": self.date,
-            "title": self.title,
-            "sources": self.sources,
-            "score": self.score,
-            "relevance": self.relevance,
-            "weak": self.weak,
-            "passages": [p.to_dict() for p in self.passages],
-        }
-        if self.publisher is not None:
-            out["publisher"] = self.publisher
-        if self.freshness is not None:
-            out["freshness"] = self.freshness
-        if self.more is not None:
-            out["more"] = [
-                {
-                    "id": h.id,
-                    "cluster_id": h.cluster_id,
-                    "date": h.date,
-                    "title": h.title,
-                    "relevance": h.relevance,
-                }
-                for h in self.more
-            ]
-        return out
 
 
 # --- query analysis -----------------------------------------------------------
@@ -275,151 +173,6 @@ class _TermCoverage:
         return found / total
 
 
-# --- ranking ----------------------------------------------------------------
-
-
-@dataclass
-class _Signal:
-    """One way of ranking (dense, word bm25, trigram bm25): its groups (clusters or
-    articles) best first, their scores, and each group's passages."""
-
-    name: str
-    weight: float
-    keys: list[str]  # groups, best first
-    values: list[float]  # their scores: best passage + a little credit for a few more
-    # A group's passages are scores[start:end] and pids[start:end] (best first);
-    # only the few groups shown ever need them as lists.
-    bounds: dict[str, tuple[int, int]] = dataclass_field(default_factory=dict)
-    scores: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
-    pids: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    # The best passage's score before scaling (a cosine for dense), by group: the
-    # one number of a signal that means the same across queries (for `Evidence`).
-    raw_best: dict[str, float] = dataclass_field(default_factory=dict)
-
-    def members(self, key: str) -> list[tuple[float, int]]:
-        """(scaled score, passage id) of a group's passages, best first."""
-        if key not in self.bounds:
-            return []
-        start, end = self.bounds[key]
-        return list(
-            zip(self.scores[start:end].tolist(), self.pids[start:end].tolist(), strict=True)
-        )
-
-
-class Owners:
-    """Which cluster and article each candidate passage belongs to: read from SQLite
-    as candidates come (a one-shot command), or straight from the memory index."""
-
-    def __init__(self, store: RecordStore, memory: MemoryIndex | None) -> None:
-        self.store = store
-        self.memory = memory
-        self._rows: dict[int, tuple[str, str | None]] = {}
-        self._keys: list[str] = []  # group ids of the SQLite path, per query
-        self._key_index: dict[str, int] = {}
-
-    def add(self, pids: Sequence[int]) -> None:
-        if self.memory is None:
-            missing = [p for p in pids if p not in self._rows]
-            if missing:
-                self._rows.update(self.store.passage_owners(missing))
-
-    def clusters_of(self, pids: Sequence[int]) -> list[str]:
-        """The cluster of each passage (one array lookup for all of them in memory)."""
-        memory = self.memory
-        if memory is not None:
-            keys = memory.keys
-            groups = memory.groups(np.asarray(pids, dtype=np.int64)).tolist()
-            return [keys[g] for g in groups]
-        return [self._rows[pid][0] for pid in pids]
-
-    def groups(self, pids: np.ndarray, kind: Kind) -> tuple[np.ndarray, Sequence[str]]:
-        """Each passage's group (cluster, or article for article searches) as an
-        index into the returned key table; -1 for none (absent, or not an article)."""
-        memory = self.memory
-        if memory is not None:
-            return memory.groups(pids, articles=kind is Kind.ARTICLES), memory.keys
-        which = 1 if kind is Kind.ARTICLES else 0
-        out = np.full(len(pids), -1, dtype=np.int64)
-        for i, pid in enumerate(pids.tolist()):
-            owner = self._rows.get(pid)
-            key = owner[which] if owner is not None else None
-            if key is not None:
-                index = self._key_index.get(key)
-                if index is None:
-                    index = self._key_index[key] = len(self._keys)
-                    self._keys.append(key)
-                out[i] = index
-        return out, self._keys
-
-
-def group_ranking(
-    name: str,
-    weight: float,
-    candidates: Sequence[tuple[int, float]],
-    owners: Owners,
-    kind: Kind,
-    params: RankingParams,
-) -> _Signal:
-    """Passage hits -> a signal's groups (clusters or articles), best first.
-
-    Scores are first scaled to [0, 1] by the best passage of the query, so
-    that the credit for extra passages means the same for cosine and bm25.
-    A group scores by its best passage plus `extra_credit` times the sum of its
-    next `extra_passages`; the arithmetic runs on arrays (a query has hundreds
-    of candidates in hundreds of groups).
-    """
-    if not candidates:
-        return _Signal(name, weight, [], [])
-    pid_array = np.fromiter((c[0] for c in candidates), dtype=np.int64, count=len(candidates))
-    raw = np.fromiter((c[1] for c in candidates), dtype=np.float64, count=len(candidates))
-    group, key_table = owners.groups(pid_array, kind)
-    known = group >= 0
-    if not known.any():
-        return _Signal(name, weight, [], [])
-    low = min(0.0, float(raw.min()))
-    span = (float(raw.max()) - low) or 1.0
-    group, scores, pid_array = group[known], (raw[known] - low) / span, pid_array[known]
-    order = np.lexsort((-scores, group))  # by group, best passage first
-    group, scores, pid_array = group[order], scores[order], pid_array[order]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    ends = np.r_[starts[1:], len(group)]
-    place = np.arange(len(group)) - np.repeat(starts, ends - starts)
-    extra = (place >= 1) & (place <= params.extra_passages)
-    firsts = group[starts]
-    credit = np.zeros(len(starts))
-    np.add.at(credit, np.searchsorted(firsts, group[extra]), scores[extra])
-    values = scores[starts] + params.extra_credit * credit
-    group_keys = [key_table[g] for g in firsts.tolist()]
-    raw_best = dict(zip(group_keys, (scores[starts] * span + low).tolist(), strict=True))
-    ranked = np.argsort(-values, kind="stable").tolist()
-    value_list = values.tolist()
-    ordered = [value_list[j] for j in ranked]
-    if any(a == b for a, b in zip(ordered, ordered[1:], strict=False)):  # ties: by key
-        ranked.sort(key=lambda j: (-value_list[j], group_keys[j]))
-    bounds = dict(zip(group_keys, zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
-    return _Signal(
-        name,
-        weight,
-        [group_keys[j] for j in ranked],
-        [value_list[j] for j in ranked],
-        bounds,
-        scores,
-        pid_array,
-        raw_best,
-    )
-
-
-def fuse(signals: Sequence[_Signal], params: RankingParams) -> dict[str, float]:
-    """Combine the rankings: a convex combination of the groups' scores (each signal
-    scaled to [0, 1] by its best group)."""
-    fused: dict[str, float] = defaultdict(float)
-    for sig in signals:
-        scale = sig.weight / (sig.values[0] or 1.0)
-        for key, value in zip(sig.keys, sig.values, strict=True):
-            fused[key] += scale * value
-    return fused
-
-
 class Searcher:
     """Runs searches over one store and one vector index (at one generation).
 
@@ -493,13 +246,37 @@ class Searcher:
             )
             owners.add([pid for pid, _ in trigram])
         signals = [
-            group_ranking("dense", params.dense_weight, dense, owners, kind, params),
-            group_ranking("lexical", params.lexical_weight, lexical, owners, kind, params),
-            group_ranking("trigram", params.trigram_weight, trigram, owners, kind, params),
+            group_ranking(
+                "dense",
+                params.dense_weight,
+                dense,
+                owners,
+                kind,
+                params.extra_credit,
+                params.extra_passages,
+            ),
+            group_ranking(
+                "lexical",
+                params.lexical_weight,
+                lexical,
+                owners,
+                kind,
+                params.extra_credit,
+                params.extra_passages,
+            ),
+            group_ranking(
+                "trigram",
+                params.trigram_weight,
+                trigram,
+                owners,
+                kind,
+                params.extra_credit,
+                params.extra_passages,
+            ),
         ]
         signals = [sig for sig in signals if sig.keys]
         if mode is Mode.HYBRID:
-            fused = fuse(signals, params)
+            fused = fuse(signals)
         else:
             fused = {
                 key: value
@@ -600,7 +377,7 @@ class Searcher:
         self,
         ranked: list[str],
         fused: dict[str, float],
-        signals: list[_Signal],
+        signals: list[Signal],
         owners: Owners,
         terms: list[str],
         kind: Kind,
