@@ -31,6 +31,7 @@ from .errors import IndexNotFound, NotReady, SearchEngineError
 from .guard import BodyGuard, GuardedHttpTools
 from .limits import DEADLINES
 from .routes import WEB, router
+from .routes_write import router as write_router
 
 log = logging.getLogger("searchengine.api")
 # Large enough for a day's digest in one request (the seed corpus is ~200 KB),
@@ -136,6 +137,7 @@ def create_app(
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     _error_handlers(app)
     app.include_router(router)
+    app.include_router(write_router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     return app
 
@@ -244,6 +246,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+# The endpoints in routing order (the app includes the routers in this order).
+_ROUTES = [*router.routes, *write_router.routes]
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """The methods of the path the request names: the first route whose pattern matches
     (routing order decides, as for the request itself), with every route of that same
@@ -252,13 +258,13 @@ def _allowed_methods(request: Request) -> list[str]:
     pattern = next(
         (
             getattr(r, "path", None)
-            for r in router.routes
+            for r in _ROUTES
             if getattr(r, "path_regex", None) and r.path_regex.match(path)  # type: ignore[attr-defined]
         ),
         None,
     )
     methods: set[str] = set()
-    for route in router.routes:
+    for route in _ROUTES:
         if getattr(route, "path", None) == pattern:
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
