@@ -142,12 +142,6 @@ def create_app(
     return app
 
 
-def app_from_env() -> FastAPI:
-    """The app for a uvicorn worker process (`serve --workers N`): settings come from
-    the environment `serve` set before it started the workers."""
-    return create_app(ApiSettings.resolve())
-
-
 def serve(
     settings: ApiSettings,
     host: str,

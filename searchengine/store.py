@@ -600,7 +600,6 @@ class Store(Database):
         limit: int,
         filters: Filters,
         table: str = "passages_fts",
-        ids_only: bool = False,
     ) -> list[tuple[int, float]]:
         """(passage id, bm25 score, higher is better) for an FTS5 MATCH expression
         over the word index (`passages_fts`) or the trigram index (`passages_trigram`)."""
@@ -609,12 +608,6 @@ class Store(Database):
         if not filters:
             # No filter: the full-text index alone answers; joining every matching
             # row to its passage and cluster only to keep them all cost ~2x.
-            if ids_only:  # the order by bm25 without the score column
-                rows = self.db.execute(
-                    f"SELECT rowid, 0 FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",
-                    (match, limit),
-                ).fetchall()
-                return [(int(r[0]), 0.0) for r in rows]
             rows = self.db.execute(
                 f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ?"
                 f" ORDER BY bm25({table}) LIMIT ?",

@@ -40,18 +40,11 @@ class StoryIndex:
         # Passage vectors, grouped by cluster row.
         counts = np.zeros(n, dtype=np.int64)
         blocks: list[list[bytes]] = [[] for _ in range(n)]
-        passage_ids: list[int] = []
-        passage_rows: list[int] = []
-        for pid, cid, blob in store.all_passage_embeddings():
+        for _pid, cid, blob in store.all_passage_embeddings():
             row = position.get(cid)
             if row is not None:
                 blocks[row].append(blob)
                 counts[row] += 1
-                passage_ids.append(pid)
-                passage_rows.append(row)
-        # Passage id -> cluster row, to read "more like this" hits without a query.
-        self._passage_ids = np.array(passage_ids, dtype=np.int64)  # ascending
-        self._passage_rows = np.array(passage_rows, dtype=np.int64)
         self.counts = counts
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if n else counts
         joined = b"".join(b for block in blocks for b in block)
@@ -115,13 +108,6 @@ class StoryIndex:
         top = np.argpartition(-cos, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
         top = top[cos[top] > 0]
         return [int(r) for r in top[np.argsort(-cos[top], kind="stable")]]
-
-    def row_of_passage(self, passage_id: int) -> int | None:
-        """The cluster row of a passage, or None if it is not in this generation."""
-        i = int(np.searchsorted(self._passage_ids, passage_id))
-        if i < len(self._passage_ids) and self._passage_ids[i] == passage_id:
-            return int(self._passage_rows[i])
-        return None
 
     def row_dict(self, row: int, entities: bool = False) -> dict[str, float]:
         """A cluster's unit term (or entity) vector as {key: weight}."""

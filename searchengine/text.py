@@ -168,8 +168,3 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
     return sum(v * b.get(t, 0.0) for t, v in a.items())
-
-
-def top_terms(vec: Mapping[str, float], n: int) -> Sequence[str]:
-    """The n heaviest terms: a "more like this" query."""
-    return [t for t, _ in sorted(vec.items(), key=lambda kv: -kv[1])[:n]]
