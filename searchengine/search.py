@@ -5,10 +5,10 @@ in two ways — cosine similarity in FAISS and bm25 in FTS5 — and turns each
 ranking into a ranking of clusters (a cluster scores by its best passage with
 a little credit for further matching passages). The cluster rankings are then
 fused by a convex combination of their scores, each scaled by its best group
-(reciprocal rank fusion, which uses ranks only, measured worse and is gone). Fusing at the cluster level rather
-than the passage level keeps a cluster with five mildly matching passages
-from crowding out one with a single exact match, and measured better on the
-dev corpus (see `searchengine eval`).
+(fusion.py; reciprocal rank fusion, which uses ranks only, measured worse and
+is gone). Fusing at the cluster level rather than the passage level keeps a
+cluster with five mildly matching passages from crowding out one with a single
+exact match, and measured better on the dev corpus (see `searchengine eval`).
 """
 
 from __future__ import annotations
