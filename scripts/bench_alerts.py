@@ -50,14 +50,14 @@ def run(index_passages: int, saved: int, day: int, workdir: Path, rounds: int, m
     engine.add_paths([base])
     started = time.perf_counter()
     for query in queries:
-        engine.save_search(query)
+        engine.saved.save(query)
     save_seconds = time.perf_counter() - started
     report = engine._indexer.add(day_clusters)  # the day's write, without matching
     ids = report.added + report.replaced
     times, alerts = [], 0
     for _ in range(rounds):
         t = time.perf_counter()
-        alerts = len(engine._saved.percolate(ids))
+        alerts = len(engine.saved.percolate(ids))
         times.append(time.perf_counter() - t)
     stats = engine.stats()
     engine.close()

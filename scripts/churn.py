@@ -100,7 +100,7 @@ class Reader:
         i = 0
         while not self._stop.is_set():
             t = time.perf_counter()
-            self.engine.search_by_vector(self.request, self.vectors[i % len(self.vectors)])
+            self.engine.queries.search_by_vector(self.request, self.vectors[i % len(self.vectors)])
             took = time.perf_counter() - t
             with self._lock:
                 self.longest, self.count = max(self.longest, took), self.count + 1

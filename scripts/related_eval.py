@@ -29,9 +29,9 @@ def main() -> None:
     args = parser.parse_args()
     with Engine.open(args.index) as engine:
         families = load_families(engine, args.families)
-        base = engine.similarity_params
+        base = engine.stories.similarity_params
         for value in args.values or [getattr(base, args.param)]:
-            engine.similarity_params = replace(base, **{args.param: value})
+            engine.stories.similarity_params = replace(base, **{args.param: value})
             report = evaluate_related(engine, families)
             metrics = {k: round(v, 4) for k, v in report.metrics.items()}
             print(json.dumps({args.param: value, **metrics, **report.extra}), flush=True)

@@ -37,7 +37,7 @@ def main() -> None:
     different = {frozenset(p.split(",")) for p in args.different}
     extra = {c for pair in different for c in pair}
     with Engine.open(args.index, create=False) as engine, engine.folder.reading():
-        sim = engine._stories().sim
+        sim = engine.stories.judgements().sim
         ids = sorted(c for c in set(families) | extra if c in sim.matrix.position)
         profiles = sim.profiles(ids)
         dates = {c: engine.get(c)[0].date for c in ids}
@@ -51,7 +51,7 @@ def main() -> None:
                 and frozenset((a, b)) not in different
             )
             pairs.append((a, b, sim.score(profiles[a], profiles[b]), same))
-        params = engine.similarity_params
+        params = engine.stories.similarity_params
 
     out = []
     for base in (0.26, 0.28, 0.30, 0.32, 0.33):

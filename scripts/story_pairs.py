@@ -55,7 +55,7 @@ def main() -> None:
         families = load_families(engine, args.families)
         rng = np.random.default_rng(args.seed)
         with engine.folder.reading():
-            sim = engine._stories().sim
+            sim = engine.stories.judgements().sim
             ids = list(sim.matrix.ids)
             dates = {c: cl.date for c, cl in engine.store.get_clusters(ids).items()}
             judged = [c for c in ids if c in families]

@@ -45,8 +45,8 @@ def main() -> None:
             rng = np.random.default_rng(args.seed)
             seeds = sorted(rng.choice(seeds, size=args.sample, replace=False))
         out = []
-        for anchor in args.anchor or [engine.thread_params.anchor]:
-            engine.thread_params = replace(engine.thread_params, anchor=anchor)
+        for anchor in args.anchor or [engine.stories.thread_params.anchor]:
+            engine.stories.thread_params = replace(engine.stories.thread_params, anchor=anchor)
             purity, recall, capped, length, cut = [], [], [], [], 0
             for seed in seeds:
                 response = engine.answer(ThreadRequest(seed, limit=args.limit))

@@ -129,7 +129,7 @@ def cmd_facets(args: argparse.Namespace) -> int:
         filters=_filters(args),
     )
     with _open(args) as engine:
-        data = engine.facets(request)
+        data = engine.queries.facets(request)
     if args.json:
         print_json(data)
     else:
@@ -175,7 +175,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from .cli_output import print_coverage, print_json
 
     with _open(args) as engine:
-        data = engine.coverage(args.id)
+        data = engine.stories.coverage(args.id)
     if args.json:
         print_json(data)
     else:
@@ -187,7 +187,7 @@ def cmd_entity(args: argparse.Namespace) -> int:
     from .cli_output import print_entity, print_json
 
     with _open(args) as engine:
-        data = engine.entity(args.name)
+        data = engine.stories.entity(args.name)
     if args.json:
         print_json(data)
     else:
@@ -200,14 +200,14 @@ def cmd_searches(args: argparse.Namespace) -> int:
 
     with _open(args) as engine:
         if args.action == "add":
-            saved = engine.save_search(args.query, _filters(args), args.min_relevance, args.webhook)
+            saved = engine.saved.save(args.query, _filters(args), args.min_relevance, args.webhook)
             data: Any = saved.to_dict()
             text = f"saved search {saved.id}: {saved.query!r}"
         elif args.action == "remove":
-            engine.remove_search(args.id)
+            engine.saved.remove(args.id)
             data, text = {"removed": [args.id]}, f"removed saved search {args.id}"
         else:
-            found = engine.saved_searches()
+            found = engine.saved.all()
             data = {"results": [s.to_dict() for s in found]}
             text = (
                 "\n".join(
@@ -230,7 +230,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise BadRequest("--limit must be positive")
     with _open(args) as engine:
-        found = engine.alerts(args.since, args.limit)
+        found = engine.saved.alerts(args.since, args.limit)
     if args.json:
         print_json(
             {"results": found, "next_since": found[-1]["matched_at"] if found else args.since}

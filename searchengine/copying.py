@@ -4,14 +4,18 @@ skipped, changed ones replaced; clusters only the target holds are left alone.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from .backend import IndexBackend
+from .backend import IndexBackend, create_index, location, open_existing
 from .documents import Cluster
-from .indexer import AddReport
+from .encoder import EncoderId
+from .errors import ModelMismatch
+from .indexer import AddReport, Known
+from .manifest import Manifest
 from .storage import RecordStore
 
 # Clusters read from the source index per step of a copy (records and embeddings
@@ -27,9 +31,25 @@ class Source(Protocol):
 
 
 class Target(Protocol):
-    def add_copied(
-        self, clusters: Sequence[Cluster], known: Callable[[set[str]], dict[str, np.ndarray]]
+    def add(
+        self, clusters: Sequence[Cluster], *, progress: bool = False, known: Known | None = None
     ) -> AddReport: ...
+
+
+def target_index(source: Manifest, target: str | Path, index_type: str) -> IndexBackend:
+    """The index a copy goes into: the one at `target`, or a new one for the source's
+    model; either way its vectors must have the source's dimension."""
+    where = location(target)
+    folder = open_existing(where, source.model) or create_index(
+        where, source.model, source.dimension, index_type, EncoderId.from_dict(source.encoder)
+    )
+    if folder.manifest.dimension != source.dimension:
+        folder.close()
+        raise ModelMismatch(
+            f"{where} holds {folder.manifest.dimension}-dimensional vectors, "
+            f"this index {source.dimension}"
+        )
+    return folder
 
 
 def copy_clusters(source: Source, target: Target, *, progress: bool = False) -> AddReport:
@@ -47,8 +67,8 @@ def copy_clusters(source: Source, target: Target, *, progress: bool = False) -> 
     for i in range(0, len(ids), COPY_BATCH):
         with source.folder.reading():
             clusters = source.store.get_clusters(ids[i : i + COPY_BATCH])
-        part = target.add_copied(
-            [clusters[c] for c in ids[i : i + COPY_BATCH] if c in clusters], known
+        part = target.add(
+            [clusters[c] for c in ids[i : i + COPY_BATCH] if c in clusters], known=known
         )
         report.merge(part)
         if bar is not None:

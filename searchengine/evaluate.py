@@ -289,8 +289,8 @@ def evaluate_related(
     }
     report = EvalReport(metrics, per_q)
     report.extra["same_story"] = {
-        "threshold": engine.similarity_params.same_story,
-        "per_day": engine.similarity_params.same_story_per_day,
+        "threshold": engine.stories.similarity_params.same_story,
+        "per_day": engine.stories.similarity_params.same_story_per_day,
         "precision": round(flagged_right / flagged, 4) if flagged else None,
         "recall": round(flagged_right / true_pairs, 4) if true_pairs else None,
     }

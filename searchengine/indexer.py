@@ -38,6 +38,9 @@ BATCH_CLUSTERS = 256
 # Relative weight of each field in a cluster's own vector (related / recommend).
 # The summary states what the story is; key points restate it; articles add
 # angles (and noise), so they weigh least.
+# Embeddings already computed elsewhere, by text hash (another index being copied in).
+Known = Callable[[set[str]], dict[str, np.ndarray]]
+
 FIELD_WEIGHTS = {Field.SUMMARY: 2.0, Field.KEY_POINT: 1.0, Field.ARTICLE: 0.75}
 
 
@@ -181,7 +184,7 @@ class Indexer:
         self,
         clusters: Iterable[Cluster],
         progress: bool = False,
-        known: Callable[[set[str]], dict[str, np.ndarray]] | None = None,
+        known: Known | None = None,
     ) -> AddReport:
         """Index clusters: new ones are added, changed ones replaced, unchanged ones skipped.
         `known` gives embeddings by text hash from elsewhere (another index being copied

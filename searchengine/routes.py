@@ -234,7 +234,7 @@ def facets(
     entity, have each prevailing sentiment and fall on each date: what a results page
     offers to filter by (each value is a valid filter of /search)."""
     request = SearchRequest(q, mode=mode, kind=kind, filters=filters)
-    return as_json(engine.facets(request))
+    return as_json(engine.queries.facets(request))
 
 
 # --- related stories ------------------------------------------------------------------
@@ -294,7 +294,7 @@ def cluster_coverage(cluster_id: str, engine: EngineDep) -> Response:
     """Which outlets covered a story, each article's tone, sentiment and intent, their
     spread per publisher, and along the story's thread, day by day."""
     _cluster(cluster_id, engine)
-    return as_json(engine.coverage(cluster_id))
+    return as_json(engine.stories.coverage(cluster_id))
 
 
 @router.get(
@@ -306,7 +306,7 @@ def cluster_coverage(cluster_id: str, engine: EngineDep) -> Response:
 def entity(name: str, engine: EngineDep) -> Response:
     """An entity's stories over time (accent- and case-insensitive, as the entity
     filter), the entities named with it, and its articles' sentiment per period."""
-    return as_json(engine.entity(name))
+    return as_json(engine.stories.entity(name))
 
 
 @router.get(

@@ -141,7 +141,7 @@ def save_search(body: SavedSearchBody, engine: EngineDep) -> Response:
         body.entities,
         body.sentiment.value if body.sentiment else None,
     )
-    saved = engine.save_search(body.query, filters, body.min_relevance, body.webhook)
+    saved = engine.saved.save(body.query, filters, body.min_relevance, body.webhook)
     return as_json(saved.to_dict())
 
 
@@ -154,7 +154,7 @@ def save_search(body: SavedSearchBody, engine: EngineDep) -> Response:
 )
 def saved_searches(engine: EngineDep) -> Response:
     """The saved searches (they name their webhooks: the API key is needed to read them)."""
-    return as_json({"results": [s.to_dict() for s in engine.saved_searches()]})
+    return as_json({"results": [s.to_dict() for s in engine.saved.all()]})
 
 
 @router.delete(
@@ -165,7 +165,7 @@ def saved_searches(engine: EngineDep) -> Response:
     responses={200: {"model": m.Removed}},
 )
 def remove_search(search_id: str, engine: EngineDep) -> Response:
-    engine.remove_search(search_id)
+    engine.saved.remove(search_id)
     return as_json({"removed": [search_id]})
 
 
@@ -188,7 +188,7 @@ def alerts(
 ) -> Response:
     """Alerts raised by ingests, oldest first: which saved search matched which cluster,
     how strongly, when, and whether its webhook took it."""
-    found = engine.alerts(since, limit)
+    found = engine.saved.alerts(since, limit)
     next_since = found[-1]["matched_at"] if found else since
     return as_json({"results": found, "next_since": next_since})
 

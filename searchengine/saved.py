@@ -24,12 +24,15 @@ class Host(Protocol):
 
     folder: IndexBackend
     params: RankingParams
-    alert_params: AlertParams
-    deliveries: Deliveries
 
     @property
     def store(self) -> RecordStore: ...
     def encode_query(self, text: str) -> np.ndarray: ...
+
+
+class Reader(Protocol):
+    """The reading state a saved search is matched in (queries.Queries)."""
+
     def background(self, generation: int) -> np.ndarray: ...
     def searcher(self) -> Searcher: ...
 
@@ -37,8 +40,11 @@ class Host(Protocol):
 class SavedSearches:
     """The engine's saved searches."""
 
-    def __init__(self, engine: Host) -> None:
+    def __init__(self, engine: Host, reader: Reader) -> None:
         self.engine = engine
+        self.reader = reader
+        self.params = AlertParams()
+        self.deliveries = Deliveries(self.params)
 
     def save(
         self,
@@ -53,7 +59,7 @@ class SavedSearches:
         with engine.folder.write_lock():
             with engine.folder.reading():
                 count = len(engine.store.saved_searches())
-            if count >= engine.alert_params.max_saved:
+            if count >= self.params.max_saved:
                 raise BadRequest(f"this index holds {count} saved searches, the most it keeps")
             engine.store.put_saved_search(search.id, search.to_dict(vector=True))
         return search
@@ -70,7 +76,7 @@ class SavedSearches:
     def alerts(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Alerts recorded after `since` (a `matched_at` time), oldest first."""
         with self.engine.folder.reading():
-            return self.engine.store.alerts_since(since, limit or self.engine.alert_params.page)
+            return self.engine.store.alerts_since(since, limit or self.params.page)
 
     def percolate(self, cluster_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Match these clusters against every saved search; record (and send) alerts."""
@@ -82,8 +88,8 @@ class SavedSearches:
                 return []
             clusters = store.get_clusters(list(cluster_ids))
             passages = store.cluster_passages(list(cluster_ids))
-            background = engine.background(generation)
-            searcher = engine.searcher()
+            background = self.reader.background(generation)
+            searcher = self.reader.searcher()
             context = {
                 s.id: QueryContext(
                     searcher.query_words(s.query),
@@ -101,7 +107,7 @@ class SavedSearches:
             background,
             context,
             engine.params.relevance,
-            engine.alert_params,
+            self.params,
         )
         if not matches:
             return []
@@ -118,7 +124,7 @@ class SavedSearches:
             ids = store.add_alerts(rows)
         for alert_id, row, match in zip(ids, rows, matches, strict=True):
             if match.search.webhook:
-                engine.deliveries.send(
+                self.deliveries.send(
                     match.search.webhook,
                     {"id": alert_id, **row},
                     lambda status, a=alert_id: store.set_alert_delivery(a, status),

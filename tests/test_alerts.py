@@ -73,13 +73,13 @@ def test_a_saved_search_fires_on_the_ingest_that_adds_its_story(
     engine: Engine, receiver: Receiver
 ) -> None:
     without(engine, VENEZUELA)
-    hit = engine.save_search("Venezuela political prisoners released", webhook=receiver.url)
-    engine.save_search("Japan snap election results")  # names what no story mentions
-    engine.save_search("Venezuela political prisoners", filters=Filters.build(date_to="2025-12-31"))
-    assert not engine.alerts()  # saving matches nothing already indexed
+    hit = engine.saved.save("Venezuela political prisoners released", webhook=receiver.url)
+    engine.saved.save("Japan snap election results")  # names what no story mentions
+    engine.saved.save("Venezuela political prisoners", filters=Filters.build(date_to="2025-12-31"))
+    assert not engine.saved.alerts()  # saving matches nothing already indexed
     run = engine.add_paths([VENEZUELA])
     assert [a["cluster_id"] for a in run.report.alerts] == ["2026-01-09-c10"]
-    alerts = engine.alerts()
+    alerts = engine.saved.alerts()
     assert len(alerts) == 1 and alerts[0]["search_id"] == hit.id
     assert alerts[0]["relevance"] >= hit.min_relevance and alerts[0]["title"].startswith(
         "Venezuela"
@@ -87,13 +87,13 @@ def test_a_saved_search_fires_on_the_ingest_that_adds_its_story(
     sent = receiver.wait(1)
     assert sent and sent[0]["cluster_id"] == "2026-01-09-c10" and sent[0]["search_id"] == hit.id
     deadline = time.monotonic() + 10
-    while engine.alerts()[0]["delivery"] == "pending" and time.monotonic() < deadline:
+    while engine.saved.alerts()[0]["delivery"] == "pending" and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert engine.alerts()[0]["delivery"].startswith("delivered")
+    assert engine.saved.alerts()[0]["delivery"].startswith("delivered")
     # `since` gives only what came after; an unchanged re-ingest raises nothing new.
     since = alerts[-1]["matched_at"]
     engine.add_paths([VENEZUELA])
-    assert engine.alerts(since) == []
+    assert engine.saved.alerts(since) == []
 
 
 def test_a_misspelt_name_in_a_saved_search_is_forgiven_as_a_search_forgives_it(
@@ -102,7 +102,7 @@ def test_a_misspelt_name_in_a_saved_search_is_forgiven_as_a_search_forgives_it(
     """A search finds `maduro` for `Maduroo` and counts the name as known; the saved
     search did not, and discounted every match as naming an unknown person."""
     without(engine, VENEZUELA)
-    saved = engine.save_search("Maduroo political prisoners released")
+    saved = engine.saved.save("Maduroo political prisoners released")
     run = engine.add_paths([VENEZUELA])
     hit = engine.search(saved.query)[0]
     assert hit.cluster_id == "2026-01-09-c10" and hit.evidence.names_missing == 0
@@ -114,29 +114,29 @@ def test_a_replaced_cluster_is_matched_again_and_a_dead_webhook_is_recorded(
     engine: Engine,
 ) -> None:
     without(engine, VENEZUELA)
-    engine.save_search("Venezuela political prisoners released", webhook="http://127.0.0.1:9/x")
+    engine.saved.save("Venezuela political prisoners released", webhook="http://127.0.0.1:9/x")
     engine.add_paths([VENEZUELA])
     cluster = engine.get("2026-01-09-c10")[0]
     cluster.summary += " More prisoners were released on Saturday."
     report = engine.add([cluster])
     assert report.replaced == ["2026-01-09-c10"] and len(report.alerts) == 1
-    engine.deliveries.wait()
-    assert all(a["delivery"].startswith("failed") for a in engine.alerts())
+    engine.saved.deliveries.wait()
+    assert all(a["delivery"].startswith("failed") for a in engine.saved.alerts())
 
 
 def test_saved_searches_survive_a_restart_and_can_be_removed(
     engine: Engine, index_dir: Path
 ) -> None:
-    saved = engine.save_search("Louvre jewels", min_relevance=0.5)
+    saved = engine.saved.save("Louvre jewels", min_relevance=0.5)
     engine.close()
     again = Engine.open(index_dir)
     try:
-        (kept,) = again.saved_searches()
+        (kept,) = again.saved.all()
         assert (kept.id, kept.query, kept.min_relevance) == (saved.id, "Louvre jewels", 0.5)
-        again.remove_search(saved.id)
-        assert again.saved_searches() == []
+        again.saved.remove(saved.id)
+        assert again.saved.all() == []
         with pytest.raises(UnknownId):
-            again.remove_search(saved.id)
+            again.saved.remove(saved.id)
     finally:
         again.close()
     for bad in (
@@ -145,7 +145,7 @@ def test_saved_searches_survive_a_restart_and_can_be_removed(
         {"query": "x", "webhook": "ftp://x"},
     ):
         with pytest.raises(BadRequest):
-            engine.save_search(**bad)  # type: ignore[arg-type]
+            engine.saved.save(**bad)  # type: ignore[arg-type]
 
 
 def test_saved_searches_and_alerts_over_http_need_the_key_to_write(

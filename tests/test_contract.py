@@ -123,8 +123,8 @@ def test_related_returns_as_many_as_asked_when_they_exist(seeded: Engine) -> Non
     # (the candidate step looks as deep as the list asked for).
     floored = seeded.related("2025-11-20-c7", k=40)
     assert 0 < len(floored) < 40
-    seeded.similarity_params = replace(
-        seeded.similarity_params, related_floor=-1.0, related_standing=-100.0
+    seeded.stories.similarity_params = replace(
+        seeded.stories.similarity_params, related_floor=-1.0, related_standing=-100.0
     )
     assert len(seeded.related("2025-11-20-c7", k=40)) == 40
     assert len(seeded.recommend(liked=["2025-11-20-c7"], k=30, diversity=0.0)) >= 30

@@ -175,7 +175,7 @@ def test_opening_with_another_model_is_a_clear_error(seeded: Engine, index_dir: 
         Engine.open(index_dir, encoder=HashingEncoder(64))
     with pytest.raises(ModelMismatch):
         Engine.open(index_dir, model="all-MiniLM-L6-v2")
-    assert Engine.open(index_dir).model_name == "hashing-128"
+    assert Engine.open(index_dir).folder.manifest.model == "hashing-128"
 
 
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
@@ -467,7 +467,7 @@ def test_trigrams_rescue_only_unknown_words(seeded: Engine) -> None:
     assert seeded.search("Liverpol Anfeld", k=1)[0].id == "2025-11-27-c6"
     # ... while a word too far from any known one ("lvrpl": ratio < 80) is left to trigrams.
     with seeded.folder.reading():
-        assert seeded.searcher().query_words("Lvrpl Anfld").found == {"anfld": ["anfield"]}
+        assert seeded.queries.searcher().query_words("Lvrpl Anfld").found == {"anfld": ["anfield"]}
 
 
 def test_deletions_merge_the_full_text_indexes(tmp_path: Path, encoder: HashingEncoder) -> None:

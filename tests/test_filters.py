@@ -126,5 +126,5 @@ def test_a_json_records_sentiment_is_found_whatever_its_case(
     )
     assert [h.id for h in articles] == ["case-1-a3"]
     assert engine.search("Quokkaville", k=5, filters=Filters.build(sources=["example.com"]))
-    facets = engine.facets(SearchRequest("Quokkaville harbour"))
+    facets = engine.queries.facets(SearchRequest("Quokkaville harbour"))
     assert [f["value"] for f in facets["facets"]["sentiment"]] == [Sentiment.POSITIVE.value]

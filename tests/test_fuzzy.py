@@ -66,4 +66,4 @@ def test_a_typo_is_found_in_every_mode(seeded: Engine) -> None:
 
 def test_known_words_are_not_expanded(seeded: Engine) -> None:
     with seeded.folder.reading():
-        assert seeded.searcher().query_words("Venezuela prisoner releases").found == {}
+        assert seeded.queries.searcher().query_words("Venezuela prisoner releases").found == {}

@@ -83,7 +83,7 @@ def search_all(engine: Engine, vectors: dict[str, object]) -> list[list[tuple]]:
             for kind in Kind:
                 for filters in (Filters(), Filters.build(date_from="2025-11-01")):
                     request = SearchRequest(query, mode=mode, kind=kind, filters=filters, k=7)
-                    hits = engine.search_by_vector(
+                    hits = engine.queries.search_by_vector(
                         request, None if mode is Mode.LEXICAL else vectors[query]
                     )
                     out.append(
@@ -160,7 +160,7 @@ def test_a_removed_storys_words_are_no_longer_offered(
         index = server.folder._memory.catch_up()
         assert index.generation == server.generation() and index.n_alive < len(index.alive)
         for query in ("Louvre jewels", "Louvre heist"):
-            assert server._query_words(query) == writer._query_words(query)
+            assert server.queries.query_words(query) == writer.queries.query_words(query)
             for mode in Mode:
                 got = server.search(query, k=5, mode=mode)
                 want = writer.search(query, k=5, mode=mode)

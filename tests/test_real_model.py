@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_model_is_the_bundled_one_and_offline(real_engine: Engine) -> None:
-    assert real_engine.model_name == DEFAULT_MODEL and real_engine.stats()["dimension"] == 384
+    assert (
+        real_engine.folder.manifest.model == DEFAULT_MODEL
+        and real_engine.stats()["dimension"] == 384
+    )
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -376,7 +379,7 @@ def test_a_nobel_prize_is_not_the_same_story_as_a_prisoner_release(real_engine: 
         stories = {s.id: s for s in real_engine.related(RelatedRequest(source, k=20))}
         assert other in stories  # still related: the same country and people
         assert not stories[other].same_story
-        bar = same_story_bar("2025-10-10", "2026-01-09", real_engine.similarity_params)
+        bar = same_story_bar("2025-10-10", "2026-01-09", real_engine.stories.similarity_params)
         assert stories[other].score < bar - 0.03, (stories[other].score, bar)
     thread = [s.id for s in real_engine.thread(ThreadRequest(release))]
     assert nobel not in thread
@@ -563,13 +566,13 @@ def test_hub_stories_are_discounted_in_related_lists(neus_engine: Engine) -> Non
     from searchengine.evaluate import evaluate_related, families_from_field
 
     story = families_from_field(neus_engine, "story_id")
-    tuned = neus_engine.similarity_params
+    tuned = neus_engine.stories.similarity_params
     assert tuned.hub_weight > 0
     try:
-        neus_engine.similarity_params = replace(tuned, hub_weight=0.0)
+        neus_engine.stories.similarity_params = replace(tuned, hub_weight=0.0)
         plain = evaluate_related(neus_engine, story).metrics
     finally:
-        neus_engine.similarity_params = tuned
+        neus_engine.stories.similarity_params = tuned
     discounted = evaluate_related(neus_engine, story).metrics
     assert discounted["map"] >= plain["map"] + 0.01, (plain, discounted)
     assert discounted["p@1"] >= plain["p@1"], (plain, discounted)

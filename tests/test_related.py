@@ -92,8 +92,8 @@ def test_disliked_pushes_results_away(seeded: Engine, strategy: str) -> None:
     liked = ["2025-11-20-c7", "2025-10-13-c1"]  # Ukraine peace plan, Gaza hostages
     # The hashing encoder's vectors hardly tell stories apart (cosines of 0.57 for any
     # two): no related floor here, the ranking itself is under test.
-    seeded.similarity_params = replace(
-        seeded.similarity_params, related_floor=-1.0, related_standing=-100.0
+    seeded.stories.similarity_params = replace(
+        seeded.stories.similarity_params, related_floor=-1.0, related_standing=-100.0
     )
     plain = [r.id for r in seeded.recommend(liked=liked, k=40, diversity=0, strategy=strategy)]
     pushed = [
@@ -278,8 +278,8 @@ def test_a_filter_applies_before_the_candidates_are_cut(seeded: Engine) -> None:
     single day gives only that day's stories, however far down they rank unfiltered."""
     assert seeded.related("2025-11-20-c7", k=5, filters=Filters(date_from="2030-01-01")) == []
     # That day's one story is unrelated (under the related floor): no floor here.
-    seeded.similarity_params = replace(
-        seeded.similarity_params, related_floor=-1.0, related_standing=-100.0
+    seeded.stories.similarity_params = replace(
+        seeded.stories.similarity_params, related_floor=-1.0, related_standing=-100.0
     )
     day = Filters(date_from="2025-10-03", date_to="2025-10-03")
     got = seeded.related("2025-11-20-c7", k=5, filters=day)
