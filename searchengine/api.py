@@ -162,17 +162,15 @@ def serve(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from .backend import open_index
-    from .folder import MANIFEST
-    from .milvus_folder import is_milvus
+    from .backend import location, open_existing
 
-    if is_milvus(settings.index):
-        open_index(settings.index, settings.model).close()  # unreachable, missing: one line
-    elif not (Path(settings.index) / MANIFEST).exists():
+    found = open_existing(location(settings.index), settings.model)  # unreachable: one line
+    if found is None:
         raise IndexNotFound(
             f"no index at {settings.index}; build one with "
             f"`searchengine index --index {settings.index} PATH...`"
         )
+    found.close()
     writes = "enabled" if settings.api_key else "disabled (set SEARCHENGINE_API_KEY to enable)"
     print(
         f"serving {settings.index} at http://{host}:{port}/  (writes {writes}; "

@@ -90,9 +90,9 @@ def cmd_index(args: argparse.Namespace) -> int:
             args.paths, strict=args.strict, progress=_progress_wanted(args), limits=limits
         )
         if args.json:
-            print_json({**run.to_dict(), "index": str(engine.path)})
+            print_json({**run.to_dict(), "index": str(engine.folder.path)})
         else:
-            print_index_run(run, str(engine.path))
+            print_index_run(run, str(engine.folder.path))
     return EXIT_ERROR if run.errors else EXIT_OK
 
 
@@ -175,7 +175,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from .cli_output import print_coverage, print_json
 
     with _open(args) as engine:
-        data = engine.stories.coverage(args.id)
+        data = engine.news.coverage(args.id)
     if args.json:
         print_json(data)
     else:
@@ -187,7 +187,7 @@ def cmd_entity(args: argparse.Namespace) -> int:
     from .cli_output import print_entity, print_json
 
     with _open(args) as engine:
-        data = engine.stories.entity(args.name)
+        data = engine.news.entity(args.name)
     if args.json:
         print_json(data)
     else:
@@ -335,7 +335,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from .cli_output import print_json, print_table
 
     with _open(args) as engine:
-        stats = {"index": str(engine.path), **engine.stats()}
+        stats = {"index": str(engine.folder.path), **engine.stats()}
     if args.json:
         print_json(stats)
     else:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from .documents import parse_date
 from .errors import BadRequest
-from .parse import parse_date
 
 # One rule for every edge. 1000 is enough for evaluation runs (Recall@100
 # needs 100) and for paging a large result set, and keeps a response under a

@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -231,3 +232,14 @@ def record_to_dict(cluster: Cluster, article: Article | None = None) -> dict[str
     data = dict(article.__dict__)
     data.update(cluster_id=cluster.id, cluster_title=cluster.title, date=cluster.date)
     return data
+
+
+def parse_date(value: str) -> date:
+    """A digest date: day first (`09-01-2026`), or ISO (`2026-01-09`)."""
+    value = value.strip()
+    for fmt in ("%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"bad date {value!r} (expected DD-MM-YYYY)")

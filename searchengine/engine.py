@@ -31,6 +31,7 @@ from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, loa
 from .hits import Hit
 from .indexer import AddReport, Indexer, IndexRun, Known, read_paths
 from .limits import DEFAULT_LIMITS, InputLimits
+from .news_views import NewsViews
 from .notes import recommend_notes, search_notes, thread_notes
 from .queries import Queries
 from .related import RelatedStory
@@ -56,6 +57,7 @@ class Engine:
         self.folder = folder
         self.params = params or RankingParams()
         self.stories = StoryDesk(self)
+        self.news = NewsViews(self.stories)  # coverage and entity pages
         self.queries = Queries(self, self.stories.judgements)
         self.saved = SavedSearches(self, self.queries)  # and their alerts
         m = folder.manifest
@@ -109,10 +111,6 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def path(self) -> Path | str:
-        return self.folder.path
 
     @property
     def store(self) -> RecordStore:

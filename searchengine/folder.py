@@ -36,11 +36,13 @@ import numpy as np
 
 from .encoder import EncoderId, canonical_name
 from .errors import IndexCorrupt, IndexNotFound, ModelMismatch
+from .index_types import choose_index_type
 from .locks import SharedLock, file_lock, reading_generation
 from .manifest import Manifest, now
-from .memory_index import MemoryIndex, MemoryKeeper
+from .memory_index import MemoryIndex
+from .memory_keeper import MemoryKeeper
 from .store import Store, StoreError, VectorChanges
-from .vectors import FaissVectorStore, choose_index_type
+from .vectors import FaissVectorStore
 
 log = logging.getLogger("searchengine")
 

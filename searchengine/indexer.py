@@ -26,9 +26,9 @@ from .backend import IndexBackend
 from .documents import Cluster, Field, Passage, passages_of, text_hash
 from .encoder import Encoder
 from .errors import BadRequest, ParseError, UnknownId
+from .index_types import choose_index_type
 from .limits import DEFAULT_LIMITS, InputLimits
 from .parse import iter_files
-from .vectors import choose_index_type
 
 # Clusters per transaction: big enough that commit overhead vanishes next to
 # encoding (~2,300 passages), small enough that a concurrent writer or a crash

@@ -26,11 +26,11 @@ import numpy as np
 from .encoder import EncoderId, canonical_name
 from .environment import environment
 from .errors import BackendUnavailable, IndexCorrupt, IndexNotFound, ModelMismatch
+from .index_types import AUTO_APPROX
 from .locks import reading_generation
 from .manifest import Manifest, now
 from .milvus_store import MilvusParams, MilvusStore, milvus_index
 from .storage import PassageSelection
-from .vectors import AUTO_APPROX
 
 AUTO_MILVUS = AUTO_APPROX  # what `auto` builds on Milvus (see MilvusFolder)
 

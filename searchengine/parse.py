@@ -16,11 +16,10 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .documents import Article, Cluster
+from .documents import Article, Cluster, parse_date
 from .errors import InputNotFound, ParseError
 from .limits import DEFAULT_LIMITS, InputLimits
 
@@ -98,17 +97,6 @@ def _small_number(text: str) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
         return int(text)
     return None
-
-
-def parse_date(value: str) -> date:
-    """A digest date: day first (`09-01-2026`), or ISO (`2026-01-09`)."""
-    value = value.strip()
-    for fmt in ("%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"bad date {value!r} (expected DD-MM-YYYY)")
 
 
 def split_publisher(raw: str) -> tuple[str, str | None, str | None]:

@@ -294,7 +294,7 @@ def cluster_coverage(cluster_id: str, engine: EngineDep) -> Response:
     """Which outlets covered a story, each article's tone, sentiment and intent, their
     spread per publisher, and along the story's thread, day by day."""
     _cluster(cluster_id, engine)
-    return as_json(engine.stories.coverage(cluster_id))
+    return as_json(engine.news.coverage(cluster_id))
 
 
 @router.get(
@@ -306,7 +306,7 @@ def cluster_coverage(cluster_id: str, engine: EngineDep) -> Response:
 def entity(name: str, engine: EngineDep) -> Response:
     """An entity's stories over time (accent- and case-insensitive, as the entity
     filter), the entities named with it, and its articles' sentiment per period."""
-    return as_json(engine.stories.entity(name))
+    return as_json(engine.news.entity(name))
 
 
 @router.get(

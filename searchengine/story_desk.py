@@ -1,5 +1,5 @@
 """The engine's story questions: an item by id, related stories, "stories like this",
-the thread a story belongs to, recommendations, coverage and entity pages.
+the thread a story belongs to, recommendations.
 
 Each question reads one committed state (`folder.reading()`) and hands the story
 judgements to `related.py` over the cluster matrix of that generation (built once per
@@ -8,21 +8,19 @@ generation, `similarity.MatrixCache`).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from .backend import IndexBackend
 from .contract import (
-    Filters,
     RecommendRequest,
     RelatedRequest,
     SimilarRequest,
     ThreadRequest,
 )
-from .coverage import EntityParams, coverage, entity_timeline
-from .documents import Article, Cluster, fold
-from .errors import BadRequest, UnknownId
+from .documents import Article, Cluster
+from .errors import UnknownId
 from .related import (
     RecommendParams,
     RelatedStory,
@@ -112,24 +110,3 @@ class StoryDesk:
             liked = [(self.get(x.id)[0].id, x.weight) for x in request.liked]
             disliked = [self.get(d)[0].id for d in request.disliked]
             return self.judgements().recommend(request, liked, disliked)
-
-    def coverage(self, item_id: str) -> dict[str, Any]:
-        """Who covered a story and how, and along its thread, day by day (coverage.py)."""
-        with self.host.folder.reading():
-            cluster, _ = self.get(item_id)
-            members = self.judgements().thread(cluster.id, ThreadRequest(cluster.id)).stories
-            thread = self.host.store.get_clusters([s.id for s in members])
-        return coverage(cluster, list(thread.values()))
-
-    def entity(self, name: str, params: EntityParams | None = None) -> dict[str, Any]:
-        """An entity's stories over time, the entities named with it, and the sentiment
-        of the articles naming it per period; matched as the entity filter matches."""
-        if not isinstance(name, str) or not fold(name):
-            raise BadRequest("name: the entity name is empty")
-        store = self.host.store
-        with self.host.folder.reading():
-            ids = store.allowed_cluster_ids(Filters(entities=(name.strip(),)))
-            clusters = store.get_clusters(ids)
-        if not clusters:
-            raise UnknownId(f"no story names {name.strip()!r}")
-        return entity_timeline(name.strip(), list(clusters.values()), params or EntityParams())

@@ -18,13 +18,6 @@ import numpy as np
 from .errors import BadRequest
 from .storage import PassageSelection
 
-# Exact (Flat) search up to this many passages, an HNSW graph past it. A search
-# takes ~200 candidates from it: Flat costs ~1.2 ms for that at 10k passages and
-# grows linearly (2.4 ms at 20k, 15 ms at 100k), while the graph walk costs ~1 ms
-# at 20k with the same SciFact nDCG@10 (0.7358 both; see HNSW_EF_PER_RESULT).
-# 10k is where they cross on these machines (BENCHMARKS.md, scripts/bench_query.py).
-AUTO_FLAT_LIMIT = 10_000
-AUTO_APPROX = "HNSW32,Flat"
 # Filters allowing at most this many passages are scored exactly (see search()).
 EXACT_FILTER_LIMIT = 20_000
 # An HNSW walk keeps this many candidates per result asked for (efSearch, at
@@ -39,13 +32,6 @@ HNSW_EF_PER_RESULT = 2.0
 # the vector file grew 24% under daily churn (scripts/churn.py); 0.1 keeps it
 # within ~11%, for a rebuild every ~3 days of a 30-day window.
 HIDDEN_SHARE_REBUILD = 0.1
-
-
-def choose_index_type(requested: str, count: int) -> str:
-    """`auto` -> exact `Flat` for small corpora, HNSW past AUTO_FLAT_LIMIT passages."""
-    if requested != "auto":
-        return requested
-    return "Flat" if count <= AUTO_FLAT_LIMIT else AUTO_APPROX
 
 
 class FaissVectorStore:

@@ -275,7 +275,7 @@ def test_index_type_choice(tmp_path: Path, encoder: HashingEncoder) -> None:
 
 
 def test_auto_index_type_switches_past_the_flat_limit() -> None:
-    from searchengine.vectors import AUTO_FLAT_LIMIT, choose_index_type
+    from searchengine.index_types import AUTO_FLAT_LIMIT, choose_index_type
 
     assert choose_index_type("auto", 1000) == "Flat"
     assert choose_index_type("auto", AUTO_FLAT_LIMIT + 1).startswith("HNSW")

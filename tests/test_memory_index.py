@@ -18,7 +18,8 @@ import pytest
 from searchengine import Engine
 from searchengine.contract import Filters, Kind, Mode, SearchRequest
 from searchengine.encoder import HashingEncoder
-from searchengine.memory_index import WORD_TOKENIZER, MemoryKeeper, tokenizer
+from searchengine.memory_index import WORD_TOKENIZER, tokenizer
+from searchengine.memory_keeper import MemoryKeeper
 from searchengine.parse import parse_jsonl
 from searchengine.store import fts_query
 from searchengine.text import query_terms

@@ -19,7 +19,7 @@ EXE = Path(sys.executable).parent / "searchengine"
 
 
 def test_coverage_of_a_story(seeded: Engine) -> None:
-    data = seeded.stories.coverage("2025-11-24-c2")
+    data = seeded.news.coverage("2025-11-24-c2")
     cluster = seeded.get("2025-11-24-c2")[0]
     assert {s["outlet"] for s in data["sources"]} == set(cluster.sources)
     assert [a["id"] for a in data["articles"]] == [a.id for a in cluster.articles]
@@ -35,14 +35,14 @@ def test_coverage_of_a_story(seeded: Engine) -> None:
     today = next(d for d in data["thread"] if d["date"] == "2025-11-24")
     assert "2025-11-24-c2" in today["clusters"] and today["articles"] >= len(cluster.articles)
     # An article's id gives its cluster's coverage.
-    assert seeded.stories.coverage("2025-11-24-c2-a1")["id"] == "2025-11-24-c2"
+    assert seeded.news.coverage("2025-11-24-c2-a1")["id"] == "2025-11-24-c2"
     with pytest.raises(UnknownId):
-        seeded.stories.coverage("no-such-story")
+        seeded.news.coverage("no-such-story")
 
 
 def test_an_entity_timeline_matches_as_the_filter_does(seeded: Engine) -> None:
-    folded = seeded.stories.entity("nicolas maduro")
-    accented = seeded.stories.entity("Nicolás Maduro")
+    folded = seeded.news.entity("nicolas maduro")
+    accented = seeded.news.entity("Nicolás Maduro")
     assert folded == accented
     assert folded["key"] == "nicolas maduro"
     ids = [s["id"] for s in folded["stories"]]
@@ -61,9 +61,9 @@ def test_an_entity_timeline_matches_as_the_filter_does(seeded: Engine) -> None:
     companions = [c["entity"] for c in folded["companions"]]
     assert "Venezuela" in companions and "Nicolás Maduro" not in companions
     with pytest.raises(UnknownId):
-        seeded.stories.entity("Zanzibarland Person")
+        seeded.news.entity("Zanzibarland Person")
     with pytest.raises(BadRequest):
-        seeded.stories.entity("  ")
+        seeded.news.entity("  ")
 
 
 @pytest.mark.embedded_only  # the CLI and HTTP layers (Milvus: test_milvus.py)
@@ -71,7 +71,7 @@ def test_coverage_and_entity_through_the_api_and_the_cli(seeded: Engine, index_d
     app = create_app(ApiSettings(index=index_dir), engine=seeded)
     with TestClient(app) as client:
         r = client.get("/clusters/2025-11-24-c2/coverage")
-        assert r.status_code == 200 and r.json() == seeded.stories.coverage("2025-11-24-c2")
+        assert r.status_code == 200 and r.json() == seeded.news.coverage("2025-11-24-c2")
         assert client.get("/clusters/nope/coverage").status_code == 404
         assert client.get("/clusters/2025-11-24-c2-a1/coverage").status_code == 404  # an article
         e = client.get("/entities/Nicol%C3%A1s Maduro")

@@ -122,9 +122,9 @@ def test_an_index_refuses_another_precision(real_engine: Engine, precision: str)
     assert real_engine.stats()["encoder"]["precision"] == precision
     other = "fp32" if precision == "int8" else "int8"
     with pytest.raises(ModelMismatch, match=f"holds {precision} vectors, not {other}"):
-        Engine.open(real_engine.path, precision=other)
+        Engine.open(real_engine.folder.path, precision=other)
     result = subprocess.run(
-        [str(EXE), "search", "x", "--index", str(real_engine.path), "--precision", other],
+        [str(EXE), "search", "x", "--index", str(real_engine.folder.path), "--precision", other],
         capture_output=True,
         text=True,
         timeout=120,
@@ -175,7 +175,7 @@ def test_commands_import_only_what_they_use(real_engine: Engine, args: tuple[str
         "'fastapi') if m in sys.modules]; print('LOADED', mods, file=sys.stderr); sys.exit(rc)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code, *args, "--index", str(real_engine.path)],
+        [sys.executable, "-c", code, *args, "--index", str(real_engine.folder.path)],
         capture_output=True,
         text=True,
         timeout=120,
