@@ -135,7 +135,7 @@ def run_child(function: str, *args: str, env: dict[str, str] | None = None) -> d
 
 
 def child_raw(texts_file: str, runtime: str = "", precision: str = "") -> dict[str, Any]:
-    from searchengine.encoder import DEFAULT_MODEL, load_encoder
+    from searchengine.encoders.encoder import DEFAULT_MODEL, load_encoder
 
     texts = json.loads(Path(texts_file).read_text())
     encoder = load_encoder(DEFAULT_MODEL, runtime or None, precision or None)
@@ -155,8 +155,8 @@ def raw_encoder_rate(texts: list[str], workdir: Path) -> float:
 def end_to_end(size: int, budget_minutes: float, workdir: Path, sample: int) -> dict[str, Any]:
     from synthetic import generate
 
-    from searchengine.documents import passages_of
-    from searchengine.parse import iter_files
+    from searchengine.core.documents import passages_of
+    from searchengine.ingest.parse import iter_files
 
     corpus = workdir / f"corpus-{size}"
     generate(size, corpus)
@@ -275,8 +275,8 @@ def backends_side_by_side(size: int, workdir: Path, n_queries: int) -> list[dict
     from conftest import start_milvus  # type: ignore[import-not-found]
     from synthetic import generate
 
-    from searchengine.documents import passages_of
-    from searchengine.parse import iter_files
+    from searchengine.core.documents import passages_of
+    from searchengine.ingest.parse import iter_files
 
     corpus = workdir / f"backend-corpus-{size}"
     generate(size, corpus)
@@ -374,8 +374,8 @@ def runtimes_side_by_side(
     end-to-end indexing rate, query latency, cold CLI search and serve time-to-ready."""
     from synthetic import generate
 
-    from searchengine.documents import passages_of
-    from searchengine.parse import iter_files
+    from searchengine.core.documents import passages_of
+    from searchengine.ingest.parse import iter_files
 
     corpus = workdir / "runtimes-corpus"
     generate(passages, corpus)

@@ -36,7 +36,7 @@ def run(index_passages: int, saved: int, day: int, workdir: Path, rounds: int, m
     from synthetic import generate
 
     from searchengine import Engine
-    from searchengine.parse import iter_files
+    from searchengine.ingest.parse import iter_files
 
     base = workdir / f"base-{index_passages}"
     generate(index_passages, base, seed=7)

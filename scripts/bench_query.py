@@ -43,7 +43,7 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
 def build(index: Path) -> None:
     from searchengine import Engine
     from searchengine.evaluate import read_beir
-    from searchengine.parse import parse_jsonl
+    from searchengine.ingest.parse import parse_jsonl
 
     engine = Engine.open(index, create=True)
     try:

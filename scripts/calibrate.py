@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from searchengine.contract import SearchRequest
+from searchengine.core.contract import SearchRequest
 from searchengine.engine import Engine
 from searchengine.evaluate import read_qrels, read_queries
-from searchengine.relevance import RelevanceParams, model_inputs, names_factor
+from searchengine.search.relevance import RelevanceParams, model_inputs, names_factor
 
 
 @dataclass

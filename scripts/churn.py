@@ -45,7 +45,7 @@ class HashedRandomEncoder:
     encoder's Python feature hashing made each simulated day ~30 s)."""
 
     def __init__(self, dimension: int = 384) -> None:
-        from searchengine.encoder import HashingEncoder
+        from searchengine.encoders.encoder import HashingEncoder
 
         base = HashingEncoder(dimension)  # for the identity fields an index records
         self.dimension, self.name = dimension, base.name
@@ -83,7 +83,7 @@ class Reader:
         import numpy as np
 
         from searchengine import Engine
-        from searchengine.contract import Mode, SearchRequest
+        from searchengine.core.contract import Mode, SearchRequest
 
         self.engine = Engine.open(path, encoder=encoder)
         self.engine.serve_mode(wait=True)
@@ -122,7 +122,7 @@ def run(
     index_type: str, days: int, per_day: int, window: int, workdir: Path, reader: bool = False
 ) -> list[dict]:
     from searchengine import Engine
-    from searchengine.parse import parse_text
+    from searchengine.ingest.parse import parse_text
 
     rng = random.Random(11)
     corpus = "\n".join(

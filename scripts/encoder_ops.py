@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from searchengine.encoder import DEFAULT_MODEL, _resolve_model_path
-from searchengine.onnx_encoder import exported_model
+from searchengine.encoders.encoder import DEFAULT_MODEL, _resolve_model_path
+from searchengine.encoders.onnx import exported_model
 
 
 def main() -> None:

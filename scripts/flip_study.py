@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from searchengine.similarity import SimilarityParams
+from searchengine.stories.similarity import SimilarityParams
 
 
 def bars(days: np.ndarray, items: bool, p: SimilarityParams) -> np.ndarray:

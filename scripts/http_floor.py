@@ -44,7 +44,7 @@ def _encode(query: str) -> None:
     """One query through the engine's default encoder (loaded once per worker)."""
     global _encoder
     if _encoder is None:
-        from searchengine.encoder import DEFAULT_MODEL, load_encoder
+        from searchengine.encoders.encoder import DEFAULT_MODEL, load_encoder
 
         _encoder = load_encoder(DEFAULT_MODEL)
     _encoder.encode([query])

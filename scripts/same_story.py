@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from searchengine.engine import Engine
 from searchengine.evaluate import read_families
-from searchengine.similarity import is_same_story, same_story_bar
+from searchengine.stories.similarity import is_same_story, same_story_bar
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchengine.contract import Filters
+from searchengine.core.contract import Filters
 from searchengine.engine import Engine
 from searchengine.evaluate import load_families
 

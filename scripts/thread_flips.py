@@ -11,7 +11,7 @@ import json
 import random
 import sys
 
-from searchengine.contract import ThreadRequest
+from searchengine.core.contract import ThreadRequest
 from searchengine.engine import Engine
 
 

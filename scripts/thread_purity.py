@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from searchengine.contract import ThreadRequest
+from searchengine.core.contract import ThreadRequest
 from searchengine.engine import Engine
 from searchengine.evaluate import load_families
 

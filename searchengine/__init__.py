@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._version import __version__
-from .contract import (
+from searchengine._version import __version__
+from searchengine.core.contract import (
     Filters,
     Kind,
     Liked,
@@ -17,9 +17,10 @@ from .contract import (
     Strategy,
     ThreadRequest,
 )
-from .documents import Article, Cluster, Field, Passage
-from .engine import Engine
-from .errors import (
+from searchengine.core.documents import Article, Cluster, Field, Passage
+from searchengine.core.hits import Hit
+from searchengine.engine import Engine
+from searchengine.errors import (
     BadRequest,
     IndexCorrupt,
     IndexNotFound,
@@ -29,7 +30,6 @@ from .errors import (
     SearchEngineError,
     UnknownId,
 )
-from .hits import Hit
 
 __all__ = [
     "Article",

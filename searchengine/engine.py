@@ -14,8 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from .backend import IndexBackend, create_index, location, open_existing, open_index
-from .contract import (
+from searchengine.backends.index import (
+    IndexBackend,
+    create_index,
+    location,
+    open_existing,
+    open_index,
+)
+from searchengine.backends.storage import RecordStore
+from searchengine.core.contract import (
     RecommendRequest,
     RelatedRequest,
     Request,
@@ -25,20 +32,26 @@ from .contract import (
     ThreadRequest,
     as_request,
 )
-from .copying import copy_clusters, target_index
-from .documents import Article, Cluster
-from .encoder import DEFAULT_MODEL, Encoder, EncoderId, LazyModel, identity, load_encoder
-from .hits import Hit
-from .indexer import AddReport, Indexer, IndexRun, Known, read_paths
-from .limits import DEFAULT_LIMITS, InputLimits
-from .news_views import NewsViews
-from .notes import recommend_notes, search_notes, thread_notes
-from .queries import Queries
-from .related import RelatedStory
-from .saved import SavedSearches
-from .search import RankingParams
-from .storage import RecordStore
-from .story_desk import StoryDesk
+from searchengine.core.documents import Article, Cluster
+from searchengine.core.hits import Hit
+from searchengine.encoders.encoder import (
+    DEFAULT_MODEL,
+    Encoder,
+    EncoderId,
+    LazyModel,
+    identity,
+    load_encoder,
+)
+from searchengine.ingest.copying import copy_clusters, target_index
+from searchengine.ingest.indexer import AddReport, Indexer, IndexRun, Known, read_paths
+from searchengine.limits import DEFAULT_LIMITS, InputLimits
+from searchengine.news.saved import SavedSearches
+from searchengine.news.views import NewsViews
+from searchengine.search.notes import recommend_notes, search_notes, thread_notes
+from searchengine.search.queries import Queries
+from searchengine.search.searcher import RankingParams
+from searchengine.stories.desk import StoryDesk
+from searchengine.stories.related import RelatedStory
 
 log = logging.getLogger("searchengine")
 

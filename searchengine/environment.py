@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import BadRequest
+from searchengine.errors import BadRequest
 
 
 class Environment(BaseSettings):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BadRequest, InputNotFound
+from searchengine.errors import BadRequest, InputNotFound
 
 SEARCH_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
@@ -182,7 +182,7 @@ def evaluate_collapse(
     """Story collapse on judged queries: how many different stories (families; a
     cluster outside every family is its own story) the top k shows with and without
     collapse, and nDCG@k counting each story once at its best member's grade."""
-    from .contract import Mode, SearchRequest
+    from searchengine.core.contract import Mode, SearchRequest
 
     def story(cid: str) -> str:
         return f"family:{families[cid]}" if cid in families else cid
@@ -336,7 +336,7 @@ def _first_existing(folder: Path, names: Sequence[str]) -> Path:
 
 def read_beir(folder: str | Path, split: str = "test") -> BeirData:
     """`corpus.jsonl[.gz]`, `queries.jsonl[.gz]` and `qrels/<split>.tsv` (CRLF or LF)."""
-    from .parse import record_to_cluster
+    from searchengine.ingest.parse import record_to_cluster
 
     root = Path(folder)
     corpus_path = _first_existing(root, ["corpus.jsonl", "corpus.jsonl.gz"])
@@ -391,7 +391,7 @@ class EvalJob:
         return {q: queries[q] for q in judged}, {q: qrels[q] for q in judged}
 
     def open(self, where: Path | str, create: bool) -> Any:
-        from .engine import Engine
+        from searchengine.engine import Engine
 
         return Engine.open(
             where, model=self.model, create=create, runtime=self.runtime, precision=self.precision

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .encoder import DEFAULT_MODEL
-from .environment import environment
+from searchengine.encoders.encoder import DEFAULT_MODEL
+from searchengine.environment import environment
 
 DEFAULT_INDEX = Path("indexes/default")
 
@@ -20,7 +20,7 @@ class Settings:
 
     @classmethod
     def resolve(cls, index: str | Path | None = None, model: str | None = None) -> Settings:
-        from .backend import location
+        from searchengine.backends.index import location
 
         env = environment()
         return cls(

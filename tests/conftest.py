@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from searchengine import Engine
-from searchengine.encoder import HashingEncoder
+from searchengine.encoders.encoder import HashingEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -125,7 +125,7 @@ def drop_milvus_prefix(uri: str) -> None:
     """Drop a test's collections. Once, under load, milvus-lite refused the teardown's
     new connection (a GOAWAY "too_many_pings" had just closed the process's shared gRPC
     channel): a second try a moment later connects."""
-    from searchengine.backend import remove_index
+    from searchengine.backends.index import remove_index
     from searchengine.errors import BackendUnavailable
 
     for attempt in range(3):
@@ -168,7 +168,7 @@ def precision(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def real_engine(tmp_path_factory: pytest.TempPathFactory, precision: str) -> Engine:
     """seeds/ indexed once per test session and precision with the real bundled model."""
-    from searchengine.encoder import DEFAULT_MODEL, load_encoder
+    from searchengine.encoders.encoder import DEFAULT_MODEL, load_encoder
 
     engine = Engine.open(
         tmp_path_factory.mktemp(f"real-{precision}") / "idx",

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine, Filters, UnknownId
-from searchengine.api import ApiSettings, create_app
+from searchengine.api.app import ApiSettings, create_app
 from searchengine.errors import BadRequest
 
 from .conftest import SEEDS

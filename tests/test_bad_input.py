@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from searchengine import Engine
-from searchengine.documents import passages_of
+from searchengine.core.documents import passages_of
 from searchengine.errors import ParseError
-from searchengine.parse import parse_digest, parse_jsonl, parse_text, read_file
-from searchengine.validate import InputLimits, check_id
+from searchengine.ingest.parse import parse_digest, parse_jsonl, parse_text, read_file
+from searchengine.ingest.validate import InputLimits, check_id
 
 from .conftest import seed_text
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from searchengine.documents import passages_of
+from searchengine.core.documents import passages_of
 from searchengine.evaluate import read_beir
 
 from .test_cli import cli

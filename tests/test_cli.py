@@ -19,8 +19,8 @@ def commands() -> list[str]:
     """Every command the parser knows, read from the parser itself."""
     import argparse
 
-    from searchengine import cli as cli_module
-    from searchengine.cli_parser import build_parser
+    import searchengine.cli.main as cli_module
+    from searchengine.cli.parser import build_parser
 
     parser = build_parser(vars(cli_module))
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -30,7 +30,7 @@ def commands() -> list[str]:
 def cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "searchengine.cli"]
+    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "searchengine.cli.main"]
     return subprocess.run(
         [*cmd, *args],
         capture_output=True,
@@ -298,7 +298,7 @@ def test_json_into_a_closed_pipe_is_quiet(built: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "searchengine.cli",
+        "searchengine.cli.main",
         "search",
         "Venezuela",
         "--index",
@@ -328,7 +328,7 @@ def test_an_unquoted_query_says_to_quote_it(built: Path) -> None:
 
 
 def test_similar_reads_its_text_from_stdin(built: Path) -> None:
-    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "searchengine.cli"]
+    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "searchengine.cli.main"]
     result = subprocess.run(
         [*cmd, "similar", "-", "--index", str(built), "--json"],
         input="Venezuela frees political prisoners in Caracas",
@@ -363,7 +363,7 @@ def test_the_index_summary_counts_errors(tmp_path: Path) -> None:
 def test_highlights_are_colour_on_a_terminal_and_plain_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from searchengine import cli_output
+    import searchengine.cli.output as cli_output
 
     monkeypatch.setattr(cli_output.sys.stdout, "isatty", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)
@@ -406,7 +406,7 @@ def test_a_bug_is_a_traceback_not_a_users_mistake(
     anything else escapes with its traceback."""
     import argparse
 
-    from searchengine import cli as cli_module
+    import searchengine.cli.main as cli_module
 
     bad = cli(
         "index",

@@ -21,9 +21,9 @@ from searchengine import (
     Sentiment,
     Strategy,
 )
-from searchengine.contract import MAX_K, Liked, RelatedRequest, SimilarRequest, ThreadRequest
-from searchengine.encoder import HashingEncoder
-from searchengine.parse import parse_digest
+from searchengine.core.contract import MAX_K, Liked, RelatedRequest, SimilarRequest, ThreadRequest
+from searchengine.encoders.encoder import HashingEncoder
+from searchengine.ingest.parse import parse_digest
 
 from .conftest import SEEDS, seed_text
 

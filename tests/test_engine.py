@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from searchengine import Engine, Filters, IndexNotFound, ModelMismatch, UnknownId
-from searchengine.encoder import HashingEncoder
-from searchengine.folder import MANIFEST
-from searchengine.parse import parse_digest
-from searchengine.search import Kind, Mode
-from searchengine.vectors import FaissVectorStore
+from searchengine.backends.embedded.folder import MANIFEST
+from searchengine.backends.embedded.vectors import FaissVectorStore
+from searchengine.encoders.encoder import HashingEncoder
+from searchengine.ingest.parse import parse_digest
+from searchengine.search.searcher import Kind, Mode
 
 from .conftest import SEEDS, seed_text
 
@@ -275,7 +275,7 @@ def test_index_type_choice(tmp_path: Path, encoder: HashingEncoder) -> None:
 
 
 def test_auto_index_type_switches_past_the_flat_limit() -> None:
-    from searchengine.index_types import AUTO_FLAT_LIMIT, choose_index_type
+    from searchengine.backends.index_types import AUTO_FLAT_LIMIT, choose_index_type
 
     assert choose_index_type("auto", 1000) == "Flat"
     assert choose_index_type("auto", AUTO_FLAT_LIMIT + 1).startswith("HNSW")
@@ -303,7 +303,7 @@ def test_graph_hides_removals_instead_of_rebuilding() -> None:
     """Observed (issue 10): with HNSW32,Flat every remove rebuilt the whole graph
     (7.75 s at 31k passages). Removals are hidden now and never returned; a
     rebuild is asked for only once they pass a share of the index."""
-    from searchengine.vectors import HIDDEN_SHARE_REBUILD
+    from searchengine.backends.embedded.vectors import HIDDEN_SHARE_REBUILD
 
     rng = np.random.default_rng(1)
     vecs = rng.normal(size=(400, 16)).astype(np.float32)
@@ -474,7 +474,7 @@ def test_deletions_merge_the_full_text_indexes(tmp_path: Path, encoder: HashingE
     """Observed (issue 10): with daily add/remove churn, FTS5 tombstones and segments
     were never reclaimed (meta.sqlite +87% at constant content). Once deletions pass
     their share, a write merges both full-text indexes, and search is unchanged."""
-    from searchengine.folder import FTS_MERGE_SHARE
+    from searchengine.backends.embedded.folder import FTS_MERGE_SHARE
 
     churned = Engine.open(tmp_path / "churned", encoder=encoder, create=True)
     fresh = Engine.open(tmp_path / "fresh", encoder=encoder, create=True)

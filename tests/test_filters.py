@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchengine import Engine
-from searchengine.contract import Filters, SearchRequest, Sentiment
-from searchengine.filters import ClusterFacts, matches
+from searchengine.core.contract import Filters, SearchRequest, Sentiment
+from searchengine.core.filters import ClusterFacts, matches
 
 HOSTS = ["bbc.com", "BBC.com", "www.Reuters.com", "apnews.com", "news.sky.com"]
 ENTITIES = ["Nicolás Maduro", "Venezuela", "ROCÍO SAN MIGUEL", "Kyiv", "European Union"]

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchengine import Engine
-from searchengine.documents import passages_of
-from searchengine.encoder import HashingEncoder
+from searchengine.core.documents import passages_of
+from searchengine.encoders.encoder import HashingEncoder
 from searchengine.errors import ParseError
-from searchengine.parse import (
+from searchengine.ingest.parse import (
     ParseResult,
     decode,
     input_files,
@@ -27,7 +27,7 @@ from searchengine.parse import (
     parse_jsonl,
     parse_text,
 )
-from searchengine.validate import check_cluster
+from searchengine.ingest.validate import check_cluster
 
 from .conftest import SEEDS
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from searchengine import Engine
-from searchengine.contract import Mode, SearchRequest
-from searchengine.fuzzy import FuzzyParams, Vocabulary, expansions
-from searchengine.search import QueryWords, dense_text
+from searchengine.core.contract import Mode, SearchRequest
+from searchengine.core.fuzzy import FuzzyParams, Vocabulary, expansions
+from searchengine.search.searcher import QueryWords, dense_text
 
 AFGHAN = {"2025-11-04-c2", "2025-11-06-c7", "2025-11-09-c4"}  # the quake family
 

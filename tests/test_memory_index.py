@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from searchengine import Engine
-from searchengine.contract import Filters, Kind, Mode, SearchRequest
-from searchengine.encoder import HashingEncoder
-from searchengine.memory_index import WORD_TOKENIZER, tokenizer
-from searchengine.memory_keeper import MemoryKeeper
-from searchengine.parse import parse_jsonl
-from searchengine.store import fts_query
-from searchengine.text import query_terms
+from searchengine.backends.embedded.memory_keeper import MemoryKeeper
+from searchengine.backends.embedded.store import fts_query
+from searchengine.backends.memory import WORD_TOKENIZER, tokenizer
+from searchengine.core.contract import Filters, Kind, Mode, SearchRequest
+from searchengine.core.text import query_terms
+from searchengine.encoders.encoder import HashingEncoder
+from searchengine.ingest.parse import parse_jsonl
 
 from .conftest import SEEDS, SHARED_EVAL
 

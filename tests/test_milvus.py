@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine, IndexNotFound, ModelMismatch
-from searchengine.api import ApiSettings, create_app
-from searchengine.backend import remove_index
-from searchengine.encoder import HashingEncoder
+from searchengine.api.app import ApiSettings, create_app
+from searchengine.backends.index import remove_index
+from searchengine.backends.milvus.folder import MilvusFolder
+from searchengine.backends.milvus.store import MilvusStore
+from searchengine.encoders.encoder import HashingEncoder
 from searchengine.errors import BackendUnavailable, IndexCorrupt
-from searchengine.milvus_folder import MilvusFolder
-from searchengine.milvus_store import MilvusStore
 
 from .conftest import SEEDS, drop_milvus_prefix, free_port
 from .test_processes import AUTH, MODES, Server, cli, digest
@@ -167,8 +167,8 @@ class _peek:
     """A bare store on an index's collections (no checks), to look at what is there."""
 
     def __init__(self, uri: str) -> None:
-        from searchengine.milvus_folder import MilvusLocation, connect
-        from searchengine.milvus_store import MilvusParams
+        from searchengine.backends.milvus.folder import MilvusLocation, connect
+        from searchengine.backends.milvus.store import MilvusParams
 
         self.store = connect(MilvusLocation.parse(uri), MilvusParams())
 

@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine
-from searchengine.api import ApiSettings, create_app
-from searchengine.contract import SearchRequest
+from searchengine.api.app import ApiSettings, create_app
+from searchengine.core.contract import SearchRequest
 from searchengine.errors import BadRequest
-from searchengine.related import freshness
+from searchengine.stories.related import freshness
 
 from .test_related import clone
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine, UnknownId
-from searchengine.api import ApiSettings, create_app
+from searchengine.api.app import ApiSettings, create_app
 from searchengine.errors import BadRequest
 
 EXE = Path(sys.executable).parent / "searchengine"

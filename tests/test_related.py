@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from searchengine import BadRequest, Engine, Filters, UnknownId
-from searchengine.documents import Cluster
+from searchengine.core.documents import Cluster
 from searchengine.evaluate import evaluate_recommend, evaluate_related, read_families
 
 from .conftest import DATA
@@ -289,7 +289,7 @@ def test_a_filter_applies_before_the_candidates_are_cut(seeded: Engine) -> None:
 def test_an_undated_story_does_not_escape_freshness(seeded: Engine) -> None:
     """An undated test document once came third under a 30-day half-life, above every
     dated story the decay had pushed down; it now counts as the oldest."""
-    from searchengine.contract import RecommendRequest
+    from searchengine.core.contract import RecommendRequest
 
     liked = seeded.get("2025-11-20-c7")[0]
     twin = copy.deepcopy(liked)
@@ -312,7 +312,7 @@ def test_an_undated_story_does_not_escape_freshness(seeded: Engine) -> None:
 
 
 def test_same_story_is_judged_before_freshness(seeded: Engine) -> None:
-    from searchengine.contract import RecommendRequest
+    from searchengine.core.contract import RecommendRequest
 
     base = RecommendRequest(liked=("2025-11-20-c7",), k=10, diversity=0.0)
     decayed = RecommendRequest(liked=("2025-11-20-c7",), k=10, diversity=0.0, half_life_days=7)
@@ -323,7 +323,7 @@ def test_same_story_is_judged_before_freshness(seeded: Engine) -> None:
 
 
 def test_recommend_notes_say_how_it_ranked(seeded: Engine) -> None:
-    from searchengine.contract import RecommendRequest
+    from searchengine.core.contract import RecommendRequest
 
     cold = seeded.answer(RecommendRequest(k=5))
     assert any("how widely" in n for n in cold.notes)

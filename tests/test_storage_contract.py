@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from searchengine import Engine
-from searchengine.contract import Filters
-from searchengine.documents import Cluster, fold
-from searchengine.encoder import HashingEncoder
-from searchengine.indexer import read_paths
-from searchengine.storage import RecordStore
+from searchengine.backends.storage import RecordStore
+from searchengine.core.contract import Filters
+from searchengine.core.documents import Cluster, fold
+from searchengine.encoders.encoder import HashingEncoder
+from searchengine.ingest.indexer import read_paths
 
 from .conftest import SEEDS, drop_milvus_prefix
 
@@ -224,13 +224,13 @@ def test_the_alert_log_pages_alike(twins: tuple[Engine, Engine]) -> None:
 def test_every_backend_implements_the_whole_contract() -> None:
     """mypy checks the call sites; this checks that neither store lacks a method the
     contract names (a Protocol is not checked at run time)."""
-    from searchengine.milvus_store import MilvusStore
-    from searchengine.store import Store
+    from searchengine.backends.embedded.store import Store
+    from searchengine.backends.milvus.store import MilvusStore
 
     wanted = {
         name
         for cls in RecordStore.__mro__
-        if cls.__module__ == "searchengine.storage"
+        if cls.__module__ == "searchengine.backends.storage"
         for name, value in vars(cls).items()
         if callable(value) and not name.startswith("_")
     }

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from searchengine.documents import fold
-from searchengine.encoder import HashingEncoder, QueryBatcher
-from searchengine.text import _WORD, Highlighter, query_terms
+from searchengine.core.documents import fold
+from searchengine.core.text import _WORD, Highlighter, query_terms
+from searchengine.encoders.encoder import HashingEncoder, QueryBatcher
 
 
 def marked(query: str, text: str) -> list[str]:

@@ -1,0 +1,203 @@
+"""The HTTP endpoints that write: ingest, delete, saved searches and their alerts. Each
+needs the API key (`routes.require_key`); like every endpoint, each builds one request
+record and makes one engine call."""
+
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+import searchengine.api.models as m
+from searchengine.api.routes import EngineDep, _Body, as_json, require_key
+from searchengine.core.contract import (
+    MAX_QUERY_CHARS,
+    Filters,
+    Sentiment,
+)
+from searchengine.errors import BadRequest, UnsupportedMediaType
+from searchengine.ingest.parse import ParseResult, decode, parse_json, parse_jsonl, parse_text
+
+router = APIRouter()
+
+
+# --- writes -----------------------------------------------------------------------
+
+
+DIGEST_EXAMPLE = """09-01-2026
+
+Harbour Council Approves Ferry Plan
+
+Date: 09-01-2026
+Sources: example.com: 1
+Image for cluster 1
+
+Summary
+
+The harbour council approved the ferry plan after a long debate.
+
+Articles in this Cluster
+
+Ferry plan approved | Local | Example News
+
+Councillors backed the plan, which adds a ferry berth.
+Entities: Harbour CouncilTone: neutralSentiment: positiveIntent: inform
+"""
+
+# What POST /documents reads (no Content-Type: told apart by the first character).
+_TEXT = {"schema": {"type": "string"}}
+INGEST_CONTENT: dict[str, Any] = {
+    "text/plain": {**_TEXT, "example": DIGEST_EXAMPLE},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "application/x-ndjson": _TEXT,
+    "application/jsonl": _TEXT,
+    "application/x-jsonlines": _TEXT,
+}
+
+
+@router.post(
+    "/documents",
+    tags=["write"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={
+        200: {"model": m.IngestReport, "description": "every record indexed"},
+        207: {"model": m.IngestReport, "description": "some records indexed; errors for the rest"},
+        400: {
+            "model": m.IngestReport | m.ErrorBody,
+            "description": "nothing indexed: the report's errors say why",
+        },
+    },
+    openapi_extra={"requestBody": {"required": True, "content": INGEST_CONTENT}},
+)
+async def add_documents(request: Request) -> JSONResponse:
+    """Ingest digest text (text/plain) or JSON / JSONL records. Each bad record is an
+    error in the answer (207) and costs only itself. Parsing and encoding run on
+    worker threads: the event loop keeps answering other requests meanwhile."""
+    body = await request.body()  # bounded by the app's max_body_size (413)
+    if not body.strip():
+        raise BadRequest("the body is empty")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in INGEST_CONTENT and content_type:
+        raise UnsupportedMediaType(
+            f"cannot ingest {content_type}; send one of {', '.join(INGEST_CONTENT)}",
+        )
+    result = await run_in_threadpool(_parse_body, body, content_type)
+    engine = request.app.state.holder.get()
+    report = await run_in_threadpool(engine.add, result.clusters)
+    status = 200 if not result.errors else 207 if result.clusters else 400
+    return JSONResponse(
+        {**report.to_dict(), "errors": [e.to_dict() for e in result.errors]},
+        status_code=status,
+    )
+
+
+@router.delete(
+    "/clusters/{cluster_id:path}",
+    tags=["write"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={200: {"model": m.Removed}},
+)
+def delete_cluster(cluster_id: str, engine: EngineDep) -> Response:
+    return as_json({"removed": engine.remove([cluster_id])})
+
+
+class SavedSearchBody(_Body):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")
+    date_from: str | None = Field(None, alias="from")
+    date_to: str | None = Field(None, alias="to")
+    sources: list[str] = []
+    entities: list[str] = []
+    sentiment: Sentiment | None = None
+    min_relevance: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="alert only at this calibrated relevance or more "
+        "(default: the engine's cut-off for a strong match)",
+    )
+    webhook: str | None = Field(
+        None, max_length=2000, description="an http(s) URL each alert is POSTed to as JSON"
+    )
+
+
+@router.post(
+    "/searches",
+    tags=["alerts"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={200: {"model": m.SavedSearch}},
+)
+def save_search(body: SavedSearchBody, engine: EngineDep) -> Response:
+    """Save a query: every later ingest matches its new or replaced clusters against it
+    and records an alert for each strong enough match (POSTed to `webhook` if given)."""
+    filters = Filters.build(
+        body.date_from,
+        body.date_to,
+        body.sources,
+        body.entities,
+        body.sentiment.value if body.sentiment else None,
+    )
+    saved = engine.saved.save(body.query, filters, body.min_relevance, body.webhook)
+    return as_json(saved.to_dict())
+
+
+@router.get(
+    "/searches",
+    tags=["alerts"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={200: {"model": m.SavedSearches}},
+)
+def saved_searches(engine: EngineDep) -> Response:
+    """The saved searches (they name their webhooks: the API key is needed to read them)."""
+    return as_json({"results": [s.to_dict() for s in engine.saved.all()]})
+
+
+@router.delete(
+    "/searches/{search_id}",
+    tags=["alerts"],
+    dependencies=[Depends(require_key)],
+    response_model=None,
+    responses={200: {"model": m.Removed}},
+)
+def remove_search(search_id: str, engine: EngineDep) -> Response:
+    engine.saved.remove(search_id)
+    return as_json({"removed": [search_id]})
+
+
+@router.get(
+    "/alerts",
+    tags=["alerts"],
+    response_model=None,
+    responses={200: {"model": m.Alerts}},
+)
+def alerts(
+    engine: EngineDep,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="only alerts matched after this time (a previous answer's `next_since`)",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> Response:
+    """Alerts raised by ingests, oldest first: which saved search matched which cluster,
+    how strongly, when, and whether its webhook took it."""
+    found = engine.saved.alerts(since, limit)
+    next_since = found[-1]["matched_at"] if found else since
+    return as_json({"results": found, "next_since": next_since})
+
+
+def _parse_body(body: bytes, content_type: str) -> ParseResult:
+    source = "request body"
+    text = decode(body)  # a bad byte costs the record it is in
+    if content_type in ("application/x-ndjson", "application/jsonl", "application/x-jsonlines"):
+        return parse_jsonl(text, source)
+    if content_type == "application/json":
+        return parse_json(text, source)
+    return parse_text(text, source)

@@ -1,0 +1,1 @@
+"""The command-line interface: arguments -> one request record -> one engine call."""

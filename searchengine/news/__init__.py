@@ -1,0 +1,1 @@
+"""News views over the index: coverage and entity pages, saved searches and alerts."""

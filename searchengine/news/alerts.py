@@ -1,0 +1,270 @@
+"""Saved searches that fire on ingest: a reader saves a query (with filters and a
+minimum calibrated relevance); every write that adds or replaces clusters matches
+just those clusters against every saved search and records the matches as alerts,
+POSTing each to the search's webhook when it has one.
+
+Matching is a percolator, not a search: for each new cluster and saved search it
+works out the same evidence a search would (`search.Evidence`: the cluster's best
+passage cosine, the idf-weighted share of the query's words its best passages hold,
+and how far that cosine falls under the query's best in the whole index) and the
+same calibrated relevance (`relevance.py`). The query's vector is stored when the
+search is saved, so the cost is new passages x saved searches — one matrix product —
+plus one nearest-passage lookup per saved search, and never grows with the index.
+Filters are checked on the cluster record itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from searchengine.core.contract import MAX_QUERY_CHARS, Filters
+from searchengine.core.documents import Cluster, Field, fold
+from searchengine.core.filters import ClusterFacts, matches
+from searchengine.core.hits import Evidence
+from searchengine.core.text import STOPWORDS, query_terms, stem_word
+from searchengine.errors import BadRequest
+from searchengine.search.relevance import RelevanceParams, score_hits
+from searchengine.search.searcher import QueryWords, _TermCoverage
+
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class AlertParams:
+    """How saved searches are matched and delivered.
+
+    `shown_passages`: a cluster's words are counted in its best 3 passages by
+    cosine, as a search shows 3 (`RankingParams.shown_passages`), so a match's
+    relevance reads as the search's would. `webhook_timeout`: a slow receiver
+    costs a delivery thread 5 s, never the ingest. `max_saved`: the matrix of
+    saved queries stays under ~15 MB (10k x 384 floats). `page`: alerts per answer."""
+
+    shown_passages: int = 3
+    webhook_timeout: float = 5.0
+    max_saved: int = 10_000
+    page: int = 500
+
+
+def now_iso() -> str:
+    """UTC with microseconds: alerts sort by it, and `since` compares it as text."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class SavedSearch:
+    """A query kept in the index, with what a match must pass."""
+
+    id: str
+    query: str
+    filters: Filters = field(default_factory=Filters)
+    min_relevance: float = RelevanceParams().cutoff
+    webhook: str | None = None
+    created_at: str = ""
+    vector: list[float] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        query: str,
+        filters: Filters | None = None,
+        min_relevance: float | None = None,
+        webhook: str | None = None,
+    ) -> SavedSearch:
+        query = query.strip() if isinstance(query, str) else ""
+        if not query or len(query) > MAX_QUERY_CHARS:
+            raise BadRequest(f"query: give 1 to {MAX_QUERY_CHARS} characters")
+        threshold = RelevanceParams().cutoff if min_relevance is None else min_relevance
+        if isinstance(threshold, bool) or not 0.0 <= float(threshold) <= 1.0:
+            raise BadRequest(f"min_relevance must be between 0 and 1, not {min_relevance!r}")
+        if webhook is not None and not webhook.startswith(("http://", "https://")):
+            raise BadRequest(f"webhook: an http:// or https:// URL, not {webhook!r}")
+        return cls(
+            id=secrets.token_hex(6),
+            query=query,
+            filters=filters or Filters(),
+            min_relevance=float(threshold),
+            webhook=webhook or None,
+            created_at=now_iso(),
+        )
+
+    def to_dict(self, vector: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "query": self.query,
+            "filters": self.filters.to_dict(),
+            "min_relevance": self.min_relevance,
+            "webhook": self.webhook,
+            "created_at": self.created_at,
+        }
+        if vector:
+            out["vector"] = self.vector
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SavedSearch:
+        f = data.get("filters") or {}
+        return cls(
+            id=str(data["id"]),
+            query=str(data["query"]),
+            filters=Filters.build(
+                f.get("from"), f.get("to"), f.get("sources"), f.get("entities"), f.get("sentiment")
+            ),
+            min_relevance=float(data.get("min_relevance", RelevanceParams().cutoff)),
+            webhook=data.get("webhook"),
+            created_at=str(data.get("created_at", "")),
+            vector=list(data.get("vector") or []),
+        )
+
+
+@dataclass
+class Match:
+    search: SavedSearch
+    cluster: Cluster
+    relevance: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "search_id": self.search.id,
+            "query": self.search.query,
+            "cluster_id": self.cluster.id,
+            "date": self.cluster.date,
+            "title": self.cluster.title,
+            "relevance": self.relevance,
+        }
+
+
+def percolate(
+    searches: Sequence[SavedSearch],
+    clusters: dict[str, Cluster],
+    passages: dict[str, list[tuple[Field, int, str, np.ndarray]]],
+    background: np.ndarray,
+    context: dict[str, QueryContext],
+    relevance: RelevanceParams,
+    params: AlertParams,
+) -> list[Match]:
+    """Every (saved search, cluster) pair whose calibrated relevance reaches the
+    search's minimum and whose cluster passes its filters. `passages`: each cluster's
+    (field, position, text, vector); `context`: what each saved query's search would
+    know of the index (its unknown words, its words' idf, its best cosine)."""
+    live = [s for s in searches if s.vector]
+    cids = [c for c in clusters if passages.get(c)]
+    if not live or not cids:
+        return []
+    queries = np.asarray([s.vector for s in live], dtype=np.float32)  # S x d
+    rows = [p for cid in cids for p in passages[cid]]  # each cluster's passages together
+    starts = np.cumsum([0] + [len(passages[cid]) for cid in cids[:-1]])
+    matrix = np.vstack([p[3] for p in rows]).astype(np.float32)  # P x d
+    sims = queries @ matrix.T  # S x P: the cost that grows with the ingest
+    best = np.maximum.reduceat(sims, starts, axis=1)  # S x C: each cluster's best passage
+    if len(background) > 1:
+        bg = queries @ background.T
+        means, spreads = bg.mean(axis=1), bg.std(axis=1)
+    else:
+        means, spreads = np.zeros(len(live)), np.zeros(len(live))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        standing = np.where(spreads[:, None] > 0, (best - means[:, None]) / spreads[:, None], 0.0)
+    # How far each cluster's cosine falls under the query's best in the index (the
+    # cluster itself included): 0 when it would be the search's first hit.
+    tops = np.array(
+        [context[s.id].best if context[s.id].best is not None else -1.0 for s in live],
+        dtype=np.float32,
+    )
+    gaps = best - np.maximum(tops[:, None], best)
+    # The most the words could add (all of them found), for every pair at once: most
+    # pairs stop here, before any text is read.
+    weights, bias = relevance.semantic.weights, relevance.semantic.bias
+    z = bias + weights[0] * best + weights[1] + weights[2] * gaps
+    ceiling = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+    facts = {cid: ClusterFacts.of(clusters[cid]) for cid in cids}
+    stem_sets: dict[int, set[str]] = {}
+
+    def stems(row: int) -> set[str]:
+        """A passage's word stems, worked out once for all the searches."""
+        found = stem_sets.get(row)
+        if found is None:
+            words = _WORDS.findall(fold(rows[row][2]))
+            found = stem_sets[row] = {stem_word(w) for w in words if w not in STOPWORDS}
+        return found
+
+    ends = list(starts[1:]) + [len(rows)]
+    out: list[Match] = []
+    for si, search in enumerate(live):
+        candidates = np.flatnonzero(ceiling[si] >= search.min_relevance)
+        if not len(candidates):
+            continue
+        terms = query_terms(search.query)
+        known = context[search.id]
+        coverage = _TermCoverage(search.query, terms, known.words, known.weights)
+        if max(0.0, 1.0 - relevance.names_discount * coverage.names_missing) == 0.0:
+            continue  # the query names only what the index never mentions
+        for ci in candidates:
+            cid = cids[ci]
+            if not matches(search.filters, facts[cid]):
+                continue
+            lo, hi = int(starts[ci]), int(ends[ci])
+            order = np.argsort(-sims[si, lo:hi], kind="stable")[: params.shown_passages]
+            # The query's words in the best passages, by stem (as a search's highlights).
+            seen = set().union(*(stems(lo + int(i)) for i in order))
+            evidence = Evidence(
+                float(best[si, ci]),
+                float(standing[si, ci]),
+                coverage.found(seen),
+                1.0,
+                coverage.names_missing,
+                coverage.weighted_found(seen),
+                float(gaps[si, ci]),
+            )
+            value = score_hits([evidence], relevance)[0]
+            if value >= search.min_relevance:
+                out.append(Match(search, clusters[cid], value))
+    return out
+
+
+@dataclass
+class QueryContext:
+    """What a saved query's search would know of the index at the time of matching."""
+
+    words: QueryWords  # its unknown words and the index's words found for them
+    weights: dict[str, float]  # its words' idf
+    best: float | None  # its best passage cosine in the index
+
+
+class Deliveries:
+    """Webhook POSTs, each on its own daemon thread (a slow receiver never holds up an
+    ingest); `wait` lets a one-shot command finish its deliveries before it exits."""
+
+    def __init__(self, params: AlertParams) -> None:
+        self.params = params
+        self._threads: list[threading.Thread] = []
+
+    def send(self, url: str, payload: dict[str, Any], done: Any) -> None:
+        def run() -> None:
+            body = json.dumps(payload).encode()
+            request = urllib.request.Request(
+                url, data=body, method="POST", headers={"content-type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.params.webhook_timeout) as r:
+                    done(f"delivered ({r.status})")
+            except Exception as err:  # noqa: BLE001 - any failure is recorded, not raised
+                done(f"failed: {type(err).__name__}: {err}")
+
+        thread = threading.Thread(target=run, name="searchengine-webhook", daemon=True)
+        thread.start()
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
+    def wait(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or self.params.webhook_timeout + 1)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))

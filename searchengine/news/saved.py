@@ -1,0 +1,139 @@
+"""Saved searches and their alerts for one engine: keeping a query, listing and
+removing it, and matching every newly indexed cluster against all of them (the
+percolation itself, its scoring and the webhook deliveries are alerts.py's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from searchengine.backends.index import IndexBackend
+from searchengine.backends.storage import RecordStore
+from searchengine.core.contract import Filters
+from searchengine.core.text import query_terms
+from searchengine.errors import BadRequest, UnknownId
+from searchengine.news.alerts import (
+    AlertParams,
+    Deliveries,
+    QueryContext,
+    SavedSearch,
+    now_iso,
+    percolate,
+)
+from searchengine.search.searcher import RankingParams, Searcher
+
+
+class Host(Protocol):
+    """What saved searches need of the engine that holds them (its current parameters
+    are read at each call: a caller may change them)."""
+
+    folder: IndexBackend
+    params: RankingParams
+
+    @property
+    def store(self) -> RecordStore: ...
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+class Reader(Protocol):
+    """The reading state a saved search is matched in (queries.Queries)."""
+
+    def background(self, generation: int) -> np.ndarray: ...
+    def searcher(self) -> Searcher: ...
+
+
+class SavedSearches:
+    """The engine's saved searches."""
+
+    def __init__(self, engine: Host, reader: Reader) -> None:
+        self.engine = engine
+        self.reader = reader
+        self.params = AlertParams()
+        self.deliveries = Deliveries(self.params)
+
+    def save(
+        self,
+        query: str,
+        filters: Filters | None = None,
+        min_relevance: float | None = None,
+        webhook: str | None = None,
+    ) -> SavedSearch:
+        engine = self.engine
+        search = SavedSearch.build(query, filters, min_relevance, webhook)
+        search.vector = [float(x) for x in engine.encode_query(search.query)]
+        with engine.folder.write_lock():
+            with engine.folder.reading():
+                count = len(engine.store.saved_searches())
+            if count >= self.params.max_saved:
+                raise BadRequest(f"this index holds {count} saved searches, the most it keeps")
+            engine.store.put_saved_search(search.id, search.to_dict(vector=True))
+        return search
+
+    def all(self) -> list[SavedSearch]:
+        with self.engine.folder.reading():
+            return [SavedSearch.from_dict(d) for d in self.engine.store.saved_searches()]
+
+    def remove(self, search_id: str) -> None:
+        with self.engine.folder.write_lock():
+            if not self.engine.store.delete_saved_search(search_id):
+                raise UnknownId(f"no saved search with id {search_id}")
+
+    def alerts(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Alerts recorded after `since` (a `matched_at` time), oldest first."""
+        with self.engine.folder.reading():
+            return self.engine.store.alerts_since(since, limit or self.params.page)
+
+    def percolate(self, cluster_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Match these clusters against every saved search; record (and send) alerts."""
+        engine = self.engine
+        store = engine.store
+        with engine.folder.reading() as generation:
+            searches = [SavedSearch.from_dict(d) for d in store.saved_searches()]
+            if not searches or not cluster_ids:
+                return []
+            clusters = store.get_clusters(list(cluster_ids))
+            passages = store.cluster_passages(list(cluster_ids))
+            background = self.reader.background(generation)
+            searcher = self.reader.searcher()
+            context = {
+                s.id: QueryContext(
+                    searcher.query_words(s.query),
+                    searcher.term_weights(query_terms(s.query)),
+                    searcher.best_cosine(np.asarray(s.vector, dtype=np.float32))
+                    if s.vector
+                    else None,
+                )
+                for s in searches
+            }
+        matches = percolate(
+            searches,
+            clusters,
+            passages,
+            background,
+            context,
+            engine.params.relevance,
+            self.params,
+        )
+        if not matches:
+            return []
+        stamp = now_iso()
+        rows = [
+            {
+                **m.to_dict(),
+                "matched_at": stamp,
+                "delivery": "pending" if m.search.webhook else None,
+            }
+            for m in matches
+        ]
+        with engine.folder.write_lock():
+            ids = store.add_alerts(rows)
+        for alert_id, row, match in zip(ids, rows, matches, strict=True):
+            if match.search.webhook:
+                self.deliveries.send(
+                    match.search.webhook,
+                    {"id": alert_id, **row},
+                    lambda status, a=alert_id: store.set_alert_delivery(a, status),
+                )
+        return [{"id": a, **r} for a, r in zip(ids, rows, strict=True)]

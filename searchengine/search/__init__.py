@@ -1,0 +1,2 @@
+"""Searching: candidates, fusion, calibrated relevance, news orderings, and the
+engine's searches with the notes their answers carry."""
