@@ -11,7 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
-from searchengine.ingest.parse import parse_digest, read_file
+from searchengine.ingest.digest import parse_digest
+from searchengine.ingest.parse import read_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_04a9b59b936e3d08.txt"

@@ -13,7 +13,8 @@ import pytest
 from searchengine import Engine
 from searchengine.core.documents import passages_of
 from searchengine.errors import ParseError
-from searchengine.ingest.parse import parse_digest, parse_jsonl, parse_text, read_file
+from searchengine.ingest.digest import parse_digest
+from searchengine.ingest.parse import parse_jsonl, parse_text, read_file
 from searchengine.ingest.validate import InputLimits, check_id
 
 from .conftest import seed_text

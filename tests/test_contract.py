@@ -23,7 +23,7 @@ from searchengine import (
 )
 from searchengine.core.contract import MAX_K, Liked, RelatedRequest, SimilarRequest, ThreadRequest
 from searchengine.encoders.encoder import HashingEncoder
-from searchengine.ingest.parse import parse_digest
+from searchengine.ingest.digest import parse_digest
 
 from .conftest import SEEDS, seed_text
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from searchengine import Engine, Filters, IndexNotFound, ModelMismatch, UnknownId
-from searchengine.backends.embedded.folder import MANIFEST
+from searchengine.backends.embedded.files import MANIFEST
 from searchengine.backends.embedded.vectors import FaissVectorStore
 from searchengine.encoders.encoder import HashingEncoder
-from searchengine.ingest.parse import parse_digest
+from searchengine.ingest.digest import parse_digest
 from searchengine.search.searcher import Kind, Mode
 
 from .conftest import SEEDS, seed_text

@@ -19,14 +19,9 @@ from searchengine import Engine
 from searchengine.core.documents import passages_of
 from searchengine.encoders.encoder import HashingEncoder
 from searchengine.errors import ParseError
-from searchengine.ingest.parse import (
-    ParseResult,
-    decode,
-    input_files,
-    parse_digest,
-    parse_jsonl,
-    parse_text,
-)
+from searchengine.ingest.digest import parse_digest
+from searchengine.ingest.parse import decode, input_files, parse_jsonl, parse_text
+from searchengine.ingest.result import ParseResult
 from searchengine.ingest.validate import check_cluster
 
 from .conftest import SEEDS

@@ -17,7 +17,7 @@ import pytest
 
 from searchengine import Engine
 from searchengine.backends.embedded.memory_keeper import MemoryKeeper
-from searchengine.backends.embedded.store import fts_query
+from searchengine.backends.embedded.words import fts_query
 from searchengine.backends.memory import WORD_TOKENIZER, tokenizer
 from searchengine.core.contract import Filters, Kind, Mode, SearchRequest
 from searchengine.core.text import query_terms

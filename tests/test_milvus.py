@@ -167,8 +167,8 @@ class _peek:
     """A bare store on an index's collections (no checks), to look at what is there."""
 
     def __init__(self, uri: str) -> None:
+        from searchengine.backends.milvus.connection import MilvusParams
         from searchengine.backends.milvus.folder import MilvusLocation, connect
-        from searchengine.backends.milvus.store import MilvusParams
 
         self.store = connect(MilvusLocation.parse(uri), MilvusParams())
 

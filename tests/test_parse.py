@@ -11,14 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchengine.core.documents import Field, chunk_text, fold, passages_of
-from searchengine.ingest.parse import (
-    ParseError,
-    parse_digest,
-    parse_jsonl,
-    parse_text,
-    read_file,
-    split_publisher,
-)
+from searchengine.errors import ParseError
+from searchengine.ingest.digest import parse_digest, split_publisher
+from searchengine.ingest.parse import parse_jsonl, parse_text, read_file
 
 from .conftest import SEEDS, seed_text
 

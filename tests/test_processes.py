@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -406,3 +407,50 @@ def test_two_servers_on_one_index_see_each_others_writes(index: Path) -> None:
     finally:
         first.stop()
         second.stop()
+
+
+def _index_descriptors(pid: int, index: Path) -> int:
+    """How many of a process's open files are the index's database files."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed between listing and reading
+            continue
+        if target.startswith(str(index)) and ".sqlite" in target:
+            count += 1
+    return count
+
+
+def test_a_server_keeps_its_database_connections_flat_over_many_threads(
+    server: Server, index: Path
+) -> None:
+    """A server's requests run on anyio's worker threads, which come and go (idle ones
+    retire after 10 s); each thread it ever saw used to keep its SQLite connection
+    (200 short-lived threads -> 201 connections). 1,000 requests from 25 client threads,
+    in two bursts with the worker threads retired in between, leave the count flat."""
+    queries = ["harbour plan", "prisoners released", "Ukraine peace", "bitcoin", "election"]
+    paths = ["/search", "/stats", "/health"]
+
+    def burst(n: int) -> None:
+        def one(i: int) -> int:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                path = paths[i % len(paths)]
+                params = {"q": queries[i % len(queries)], "k": 5} if path == "/search" else {}
+                return http.get(path, params=params).status_code
+
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            codes = list(pool.map(one, range(n)))
+        assert codes.count(200) == n, sorted(set(codes))
+
+    pid = server.proc.pid
+    burst(100)
+    warm = _index_descriptors(pid, index)
+    burst(400)
+    first = _index_descriptors(pid, index)
+    time.sleep(11)  # anyio retires worker threads idle for 10 s; new ones start next
+    burst(500)
+    second = _index_descriptors(pid, index)
+    # Each live worker thread may hold one connection (the database and its log):
+    # bounded by the pool, never by how many threads the server has ever seen.
+    assert second <= first + 6, (warm, first, second)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import searchengine.backends.embedded.folder as folder
+import searchengine.backends.embedded.files as index_files
 from searchengine import Engine
 from searchengine.api.app import ApiSettings, create_app
-from searchengine.backends.embedded.folder import DATABASE, MANIFEST, TRASH_PREFIX
+from searchengine.backends.embedded.files import DATABASE, MANIFEST, TRASH_PREFIX
 from searchengine.cli.main import main
 
 from .conftest import SEEDS
@@ -73,7 +73,7 @@ def test_rebuild_interrupted_at_each_step_recovers_on_rerun(
     for step in range(files + 1):
         index = copy_of(built, tmp_path / f"step{step}")
         with monkeypatch.context() as m:
-            m.setattr(folder.shutil, "rmtree", killed_after(step))
+            m.setattr(index_files.shutil, "rmtree", killed_after(step))
             with pytest.raises(Killed):
                 index_cli(index, "--rebuild", paths=(ONE,))
         # The re-run, as a user would type it again:

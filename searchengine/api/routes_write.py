@@ -18,7 +18,8 @@ from searchengine.core.contract import (
     Sentiment,
 )
 from searchengine.errors import BadRequest, UnsupportedMediaType
-from searchengine.ingest.parse import ParseResult, decode, parse_json, parse_jsonl, parse_text
+from searchengine.ingest.parse import decode, parse_json, parse_jsonl, parse_text
+from searchengine.ingest.result import ParseResult
 
 router = APIRouter()
 

@@ -91,6 +91,6 @@ def remove_index(where: Location) -> None:
     if is_milvus(where):
         remove_milvus_index(str(where))
         return
-    from searchengine.backends.embedded.folder import remove_index as remove_folder
+    from searchengine.backends.embedded.files import remove_index as remove_folder
 
     remove_folder(where)

@@ -23,8 +23,6 @@ may have one folder open at once:
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from searchengine.backends.embedded.files import (
+    DATABASE,
+    LOCK,
+    MANIFEST,
+    remove_temp,
+    sweep_deleted,
+)
 from searchengine.backends.embedded.memory_keeper import MemoryKeeper
 from searchengine.backends.embedded.store import Store, StoreError, VectorChanges
 from searchengine.backends.embedded.vectors import FaissVectorStore
@@ -45,10 +50,6 @@ from searchengine.encoders.encoder import EncoderId, canonical_name
 from searchengine.errors import IndexCorrupt, IndexNotFound, ModelMismatch
 
 log = logging.getLogger("searchengine")
-
-MANIFEST = "manifest.json"
-DATABASE = "meta.sqlite"
-LOCK = ".write.lock"
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class IndexFolder:
         sweep_deleted(path)
         path.mkdir(parents=True, exist_ok=True)
         with file_lock(path / LOCK):
-            _remove_temp(path)
+            remove_temp(path)
             if (path / MANIFEST).exists():
                 return cls.open(path)
             store = _open_store(path)
@@ -198,7 +199,7 @@ class IndexFolder:
         """Exclusive against every other writer, in this process and in any other.
         Temp files are written only under this lock: any found now is a dead writer's."""
         with self._thread_lock, file_lock(self.path / LOCK):
-            _remove_temp(self.path)
+            remove_temp(self.path)
             yield
 
     def index_type_setting(self) -> tuple[str, str]:
@@ -459,57 +460,8 @@ class IndexFolder:
             }
 
 
-def _remove_temp(path: Path) -> None:
-    """Temp files of writers that died: call with the write lock held (temp files
-    are written only under it, so none found then belongs to a live writer)."""
-    for entry in path.glob(".*.tmp"):
-        entry.unlink(missing_ok=True)
-
-
 def _open_store(path: Path) -> Store:
     try:
         return Store(path / DATABASE)
     except StoreError as err:
         raise IndexCorrupt(str(err)) from None
-
-
-def remove_index(path: str | Path) -> None:
-    """Delete an index folder (for `--rebuild`), recoverably: the folder is first
-    renamed aside in one atomic step (so it is whole or gone, never a folder
-    without its manifest), then deleted; what an interrupted earlier deletion left
-    is swept. A folder holding anything but index files is refused."""
-    path = Path(path)
-    sweep_deleted(path)
-    if not path.exists():
-        return
-    strangers = sorted(e.name for e in path.iterdir() if not _is_index_file(e.name))
-    if strangers:
-        raise IndexCorrupt(
-            f"{path} holds files that are not part of an index ({', '.join(strangers[:3])}); "
-            "not deleting it"
-        )
-    trash = path.with_name(f"{TRASH_PREFIX}{path.name}.{os.getpid()}")
-    os.replace(path, trash)
-    shutil.rmtree(trash)
-
-
-# `.<name>.deleting.<pid>`: an index folder on its way out (see `remove_index`).
-TRASH_PREFIX = ".deleting."
-
-
-def sweep_deleted(path: Path) -> None:
-    """Finish deletions of `path` that a killed `--rebuild` left half done."""
-    if path.parent.is_dir():
-        for old in path.parent.glob(f"{TRASH_PREFIX}{path.name}.*"):
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _is_index_file(name: str) -> bool:
-    """A file an index folder holds: its manifest, database (and SQLite's side
-    files), lock, vector checkpoints, temp files of its writers."""
-    return (
-        name in (MANIFEST, LOCK)
-        or name.startswith(DATABASE)
-        or (name.startswith("vectors") and name.endswith(".faiss"))
-        or (name.startswith(".") and name.endswith(".tmp"))
-    )

@@ -26,7 +26,8 @@ import numpy as np
 from searchengine.backends.index_types import AUTO_APPROX
 from searchengine.backends.locks import reading_generation
 from searchengine.backends.manifest import Manifest, now
-from searchengine.backends.milvus.store import MilvusParams, MilvusStore, milvus_index
+from searchengine.backends.milvus.connection import MilvusParams, milvus_index
+from searchengine.backends.milvus.store import MilvusStore
 from searchengine.backends.storage import PassageSelection
 from searchengine.encoders.encoder import EncoderId, canonical_name
 from searchengine.environment import environment

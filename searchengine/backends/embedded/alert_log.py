@@ -1,0 +1,58 @@
+"""Saved searches and their alerts in the embedded index's database. Writing them
+bumps no generation: they change no answer of a search."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from searchengine.backends.embedded.database import Database
+
+
+class AlertLog(Database):
+    """The saved searches and alerts tables."""
+
+    def saved_searches(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT record FROM saved_searches ORDER BY created_at, id")
+        return [json.loads(r[0]) for r in rows]
+
+    def put_saved_search(self, search_id: str, record: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO saved_searches(id, record, created_at) VALUES (?, ?, ?)",
+                (search_id, json.dumps(record), record.get("created_at", "")),
+            )
+
+    def delete_saved_search(self, search_id: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM saved_searches WHERE id = ?", (search_id,)).rowcount > 0
+
+    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """Record alerts; returns their ids ("a" + sequence number)."""
+        ids: list[str] = []
+        with self.transaction() as db:
+            for row in rows:
+                cur = db.execute(
+                    "INSERT INTO alerts(matched_at, search_id, cluster_id, record)"
+                    " VALUES (?, ?, ?, ?)",
+                    (row["matched_at"], row["search_id"], row["cluster_id"], json.dumps(row)),
+                )
+                ids.append(f"a{cur.lastrowid}")
+        return ids
+
+    def set_alert_delivery(self, alert_id: str, status: str) -> None:
+        seq = int(alert_id.lstrip("a"))
+        with self.transaction() as db:
+            row = db.execute("SELECT record FROM alerts WHERE seq = ?", (seq,)).fetchone()
+            if row:
+                record = {**json.loads(row[0]), "delivery": status}
+                db.execute("UPDATE alerts SET record = ? WHERE seq = ?", (json.dumps(record), seq))
+
+    def alerts_since(self, since: str | None, limit: int) -> list[dict[str, Any]]:
+        """Alerts matched after `since` (an ISO time, as `matched_at`), oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, record FROM alerts WHERE matched_at > ? ORDER BY matched_at, seq LIMIT ?",
+            (since or "", limit),
+        )
+        return [{"id": f"a{seq}", **json.loads(record)} for seq, record in rows]

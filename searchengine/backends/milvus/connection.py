@@ -1,0 +1,441 @@
+"""The Milvus backend's connection and collections: one client call with one clear
+error, the three collections (see store.py for what they hold), the meta rows (what
+the index is, its generation, the saved searches and alerts), and the write order
+that keeps a reader from seeing half a cluster."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from searchengine.core.documents import Cluster, fold
+from searchengine.core.filters import (
+    literal,
+    stored_hosts,
+)
+from searchengine.core.fuzzy import Vocabulary
+from searchengine.core.tokens import tokenizer
+from searchengine.errors import BackendUnavailable, BadRequest, IndexCorrupt
+
+# Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
+# Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
+MAX_VARCHAR = 65_535
+
+
+MAX_LIMIT = 16_384
+
+
+MAX_ARRAY = 4_096  # entity keys and hosts a row can hold (Milvus' array capacity cap)
+
+
+ID_LENGTH = 512
+
+
+META_DIMENSION = 2  # Milvus wants a vector field in every collection; meta's is a dummy
+
+
+@dataclass(frozen=True)
+class MilvusParams:
+    """How the backend talks to Milvus.
+
+    `batch`: rows per insert call; gRPC messages stay well under Milvus' 64 MB
+    default at 384-dimensional vectors. `hnsw_m`/`hnsw_ef`: the same graph as the
+    embedded `HNSW32,Flat` (vectors.py), efSearch at least 64 and twice the
+    results asked for, as `HNSW_EF_PER_RESULT` there. `nlist`: IVF cells, for
+    an explicit `--index-type IVF...` only (the embedded default never picks IVF).
+    """
+
+    batch: int = 512
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 200
+    hnsw_ef_floor: int = 64
+    hnsw_ef_per_result: float = 2.0
+    nlist: int = 1024
+    nprobe: int = 16
+    timeout: float = 10.0
+
+
+def milvus_index(index_type: str, params: MilvusParams) -> tuple[str, dict[str, Any]]:
+    """The Milvus index for an embedded FAISS factory string (`Flat`, `HNSW32,Flat`,
+    `IVF1024,Flat`, ...): FLAT, HNSW or IVF_FLAT with the same shape."""
+    kind = index_type.upper()
+    if kind.startswith("HNSW"):
+        m = "".join(ch for ch in kind.split(",")[0][4:] if ch.isdigit())
+        return "HNSW", {"M": int(m or params.hnsw_m), "efConstruction": params.hnsw_ef_construction}
+    if kind.startswith("IVF"):
+        n = "".join(ch for ch in kind.split(",")[0][3:] if ch.isdigit())
+        return "IVF_FLAT", {"nlist": int(n or params.nlist)}
+    if kind.startswith("FLAT"):
+        return "FLAT", {}
+    raise BadRequest(f"index type {index_type!r} has no Milvus equivalent (Flat, HNSW…, IVF…)")
+
+
+def passage_id(cluster_id: str, content: str, position: int) -> int:
+    """A passage's id: stable for one cluster content, 63 bits (Milvus INT64 keys)."""
+    digest = hashlib.blake2b(f"{cluster_id}\0{content}\0{position}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") & ((1 << 63) - 1)
+
+
+def secrets_hex() -> str:
+    import secrets
+
+    return secrets.token_hex(4)
+
+
+def pack(data: Any) -> str:
+    """JSON, compressed, as text a VARCHAR holds (records are ~4x smaller)."""
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def unpack(text: str) -> Any:
+    return json.loads(zlib.decompress(base64.b64decode(text)))
+
+
+def words_of(texts: Sequence[str]) -> list[str]:
+    """Each text as the embedded word index's tokens (porter stems, folded), space-joined:
+    what Milvus' standard analyzer (`\\w+`, lower case) splits back into the same tokens."""
+    rows = tokenizer().counts(list(enumerate(texts, 1)))
+    out: list[list[str]] = [[] for _ in texts]
+    for token, row, count in rows:
+        out[row - 1].extend([token] * count)
+    return [" ".join(w) for w in out]
+
+
+def host_keys(cluster: Cluster) -> list[str]:
+    return stored_hosts(cluster.sources)[:MAX_ARRAY]
+
+
+def entity_keys(cluster: Cluster) -> list[str]:
+    return sorted({fold(n) for a in cluster.articles for n in a.entities if fold(n)})[:MAX_ARRAY]
+
+
+@dataclass
+class _PendingWrite:
+    """What one `write()` will send: deletions first, then passages, then cluster rows."""
+
+    generation: int
+    delete: list[str] = field(default_factory=list)
+    passages: list[dict[str, Any]] = field(default_factory=list)
+    clusters: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class MilvusConnection:
+    """A client over one index's collections; `MilvusStore` adds what the engine asks."""
+
+    def __init__(
+        self, client: Any, prefix: str, uri: str, params: MilvusParams | None = None
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.uri = uri
+        self.params = params or MilvusParams()
+        self.passages_name = f"{prefix}_passages"
+        self.clusters_name = f"{prefix}_clusters"
+        self.meta_name = f"{prefix}_meta"
+        self._local = threading.local()
+        self._vocabulary: tuple[int, tuple[Counter[str], Vocabulary, int]] | None = None
+        self._dimension = 0
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One client call; a failure of the server or the connection is one clear error."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except MilvusException as err:
+            raise BackendUnavailable(
+                f"Milvus at {self.uri} failed on {method}: {getattr(err, 'message', err)}"
+            ) from None
+        except Exception as err:  # grpc errors and timeouts surface as many types
+            if type(err).__module__.startswith(("grpc", "pymilvus")):
+                raise BackendUnavailable(
+                    f"Milvus at {self.uri} failed on {method}: {err}"
+                ) from None
+            raise
+
+    def _query(self, collection: str, expr: str, fields: list[str], **kw: Any) -> list[dict]:
+        return list(
+            self.call(
+                "query",
+                collection,
+                filter=expr,
+                output_fields=fields,
+                consistency_level="Strong",
+                **kw,
+            )
+        )
+
+    def _scan(self, collection: str, fields: list[str], expr: str = "") -> Iterator[dict]:
+        """Every row of a collection (a paged iterator: no row limit)."""
+        it = self.call(
+            "query_iterator",
+            collection,
+            batch_size=2000,
+            filter=expr,
+            output_fields=fields,
+            consistency_level="Strong",
+        )
+        try:
+            while True:
+                batch = it.next()
+                if not batch:
+                    return
+                yield from batch
+        finally:
+            it.close()
+
+    def _in(self, name: str, values: Iterable[Any]) -> Iterator[str]:
+        """`name in [...]` expressions over chunks of values."""
+        items = list(dict.fromkeys(values))
+        for i in range(0, len(items), 500):
+            chunk = items[i : i + 500]
+            rendered = ",".join(literal(v) if isinstance(v, str) else str(int(v)) for v in chunk)
+            yield f"{name} in [{rendered}]"
+
+    def exists(self) -> dict[str, bool]:
+        names = set(self.call("list_collections"))
+        return {n: n in names for n in (self.passages_name, self.clusters_name, self.meta_name)}
+
+    def create(self, dimension: int, index_type: str, meta: dict[str, str]) -> None:
+        """The three collections; meta (what says the index is whole) is written last."""
+        from pymilvus import DataType, Function, FunctionType
+
+        kind, build = milvus_index(index_type, self.params)
+        client = self.client
+
+        def filter_fields(schema: Any) -> None:
+            schema.add_field("date", DataType.VARCHAR, max_length=32)
+            schema.add_field("sentiment", DataType.VARCHAR, max_length=32)
+            for name in ("sources", "entity_keys"):
+                schema.add_field(
+                    name,
+                    DataType.ARRAY,
+                    element_type=DataType.VARCHAR,
+                    max_capacity=MAX_ARRAY,
+                    max_length=ID_LENGTH,
+                )
+
+        passages = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        passages.add_field("id", DataType.INT64, is_primary=True)
+        passages.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        passages.add_field("words", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
+        passages.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        passages.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        passages.add_field("cluster_id", DataType.VARCHAR, max_length=ID_LENGTH)
+        passages.add_field("article_id", DataType.VARCHAR, max_length=ID_LENGTH)
+        passages.add_field("field", DataType.VARCHAR, max_length=32)
+        passages.add_field("position", DataType.INT64)
+        passages.add_field("text_hash", DataType.VARCHAR, max_length=64)
+        passages.add_field("is_article", DataType.BOOL)
+        passages.add_field("lead", DataType.BOOL)  # an article's first window: counts articles
+        passages.add_field("article_sentiment", DataType.VARCHAR, max_length=32)
+        filter_fields(passages)
+        passages.add_function(
+            Function(
+                name="words_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["words"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = client.prepare_index_params()
+        index.add_index(field_name="vector", index_type=kind, metric_type="IP", params=build)
+        index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+
+        clusters = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        clusters.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_LENGTH)
+        clusters.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        clusters.add_field("title", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        clusters.add_field("content_hash", DataType.VARCHAR, max_length=64)
+        clusters.add_field("n_sources", DataType.INT64)
+        clusters.add_field("n_articles", DataType.INT64)
+        clusters.add_field(
+            "article_sentiments",
+            DataType.ARRAY,
+            element_type=DataType.VARCHAR,
+            max_capacity=MAX_ARRAY,
+            max_length=32,
+        )
+        clusters.add_field("record", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        clusters.add_field("terms", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        filter_fields(clusters)
+        cluster_index = client.prepare_index_params()
+        cluster_index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+
+        meta_schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        meta_schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+        meta_schema.add_field("value", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        meta_schema.add_field("vector", DataType.FLOAT_VECTOR, dim=META_DIMENSION)
+        meta_index = client.prepare_index_params()
+        meta_index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+
+        for name, schema, params in (
+            (self.passages_name, passages, index),
+            (self.clusters_name, clusters, cluster_index),
+            (self.meta_name, meta_schema, meta_index),
+        ):
+            self.call("create_collection", name, schema=schema, consistency_level="Strong")
+            # Not waited on by polling (pymilvus sleeps 0.5 s per index before it looks):
+            # loading the collection waits for its indexes.
+            self.call("create_index", name, params, sync=False)
+            self.call("load_collection", name)
+        self._put_meta({**meta, "generation": "1"})
+
+    def drop(self) -> None:
+        names = set(self.call("list_collections"))
+        for name in (self.meta_name, self.clusters_name, self.passages_name):  # meta first
+            if name in names:
+                self.call("drop_collection", name)
+
+    def drop_if_empty(self) -> None:
+        """Drop what a creation cut short left (collections with no rows); collections
+        that hold rows are someone's data: refused, with the names."""
+        names = [n for n, ok in self.exists().items() if ok]
+        full = [n for n in names if int(self.call("get_collection_stats", n)["row_count"])]
+        if full:
+            raise IndexCorrupt(
+                f"{self.uri}: collections {', '.join(full)} exist but are not a whole "
+                "searchengine index; choose another prefix, or drop them"
+            )
+        self.drop()
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing a dead channel is not an error
+            pass
+
+    def _put_meta(self, values: dict[str, str]) -> None:
+        rows = [
+            {"key": k, "value": v, "vector": [1.0] + [0.0] * (META_DIMENSION - 1)}
+            for k, v in values.items()
+        ]
+        self.call("upsert", self.meta_name, rows)
+
+    def all_meta(self) -> dict[str, str]:
+        """The index's own settings (model, dimension, generation, ...): every meta row
+        but the saved searches and alerts that share the collection. It read the first
+        1,000 rows of all of them: past ~1,000 alerts, on a server that returns rows in
+        key order, the settings fell off the end and the index would not open."""
+        expr = 'not (key like "alert:%") and not (key like "search:%")'
+        return {r["key"]: r["value"] for r in self._scan(self.meta_name, ["key", "value"], expr)}
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        pending: _PendingWrite | None = getattr(self._local, "write", None)
+        if pending is not None and key in pending.meta:
+            return pending.meta[key]
+        rows = self._query(self.meta_name, f"key == {literal(key)}", ["value"])
+        return rows[0]["value"] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        pending: _PendingWrite | None = getattr(self._local, "write", None)
+        if pending is None:
+            self._put_meta({key: value})
+        else:
+            pending.meta[key] = value
+
+    def state(self) -> tuple[int, str | None]:
+        """(generation, index type) in one query: what every read checks first."""
+        rows = {
+            r["key"]: r["value"]
+            for r in self._query(
+                self.meta_name, 'key in ["generation", "index_type"]', ["key", "value"]
+            )
+        }
+        return int(rows.get("generation") or 0), rows.get("index_type")
+
+    @property
+    def generation(self) -> int:
+        """This thread's read's generation (`reading_at`), else asked of Milvus."""
+        reading = getattr(self._local, "reading", None)
+        return reading if reading is not None else self.state()[0]
+
+    def reading_at(self, generation: int | None) -> None:
+        """The generation the folder's `reading()` just read for this thread (None when
+        it ends): what the vocabulary checks against, instead of a round trip each time
+        (a search asked three times, two of them for the same answer)."""
+        self._local.reading = generation
+
+    @contextmanager
+    def write(self) -> Iterator[int]:
+        """Collect one write, then send it in the safe order (module docstring). The new
+        generation is a microsecond clock, past the current one: writers in several
+        processes need no shared counter to tell readers that something changed."""
+        gen = max(self.state()[0] + 1, time.time_ns() // 1000)
+        pending = _PendingWrite(gen)
+        self._local.write = pending
+        try:
+            yield gen
+        finally:
+            self._local.write = None
+        for expr in self._in("id", pending.delete):
+            self.call("delete", self.clusters_name, filter=expr)
+        for expr in self._in("cluster_id", pending.delete):
+            self.call("delete", self.passages_name, filter=expr)
+        step = self.params.batch
+        for rows, name in (
+            (pending.passages, self.passages_name),
+            (pending.clusters, self.clusters_name),
+        ):
+            for i in range(0, len(rows), step):
+                self.call("upsert", name, rows[i : i + step])
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._put_meta({**pending.meta, "generation": str(gen), "updated_at": stamp})
+
+    def _pending(self) -> _PendingWrite:
+        pending: _PendingWrite | None = getattr(self._local, "write", None)
+        if pending is None:
+            raise RuntimeError("write outside write()")
+        return pending
+
+    def _count(self, collection: str, expr: str = "") -> int:
+        rows = self._query(collection, expr, ["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def saved_searches(self) -> list[dict[str, Any]]:
+        rows = self._query(self.meta_name, 'key like "search:%"', ["value"], limit=MAX_LIMIT)
+        found = [json.loads(r["value"]) for r in rows]
+        return sorted(found, key=lambda r: (r.get("created_at", ""), r["id"]))
+
+    def put_saved_search(self, search_id: str, record: dict[str, Any]) -> None:
+        self._put_meta({f"search:{search_id}": json.dumps(record)})
+
+    def delete_saved_search(self, search_id: str) -> bool:
+        key = literal(f"search:{search_id}")
+        if not self._query(self.meta_name, f"key == {key}", ["key"]):
+            return False
+        self.call("delete", self.meta_name, filter=f"key == {key}")
+        return True
+
+    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """Record alerts; their ids are their keys (time first: they sort by it)."""
+        keyed = {f"alert:{r['matched_at']}:{secrets_hex()}": r for r in rows}
+        for i in range(0, len(keyed), self.params.batch):
+            part = dict(list(keyed.items())[i : i + self.params.batch])
+            self._put_meta({k: json.dumps(v) for k, v in part.items()})
+        return list(keyed)
+
+    def set_alert_delivery(self, alert_id: str, status: str) -> None:
+        rows = self._query(self.meta_name, f"key == {literal(alert_id)}", ["value"])
+        if rows:
+            self._put_meta(
+                {alert_id: json.dumps({**json.loads(rows[0]["value"]), "delivery": status})}
+            )
+
+    def alerts_since(self, since: str | None, limit: int) -> list[dict[str, Any]]:
+        expr = f'key like "alert:%" and key > {literal("alert:" + (since or ""))}'
+        rows = self._query(self.meta_name, expr, ["key", "value"], limit=MAX_LIMIT)
+        found = [{"id": r["key"], **json.loads(r["value"])} for r in rows]
+        found = [a for a in found if a["matched_at"] > (since or "")]
+        return sorted(found, key=lambda a: (a["matched_at"], a["id"]))[:limit]
