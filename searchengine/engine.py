@@ -1,8 +1,9 @@
 """The front door: `Engine.open(path)` -> answer / search / related / recommend / add.
 
-No rules of its own: searches are `queries.py`'s, story questions `story_desk.py`'s,
-writes the indexer's (`indexer.py`), saved searches and alerts `saved.py`'s, copies
-`copying.py`'s, and the notes an answer carries `notes.py`'s.
+No rules of its own: searches are `search/queries.py`'s, story questions
+`stories/desk.py`'s, story and entity pages `news/views.py`'s, writes the indexer's
+(`ingest/indexer.py`), saved searches and alerts `news/saved.py`'s, copies
+`ingest/copying.py`'s, and the notes an answer carries `search/notes.py`'s.
 """
 
 from __future__ import annotations
@@ -14,13 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from searchengine.backends.index import (
-    IndexBackend,
-    create_index,
-    location,
-    open_existing,
-    open_index,
-)
+from searchengine.backends.index import IndexBackend, open_or_create
 from searchengine.backends.storage import RecordStore
 from searchengine.core.contract import (
     RecommendRequest,
@@ -34,14 +29,7 @@ from searchengine.core.contract import (
 )
 from searchengine.core.documents import Article, Cluster
 from searchengine.core.hits import Hit
-from searchengine.encoders.encoder import (
-    DEFAULT_MODEL,
-    Encoder,
-    EncoderId,
-    LazyModel,
-    identity,
-    load_encoder,
-)
+from searchengine.encoders.encoder import Encoder, EncoderId, LazyModel
 from searchengine.ingest.copying import copy_clusters, target_index
 from searchengine.ingest.indexer import AddReport, Indexer, IndexRun, Known, read_paths
 from searchengine.limits import DEFAULT_LIMITS, InputLimits
@@ -99,14 +87,9 @@ class Engine:
         """Open the index at `path` (creating it when `create`). `model` (or an `encoder`)
         must match the model the index was built with; None means "whatever it was built
         with". The model itself is loaded only when something needs encoding."""
-        where = location(path)
-        wanted = encoder.name if encoder else model
-        folder = open_existing(where, wanted) if create else open_index(where, wanted)
-        if folder is None:
-            encoder = encoder or load_encoder(model or DEFAULT_MODEL, runtime, precision)
-            folder = create_index(
-                where, encoder.name, encoder.dimension, index_type, identity(encoder)
-            )
+        folder, encoder = open_or_create(
+            path, model, encoder, create, index_type, runtime, precision
+        )
         return cls(folder, encoder, params, runtime, precision)
 
     def close(self) -> None:

@@ -14,7 +14,13 @@ from searchengine.backends.manifest import Manifest
 from searchengine.backends.memory import MemoryIndex
 from searchengine.backends.milvus.folder import MilvusFolder, is_milvus, remove_milvus_index
 from searchengine.backends.storage import RecordStore, Vectors
-from searchengine.encoders.encoder import EncoderId
+from searchengine.encoders.encoder import (
+    DEFAULT_MODEL,
+    Encoder,
+    EncoderId,
+    identity,
+    load_encoder,
+)
 
 Location = Path | str
 
@@ -94,3 +100,24 @@ def remove_index(where: Location) -> None:
     from searchengine.backends.embedded.files import remove_index as remove_folder
 
     remove_folder(where)
+
+
+def open_or_create(
+    path: str | Path,
+    model: str | None,
+    encoder: Encoder | None,
+    create: bool,
+    index_type: str,
+    runtime: str | None,
+    precision: str | None,
+) -> tuple[IndexBackend, Encoder | None]:
+    """The index at `path`, created when `create` and missing, and the encoder that
+    created it (loaded only then). `model` (or `encoder`) must match the model the
+    index was built with; None means "whatever it was built with"."""
+    where = location(path)
+    wanted = encoder.name if encoder else model
+    folder = open_existing(where, wanted) if create else open_index(where, wanted)
+    if folder is None:
+        encoder = encoder or load_encoder(model or DEFAULT_MODEL, runtime, precision)
+        folder = create_index(where, encoder.name, encoder.dimension, index_type, identity(encoder))
+    return folder, encoder
