@@ -40,7 +40,7 @@ import numpy as np
 from searchengine.core.contract import SearchRequest
 from searchengine.engine import Engine
 from searchengine.evaluate import read_beir, read_qrels, read_queries
-from searchengine.search.relevance import RelevanceParams, model_inputs, names_factor
+from searchengine.query.relevance import RelevanceParams, model_inputs, names_factor
 
 MODES = ("hybrid", "dense", "lexical")
 FOLDS = 6

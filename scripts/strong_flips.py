@@ -18,7 +18,7 @@ import sys
 
 from searchengine.engine import Engine
 from searchengine.evaluate import read_queries
-from searchengine.search.relevance import RelevanceParams
+from searchengine.query.relevance import RelevanceParams
 
 
 def main() -> None:

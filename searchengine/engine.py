@@ -1,9 +1,9 @@
 """The front door: `Engine.open(path)` -> answer / search / related / recommend / add.
 
-No rules of its own: searches are `search/queries.py`'s, story questions
+No rules of its own: searches are `query/queries.py`'s, story questions
 `stories/desk.py`'s, story and entity pages `news/views.py`'s, writes the indexer's
 (`ingest/indexer.py`), saved searches and alerts `news/saved.py`'s, copies
-`ingest/copying.py`'s, and the notes an answer carries `search/notes.py`'s.
+`ingest/copying.py`'s, and the notes an answer carries `query/notes.py`'s.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from searchengine.ingest.indexer import AddReport, Indexer, IndexRun, Known, rea
 from searchengine.limits import DEFAULT_LIMITS, InputLimits
 from searchengine.news.saved import SavedSearches
 from searchengine.news.views import NewsViews
-from searchengine.search.notes import recommend_notes, search_notes, thread_notes
-from searchengine.search.queries import Queries
-from searchengine.search.searcher import RankingParams
+from searchengine.query.notes import recommend_notes, search_notes, thread_notes
+from searchengine.query.queries import Queries
+from searchengine.query.search import RankingParams
 from searchengine.stories.desk import StoryDesk
 from searchengine.stories.related import RelatedStory
 

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine, Filters, UnknownId
-from searchengine.api.app import ApiSettings, create_app
 from searchengine.errors import BadRequest
+from searchengine.http.app import ApiSettings, create_app
 
 from .conftest import SEEDS
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine
-from searchengine.api.app import ApiSettings, create_app
+from searchengine.http.app import ApiSettings, create_app
 
 from .conftest import SEEDS, seed_text
 
@@ -394,7 +394,7 @@ def test_a_bug_is_a_500_with_an_id_the_log_has(
         raise ValueError("a bug in the engine")
 
     monkeypatch.setattr(seeded, "search", broken)
-    with caplog.at_level("ERROR", logger="searchengine.api.app"):
+    with caplog.at_level("ERROR", logger="searchengine.http.app"):
         r = client.get("/search", params={"q": "prisoners"})
     assert r.status_code == 500 and r.json()["error"] == "internal_error", r.text
     error_id = r.headers["X-Error-Id"]

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine
-from searchengine.api.app import ApiSettings, create_app
+from searchengine.http.app import ApiSettings, create_app
 
 from .conftest import SEEDS
 from .test_processes import KEY, Server, cli

@@ -17,7 +17,7 @@ from searchengine.backends.embedded.files import MANIFEST
 from searchengine.backends.embedded.vectors import FaissVectorStore
 from searchengine.encoders.encoder import HashingEncoder
 from searchengine.ingest.digest import parse_digest
-from searchengine.search.searcher import Kind, Mode
+from searchengine.query.search import Kind, Mode
 
 from .conftest import SEEDS, seed_text
 

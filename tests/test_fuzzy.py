@@ -8,7 +8,7 @@ import pytest
 from searchengine import Engine
 from searchengine.core.contract import Mode, SearchRequest
 from searchengine.core.fuzzy import FuzzyParams, Vocabulary, expansions
-from searchengine.search.searcher import QueryWords, dense_text
+from searchengine.query.search import QueryWords, dense_text
 
 AFGHAN = {"2025-11-04-c2", "2025-11-06-c7", "2025-11-09-c4"}  # the quake family
 

@@ -20,10 +20,10 @@ LAYERS = [
     "backends.index",
     "ingest",
     "stories",
-    "search",
+    "query",
     "news",
     "front",
-    "api",
+    "http",
     "cli",
 ]
 BASE = {"_version", "errors", "limits", "environment"}

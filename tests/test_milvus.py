@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine, IndexNotFound, ModelMismatch
-from searchengine.api.app import ApiSettings, create_app
 from searchengine.backends.index import remove_index
 from searchengine.backends.milvus.folder import MilvusFolder
 from searchengine.backends.milvus.store import MilvusStore
 from searchengine.encoders.encoder import HashingEncoder
 from searchengine.errors import BackendUnavailable, IndexCorrupt
+from searchengine.http.app import ApiSettings, create_app
 
 from .conftest import SEEDS, drop_milvus_prefix, free_port
 from .test_processes import AUTH, MODES, Server, cli, digest

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine
-from searchengine.api.app import ApiSettings, create_app
 from searchengine.core.contract import SearchRequest
 from searchengine.errors import BadRequest
+from searchengine.http.app import ApiSettings, create_app
 from searchengine.stories.related import freshness
 
 from .test_related import clone

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine, UnknownId
-from searchengine.api.app import ApiSettings, create_app
 from searchengine.errors import BadRequest
+from searchengine.http.app import ApiSettings, create_app
 
 EXE = Path(sys.executable).parent / "searchengine"
 

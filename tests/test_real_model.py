@@ -10,7 +10,7 @@ import pytest
 
 from searchengine import Engine, Filters, ModelMismatch
 from searchengine.encoders.encoder import DEFAULT_MODEL
-from searchengine.search.relevance import RelevanceParams
+from searchengine.query.relevance import RelevanceParams
 
 from .conftest import DATA, SEEDS
 

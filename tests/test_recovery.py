@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 import searchengine.backends.embedded.files as index_files
 from searchengine import Engine
-from searchengine.api.app import ApiSettings, create_app
 from searchengine.backends.embedded.files import DATABASE, MANIFEST, TRASH_PREFIX
 from searchengine.cli.main import main
+from searchengine.http.app import ApiSettings, create_app
 
 from .conftest import SEEDS
 

@@ -237,3 +237,15 @@ def test_every_backend_implements_the_whole_contract() -> None:
     assert len(wanted) >= 40
     for impl in (Store, MilvusStore):
         assert not [n for n in wanted if not callable(getattr(impl, n, None))], impl
+
+
+def test_stats_have_one_shape_on_both_backends(twins: tuple[Engine, Engine]) -> None:
+    """`/stats` had a different shape per backend (Milvus: no size, a `collections`
+    list; embedded: a checkpoint): a client had to know which it talked to."""
+    embedded, milvus = (engine.stats() for engine in twins)
+    assert list(embedded) == list(milvus)
+    assert (embedded["backend"], milvus["backend"]) == ("embedded", "milvus")
+    counted = ("clusters", "articles", "passages", "vectors", "model", "dimension")
+    assert {k: embedded[k] for k in counted} == {k: milvus[k] for k in counted}
+    assert embedded["size_bytes"] > 0 and milvus["size_bytes"] is None
+    assert "meta.sqlite" in embedded["parts"] and len(milvus["parts"]) == 3

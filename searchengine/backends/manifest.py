@@ -8,6 +8,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from searchengine._version import __version__ as ENGINE_VERSION
 from searchengine.errors import IndexCorrupt
@@ -73,3 +74,39 @@ class Manifest:
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe(
+    manifest: Manifest,
+    counts: dict[str, int],
+    *,
+    backend: str,
+    vectors: int,
+    generation: int,
+    index_type: str,
+    requested: str,
+    parts: list[str],
+    size_bytes: int | None = None,
+    checkpoint_generation: int | None = None,
+) -> dict[str, Any]:
+    """What `stats` says of an index, in one shape for both backends (`/stats`, the
+    `stats` command). `parts`: its files, or its Milvus collections; `size_bytes` and
+    `checkpoint_generation` are the embedded backend's (None on Milvus: the disk is the
+    server's, and there is no vector checkpoint)."""
+    return {
+        **counts,
+        "vectors": vectors,
+        "generation": generation,
+        "index_type": index_type,
+        "index_type_requested": requested,
+        "backend": backend,
+        "parts": parts,
+        "size_bytes": size_bytes,
+        "checkpoint_generation": checkpoint_generation,
+        "model": manifest.model,
+        "dimension": manifest.dimension,
+        "encoder": manifest.encoder,
+        "created_at": manifest.created_at,
+        "updated_at": manifest.updated_at,
+        "format_version": manifest.format_version,
+    }

@@ -12,7 +12,7 @@ import click
 from searchengine.cli.options import JSON, MODE, K, Place, answer, filters, place, show
 from searchengine.core.contract import DEFAULT_DIVERSITY, Liked, Mode, Sort, Strategy
 from searchengine.errors import EXIT_OK
-from searchengine.search.relevance import RelevanceParams
+from searchengine.query.relevance import RelevanceParams
 
 if TYPE_CHECKING:
     from searchengine.core.contract import Filters

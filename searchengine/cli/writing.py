@@ -21,7 +21,7 @@ from searchengine.cli.options import (
 )
 from searchengine.errors import EXIT_ERROR, EXIT_OK, BadRequest
 from searchengine.limits import DEADLINES, DEFAULT_LIMITS
-from searchengine.search.relevance import RelevanceParams
+from searchengine.query.relevance import RelevanceParams
 
 if TYPE_CHECKING:
     from searchengine.core.contract import Filters
@@ -309,8 +309,8 @@ def serve(
     access_log: bool,
 ) -> int:
     """serve the HTTP API and the search page"""
-    from searchengine.api.app import ApiSettings
-    from searchengine.api.app import serve as run_server
+    from searchengine.http.app import ApiSettings
+    from searchengine.http.app import serve as run_server
 
     settings = ApiSettings.resolve(place.index, max_body_bytes=max_body, model=place.model)
     if workers < 1:

@@ -34,8 +34,8 @@ from searchengine.core.filters import ClusterFacts, matches
 from searchengine.core.hits import Evidence
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.errors import BadRequest
-from searchengine.search.relevance import RelevanceParams, score_hits
-from searchengine.search.searcher import QueryWords, _TermCoverage
+from searchengine.query.relevance import RelevanceParams, score_hits
+from searchengine.query.search import QueryWords, _TermCoverage
 
 _WORDS = re.compile(r"\w+")
 

@@ -22,7 +22,7 @@ from searchengine.news.alerts import (
     now_iso,
     percolate,
 )
-from searchengine.search.searcher import RankingParams, Searcher
+from searchengine.query.search import RankingParams, Searcher
 
 
 class Host(Protocol):

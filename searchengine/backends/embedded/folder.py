@@ -44,7 +44,7 @@ from searchengine.backends.embedded.store import Store, StoreError, VectorChange
 from searchengine.backends.embedded.vectors import FaissVectorStore
 from searchengine.backends.index_types import choose_index_type
 from searchengine.backends.locks import SharedLock, file_lock, reading_generation
-from searchengine.backends.manifest import Manifest, now
+from searchengine.backends.manifest import Manifest, describe, now
 from searchengine.backends.memory import MemoryIndex
 from searchengine.encoders.encoder import EncoderId, canonical_name
 from searchengine.errors import IndexCorrupt, IndexNotFound, ModelMismatch
@@ -442,22 +442,19 @@ class IndexFolder:
         with self.reading() as gen:
             counts = self.store.counts()
             requested, actual = self.index_type_setting()
-            m = self.manifest
-            return {
-                **counts,
-                "vectors": len(self.vectors),
-                "generation": gen,
-                "index_type": actual,
-                "index_type_requested": requested,
-                "size_bytes": sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()),
-                "model": m.model,
-                "dimension": m.dimension,
-                "encoder": m.encoder,
-                "created_at": m.created_at,
-                "updated_at": m.updated_at,
-                "format_version": m.format_version,
-                "checkpoint_generation": m.generation,
-            }
+            files = sorted(f for f in self.path.iterdir() if f.is_file())
+            return describe(
+                self.manifest,
+                counts,
+                backend="embedded",
+                vectors=len(self.vectors),
+                generation=gen,
+                index_type=actual,
+                requested=requested,
+                parts=[f.name for f in files],
+                size_bytes=sum(f.stat().st_size for f in files),
+                checkpoint_generation=self.manifest.generation,
+            )
 
 
 def _open_store(path: Path) -> Store:

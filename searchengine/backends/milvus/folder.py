@@ -25,7 +25,7 @@ import numpy as np
 
 from searchengine.backends.index_types import AUTO_APPROX
 from searchengine.backends.locks import reading_generation
-from searchengine.backends.manifest import Manifest, now
+from searchengine.backends.manifest import Manifest, describe, now
 from searchengine.backends.milvus.connection import MilvusParams, milvus_index
 from searchengine.backends.milvus.store import MilvusStore
 from searchengine.backends.storage import PassageSelection
@@ -298,25 +298,16 @@ class MilvusFolder:
             counts = self.store.counts()
             meta = self.store.all_meta()
             m = _manifest(meta, self.path)
-            return {
-                **counts,
-                "vectors": counts["passages"],
-                "generation": gen,
-                "index_type": m.index_type,
-                "index_type_requested": m.index_type_requested,
-                "backend": "milvus",
-                "collections": [
-                    self.store.passages_name,
-                    self.store.clusters_name,
-                    self.store.meta_name,
-                ],
-                "model": m.model,
-                "dimension": m.dimension,
-                "encoder": m.encoder,
-                "created_at": m.created_at,
-                "updated_at": m.updated_at,
-                "format_version": m.format_version,
-            }
+            return describe(
+                m,
+                counts,
+                backend="milvus",
+                vectors=counts["passages"],
+                generation=gen,
+                index_type=m.index_type,
+                requested=m.index_type_requested,
+                parts=[self.store.passages_name, self.store.clusters_name, self.store.meta_name],
+            )
 
 
 def remove_milvus_index(uri: str) -> None:

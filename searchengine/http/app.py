@@ -24,16 +24,16 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from searchengine._version import __version__
-from searchengine.api.guard import BodyGuard, GuardedHttpTools
-from searchengine.api.models import ErrorBody
-from searchengine.api.routes import WEB, router
-from searchengine.api.routes_write import router as write_router
 from searchengine.engine import Engine
 from searchengine.environment import environment
 from searchengine.errors import IndexNotFound, NotReady, SearchEngineError
+from searchengine.http.guard import BodyGuard, GuardedHttpTools
+from searchengine.http.models import ErrorBody
+from searchengine.http.routes import WEB, router
+from searchengine.http.routes_write import router as write_router
 from searchengine.limits import DEADLINES
 
-log = logging.getLogger("searchengine.api.app")
+log = logging.getLogger("searchengine.http.app")
 # Large enough for a day's digest in one request (the seed corpus is ~200 KB),
 # small enough that one client cannot hold a worker's memory hostage.
 DEFAULT_MAX_BODY = 5 * 1024 * 1024

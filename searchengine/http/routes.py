@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-import searchengine.api.models as m
+import searchengine.http.models as m
 from searchengine.core.contract import (
     DEFAULT_DIVERSITY,
     DEFAULT_K,

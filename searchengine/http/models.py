@@ -158,12 +158,27 @@ class Health(_Open):
 
 
 class Stats(_Open):
+    """One shape for both backends (backends/manifest.describe)."""
+
     clusters: int
     articles: int
     passages: int
     vectors: int
     generation: int
+    index_type: str
+    index_type_requested: str
+    backend: str = Field(description="embedded (a folder) or milvus")
+    parts: list[str] = Field(description="the index's files, or its Milvus collections")
+    size_bytes: int | None = Field(description="on disk (None on Milvus: the server's disk)")
+    checkpoint_generation: int | None = Field(
+        description="the vector checkpoint's generation (None on Milvus: no checkpoint)"
+    )
     model: str
+    dimension: int
+    encoder: dict[str, str]
+    created_at: str
+    updated_at: str
+    format_version: int
 
 
 class Spread(BaseModel):

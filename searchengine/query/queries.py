@@ -18,8 +18,8 @@ from searchengine.backends.index import IndexBackend
 from searchengine.backends.storage import RecordStore
 from searchengine.core.contract import SearchRequest, Sort, request_to_dict
 from searchengine.core.hits import Hit
-from searchengine.search.ordering import OrderingParams, candidate_k, collapse, order
-from searchengine.search.searcher import QueryWords, RankingParams, Searcher, dense_text
+from searchengine.query.ordering import OrderingParams, candidate_k, collapse, order
+from searchengine.query.search import QueryWords, RankingParams, Searcher, dense_text
 from searchengine.stories.related import Stories
 
 

@@ -28,8 +28,8 @@ from searchengine.core.fuzzy import FuzzyParams, expansions
 from searchengine.core.hits import Evidence, Hit, MatchedPassage
 from searchengine.core.text import STOPWORDS, Highlighter, idf, query_terms, stem_word
 from searchengine.core.tokens import tokenizer
-from searchengine.search.fusion import Owners, Signal, fuse, group_ranking
-from searchengine.search.relevance import RelevanceParams, score_hits
+from searchengine.query.fusion import Owners, Signal, fuse, group_ranking
+from searchengine.query.relevance import RelevanceParams, score_hits
 
 __all__ = ["Hit", "Kind", "MatchedPassage", "Mode", "RankingParams", "Searcher"]
 

@@ -10,14 +10,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-import searchengine.api.models as m
-from searchengine.api.routes import EngineDep, _Body, as_json, require_key
+import searchengine.http.models as m
 from searchengine.core.contract import (
     MAX_QUERY_CHARS,
     Filters,
     Sentiment,
 )
 from searchengine.errors import BadRequest, UnsupportedMediaType
+from searchengine.http.routes import EngineDep, _Body, as_json, require_key
 from searchengine.ingest.parse import decode, parse_json, parse_jsonl, parse_text
 from searchengine.ingest.result import ParseResult
 
