@@ -314,3 +314,56 @@ def test_an_index_with_many_alerts_still_opens(uri: str) -> None:
     with Engine.open(uri) as engine:
         assert engine.stats()["clusters"] == 1
         assert engine.search("a", k=1, mode="lexical") is not None
+
+
+def test_every_command_works_after_milvus_restarts(tmp_path: Path) -> None:
+    """After a Milvus restart its collections are released: every command failed with
+    "collection ... is in state 'released'" until someone loaded them by hand. Opening
+    an index loads what is not loaded."""
+    from .conftest import start_milvus
+
+    data = tmp_path / "milvus-data"
+    proc, address = start_milvus(data)
+    try:
+        where = f"milvus://{address}/restart"
+        cli("index", str(SEEDS), "--index", where, "--model", "hashing", "-q")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    proc, address = start_milvus(data)  # the same data, a new server (and port)
+    try:
+        where = f"milvus://{address}/restart"
+        for args in (("stats",), ("search", "prisoners"), ("related", "2025-11-20-c7")):
+            result = cli(*args, "--index", where, check=False)
+            assert result.returncode == 0, (args, result.stderr)
+        assert "2026-01-09-c10" in cli("search", "Maduro prisoners", "--index", where).stdout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_every_milvus_call_has_a_timeout(uri: str) -> None:
+    """`MilvusParams.timeout` was never passed to a call: a hung server hung the request."""
+    calls: list[tuple[str, object]] = []
+
+    class Recording:
+        def __init__(self, client: object) -> None:
+            self.client = client
+
+        def __getattr__(self, name: str) -> object:
+            method = getattr(self.client, name)
+
+            def record(*args: object, **kwargs: object) -> object:
+                calls.append((name, kwargs.get("timeout")))
+                return method(*args, **kwargs)
+
+            return record
+
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
+        store = engine.folder.store
+        store.client = Recording(store.client)  # type: ignore[attr-defined]
+        engine.add_paths([SEEDS])
+        engine.search("prisoners released", k=3)
+        engine.related("2025-11-20-c7", k=3)
+    assert len(calls) > 20 and {name for name, _ in calls} >= {"query", "upsert", "search"}
+    assert [c for c in calls if not c[1] and c[0] != "close"] == []  # (close is local)

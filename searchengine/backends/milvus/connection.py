@@ -61,7 +61,13 @@ class MilvusParams:
     hnsw_ef_per_result: float = 2.0
     nlist: int = 1024
     nprobe: int = 16
-    timeout: float = 10.0
+    # Seconds one call may take before it is an error (every call has one). Reads and
+    # writes of a batch take well under a second on milvus-lite here; 30 leaves room
+    # for a loaded shared machine without letting a dead server hang a request.
+    timeout: float = 30.0
+    # Loading a collection into memory (on open, after a Milvus restart) reads all of
+    # it: minutes for millions of passages.
+    load_timeout: float = 600.0
 
 
 def milvus_index(index_type: str, params: MilvusParams) -> tuple[str, dict[str, Any]]:
@@ -151,6 +157,7 @@ class MilvusConnection:
         """One client call; a failure of the server or the connection is one clear error."""
         from pymilvus.exceptions import MilvusException
 
+        kwargs.setdefault("timeout", self.params.timeout)
         try:
             return getattr(self.client, method)(*args, **kwargs)
         except MilvusException as err:
@@ -291,6 +298,18 @@ class MilvusConnection:
             self.call("create_index", name, params, sync=False)
             self.call("load_collection", name)
         self._put_meta({**meta, "generation": "1"})
+
+    def load(self) -> None:
+        """Load whichever of the index's collections is not loaded: after a Milvus restart
+        they are released, and every read failed ("... is in state 'released'") until
+        someone loaded them by hand. Loading a loaded collection is a no-op in Milvus,
+        but the state is asked first: it is one cheap call per collection."""
+        from pymilvus.client.types import LoadState
+
+        for name in (self.meta_name, self.clusters_name, self.passages_name):
+            state = self.call("get_load_state", name).get("state")
+            if state != LoadState.Loaded:
+                self.call("load_collection", name, timeout=self.params.load_timeout)
 
     def drop(self) -> None:
         names = set(self.call("list_collections"))

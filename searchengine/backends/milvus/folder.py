@@ -95,8 +95,10 @@ def connect(location: MilvusLocation, params: MilvusParams) -> MilvusStore:
             f"{location.uri} needs the Milvus client: pip install 'searchengine[milvus]'"
         ) from None
 
-    # pymilvus logs a warning per paged query against servers without MVCC stamps.
-    logging.getLogger("pymilvus").setLevel(logging.ERROR)
+    # pymilvus logs a warning per paged query against servers without MVCC stamps, and
+    # every failed call as an error of its own: each failure reaches the user once, as
+    # the one-line BackendUnavailable that `call` raises with pymilvus' message.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     try:
         client = MilvusClient(
             uri=location.endpoint,
@@ -168,6 +170,7 @@ class MilvusFolder:
                     f"{uri} is incomplete (missing {missing}); rebuild with "
                     f"`searchengine index --rebuild --index {uri} ...`"
                 )
+            store.load()  # (after a Milvus restart nothing is loaded)
             manifest = _manifest(store.all_meta(), uri)
             if model is not None and canonical_name(model) != manifest.model:
                 raise ModelMismatch(
