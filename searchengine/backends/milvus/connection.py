@@ -151,6 +151,7 @@ class MilvusConnection:
         self.meta_name = f"{prefix}_meta"
         self._local = threading.local()
         self._vocabulary: tuple[int, tuple[Counter[str], Vocabulary, int]] | None = None
+        self._vocabulary_lock = threading.Lock()  # one scan per generation per process
         self._dimension = 0
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
