@@ -431,3 +431,29 @@ def test_searches_after_a_write_build_the_word_list_once(uri: str) -> None:
         for t in threads:
             t.join()
     assert len(scans) == 1
+
+
+def test_the_date_range_is_kept_by_writers_not_scanned_by_readers(uri: str) -> None:
+    """Freshness (recommend, --half-life-days) read every cluster's date on every
+    request; writers now keep the range in a meta row, narrowed when an edge goes."""
+    with Engine.open(uri, encoder=HashingEncoder(128), create=True) as engine:
+        engine.add_paths([SEEDS])
+        store = engine.folder.store
+        with engine.folder.reading():
+            assert (store.oldest_date(), store.newest_date()) == ("2025-10-03", "2026-03-10")
+        scanned: list[list[str]] = []
+        scan = store._scan
+
+        def counted(collection: str, fields: list[str], *args: object) -> object:
+            scanned.append(fields)
+            return scan(collection, fields, *args)  # type: ignore[arg-type]
+
+        store._scan = counted  # type: ignore[method-assign]
+        engine.recommend(half_life_days=7, k=3)
+        engine.search("prisoners", half_life_days=7, k=3)
+        assert ["date"] not in scanned  # (the story matrix and word list scan: issue 23)
+        newest = [c for c in store.cluster_ids() if c.startswith("2026-03-10")]
+        engine.remove(newest)
+        with engine.folder.reading():
+            assert store.newest_date() is not None and store.newest_date() < "2026-03-10"
+            assert store.oldest_date() == "2025-10-03"

@@ -26,6 +26,8 @@ from searchengine.core.fuzzy import Vocabulary
 from searchengine.core.tokens import tokenizer
 from searchengine.errors import BackendUnavailable, BadRequest, IndexCorrupt
 
+# The meta row with the (oldest, newest) cluster date, kept by every write.
+DATE_RANGE = "date_range"
 # Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
 # Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
 MAX_VARCHAR = 65_535
@@ -399,6 +401,7 @@ class MilvusConnection:
             yield gen
         finally:
             self._local.write = None
+        gone = self._dates_of(pending.delete)
         for expr in self._in("id", pending.delete):
             self.call("delete", self.clusters_name, filter=expr)
         for expr in self._in("cluster_id", pending.delete):
@@ -410,8 +413,48 @@ class MilvusConnection:
         ):
             for i in range(0, len(rows), step):
                 self.call("upsert", name, rows[i : i + step])
+        added = [str(r["date"]) for r in pending.clusters if r.get("date")]
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._put_meta({**pending.meta, "generation": str(gen), "updated_at": stamp})
+        self._put_meta(
+            {
+                **pending.meta,
+                "generation": str(gen),
+                "updated_at": stamp,
+                DATE_RANGE: json.dumps(self._date_range_after(gone, added)),
+            }
+        )
+
+    def _dates_of(self, ids: list[str]) -> list[str]:
+        """The dates of these clusters (before a write deletes them)."""
+        found: list[str] = []
+        for expr in self._in("id", ids):
+            found += [str(r["date"]) for r in self._query(self.clusters_name, expr, ["date"])]
+        return [d for d in found if d]
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        """(oldest, newest) cluster date: kept by writers in the meta rows, so freshness
+        (recommend, --half-life-days) reads one row instead of every cluster's date. An
+        index written before the row existed is scanned (until its next write)."""
+        rows = self._query(self.meta_name, f"key == {literal(DATE_RANGE)}", ["value"])
+        if rows:
+            oldest, newest = json.loads(rows[0]["value"])
+            return oldest, newest
+        return self._scanned_date_range()
+
+    def _scanned_date_range(self) -> tuple[str | None, str | None]:
+        dates = [str(r["date"]) for r in self._scan(self.clusters_name, ["date"]) if r["date"]]
+        return (min(dates), max(dates)) if dates else (None, None)
+
+    def _date_range_after(self, gone: list[str], added: list[str]) -> list[str | None]:
+        """The range after a write that removed clusters of dates `gone` and wrote ones of
+        dates `added`: widened by what came, scanned again only when a cluster on its
+        edge went (the edge may have moved in). Read just before it is written, so two
+        writers' widenings both count unless they finish at the same instant."""
+        oldest, newest = self.date_range()
+        if any(d in (oldest, newest) for d in gone):
+            oldest, newest = self._scanned_date_range()  # (after the deletes and inserts)
+        dates = [d for d in (oldest, newest, *added) if d]
+        return [min(dates), max(dates)] if dates else [None, None]
 
     def _pending(self) -> _PendingWrite:
         pending: _PendingWrite | None = getattr(self._local, "write", None)

@@ -300,16 +300,11 @@ class MilvusStore(MilvusConnection):
             for r in self._records(ids, ["id", "date", "n_sources"])
         }
 
-    def _dates(self) -> list[str]:
-        return sorted(r["date"] for r in self._scan(self.clusters_name, ["date"]) if r["date"])
-
     def newest_date(self) -> str | None:
-        dates = self._dates()
-        return dates[-1] if dates else None
+        return self.date_range()[1]
 
     def oldest_date(self) -> str | None:
-        dates = self._dates()
-        return dates[0] if dates else None
+        return self.date_range()[0]
 
     def counts(self) -> dict[str, int]:
         """Three count queries (an article counts by its first passage)."""
