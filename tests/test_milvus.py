@@ -457,3 +457,27 @@ def test_the_date_range_is_kept_by_writers_not_scanned_by_readers(uri: str) -> N
         with engine.folder.reading():
             assert store.newest_date() is not None and store.newest_date() < "2026-03-10"
             assert store.oldest_date() == "2025-10-03"
+
+
+def test_an_index_can_live_in_its_own_milvus_database(milvus_server: str) -> None:
+    """`milvus://HOST:PORT/DATABASE/PREFIX`: no Milvus database could be chosen, so
+    every tenant shared `default`. The database is made by the first `index`."""
+    from pymilvus import MilvusClient
+
+    database = f"db{os.getpid()}_{next(_names)}"
+    where = f"{milvus_server}/{database}/news"
+    missing = cli("search", "x", "--index", where, check=False)
+    assert "no database" in one_line_error(missing)
+    try:
+        cli("index", str(SEEDS), "--index", where, "--model", "hashing", "-q")
+        assert "2026-01-09-c10" in cli("search", "Maduro prisoners", "--index", where).stdout
+        server = MilvusClient(uri=milvus_server.replace("milvus://", "http://"))
+        try:
+            assert database in server.list_databases()
+            assert not [c for c in server.list_collections() if c.startswith("news_")]
+        finally:
+            server.close()
+        bad = cli("stats", "--index", f"{milvus_server}/9db/news", check=False)
+        assert "database '9db' is not a Milvus name" in one_line_error(bad)
+    finally:
+        drop_milvus_prefix(where)

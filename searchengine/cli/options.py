@@ -60,7 +60,7 @@ def _apply(f: Callable[..., Any], options: list[Callable[[F], F]]) -> Any:
 INDEX = click.option(
     "--index",
     metavar="WHERE",
-    help="index folder, or a Milvus index milvus://HOST:PORT/PREFIX "
+    help="index folder, or a Milvus index milvus://HOST:PORT/[DATABASE/]PREFIX "
     "(default: $SEARCHENGINE_INDEX or indexes/default)",
 )
 MODEL = [

@@ -46,33 +46,39 @@ def is_milvus(location: object) -> bool:
     return isinstance(location, str) and location.startswith(SCHEMES)
 
 
+DEFAULT_DATABASE = "default"  # Milvus' own; a URI may name another
+
+
 @dataclass(frozen=True)
 class MilvusLocation:
-    """`milvus://host:port/prefix` taken apart."""
+    """`milvus://host:port/[database/]prefix` taken apart."""
 
     uri: str  # as the user wrote it (what errors name)
     endpoint: str  # what pymilvus connects to
     prefix: str
+    database: str = DEFAULT_DATABASE
 
     @classmethod
     def parse(cls, uri: str) -> MilvusLocation:
         scheme, _, rest = uri.partition("://")
-        address, _, prefix = rest.partition("/")
-        prefix = prefix.strip("/")
-        if not address or not prefix:
+        address, _, path = rest.partition("/")
+        parts = [p for p in path.split("/") if p]
+        if not address or not 1 <= len(parts) <= 2:
             raise IndexNotFound(
-                f"{uri}: a Milvus index is named milvus://HOST:PORT/PREFIX (e.g. "
-                "milvus://127.0.0.1:19530/news)"
+                f"{uri}: a Milvus index is named milvus://HOST:PORT/PREFIX, or "
+                "milvus://HOST:PORT/DATABASE/PREFIX (e.g. milvus://127.0.0.1:19530/news)"
             )
-        if not _PREFIX.match(prefix):
-            raise IndexNotFound(
-                f"{uri}: the prefix {prefix!r} is not a Milvus collection name "
-                "(letters, digits and underscores, not starting with a digit)"
-            )
+        for what, name in zip(("database", "prefix")[2 - len(parts) :], parts, strict=True):
+            if not _PREFIX.match(name):
+                raise IndexNotFound(
+                    f"{uri}: the {what} {name!r} is not a Milvus name "
+                    "(letters, digits and underscores, not starting with a digit)"
+                )
         if ":" not in address:
             address += ":19530"
         http = "https" if scheme == "milvuss" else "http"
-        return cls(uri, f"{http}://{address}", prefix)
+        database = parts[0] if len(parts) == 2 else DEFAULT_DATABASE
+        return cls(uri, f"{http}://{address}", parts[-1], database)
 
 
 # pymilvus pings every 10 s, with or without calls open. A gRPC server with default
@@ -83,8 +89,11 @@ class MilvusLocation:
 KEEPALIVE = {"grpc.keepalive_permit_without_calls": False, "grpc.keepalive_time_ms": 60_000}
 
 
-def connect(location: MilvusLocation, params: MilvusParams) -> MilvusStore:
-    """A client for the server, or BackendUnavailable naming it."""
+def connect(
+    location: MilvusLocation, params: MilvusParams, create_database: bool = False
+) -> MilvusStore:
+    """A client for the server and the location's database (made first when
+    `create_database`), or an error naming it."""
     import logging
 
     try:
@@ -99,13 +108,26 @@ def connect(location: MilvusLocation, params: MilvusParams) -> MilvusStore:
     # every failed call as an error of its own: each failure reaches the user once, as
     # the one-line BackendUnavailable that `call` raises with pymilvus' message.
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    options = {
+        "uri": location.endpoint,
+        "token": environment().milvus_token or "",
+        "timeout": CONNECT_TIMEOUT,
+        "grpc_options": KEEPALIVE,
+    }
     try:
-        client = MilvusClient(
-            uri=location.endpoint,
-            token=environment().milvus_token or "",
-            timeout=CONNECT_TIMEOUT,
-            grpc_options=KEEPALIVE,
-        )
+        if location.database != DEFAULT_DATABASE:
+            server = MilvusClient(**options)
+            try:
+                if location.database not in server.list_databases():
+                    if not create_database:
+                        raise IndexNotFound(
+                            f"no index at {location.uri} (no database {location.database!r}); "
+                            f"build one with `searchengine index --index {location.uri} PATH...`"
+                        )
+                    server.create_database(location.database)
+            finally:
+                server.close()
+        client = MilvusClient(**options, db_name=location.database)
     except MilvusException as err:
         raise BackendUnavailable(
             f"cannot reach Milvus at {location.uri}: {getattr(err, 'message', err)}"
@@ -200,7 +222,7 @@ class MilvusFolder:
         params = params or MilvusParams()
         actual = AUTO_MILVUS if index_type == "auto" else index_type
         milvus_index(actual, params)  # a type Milvus cannot build fails before any write
-        store = connect(location, params)
+        store = connect(location, params, create_database=True)
         try:
             present = store.exists()
             if all(present.values()):
