@@ -478,6 +478,6 @@ def test_an_index_can_live_in_its_own_milvus_database(milvus_server: str) -> Non
         finally:
             server.close()
         bad = cli("stats", "--index", f"{milvus_server}/9db/news", check=False)
-        assert "database '9db' is not a Milvus name" in one_line_error(bad)
+        assert "database '9db' is not a Milvus database name" in one_line_error(bad)
     finally:
         drop_milvus_prefix(where)

@@ -71,7 +71,8 @@ class MilvusLocation:
         for what, name in zip(("database", "prefix")[2 - len(parts) :], parts, strict=True):
             if not _PREFIX.match(name):
                 raise IndexNotFound(
-                    f"{uri}: the {what} {name!r} is not a Milvus name "
+                    f"{uri}: the {what} {name!r} is not a Milvus "
+                    f"{'collection' if what == 'prefix' else 'database'} name "
                     "(letters, digits and underscores, not starting with a digit)"
                 )
         if ":" not in address:
