@@ -481,3 +481,31 @@ def test_an_index_can_live_in_its_own_milvus_database(milvus_server: str) -> Non
         assert "database '9db' is not a Milvus database name" in one_line_error(bad)
     finally:
         drop_milvus_prefix(where)
+
+
+def test_filtered_and_looked_up_fields_have_scalar_indexes(uri: str) -> None:
+    """Every filter (date, sentiment) and every lookup or delete by cluster_id,
+    article_id or text_hash was a scan: no scalar index. A new index has them, and an
+    index made without them gets them when it is next opened."""
+    from searchengine.backends.milvus.connection import SCALAR_INDEXES
+
+    cli("index", str(SEEDS), "--index", uri, "--model", "hashing", "-q")
+    folder = MilvusFolder.open(uri)
+    store = folder.store
+    try:
+        for collection, fields in SCALAR_INDEXES.items():
+            assert set(fields) <= set(store.call("list_indexes", f"{store.prefix}_{collection}"))
+        # An index from before: a scalar index dropped (a collection must be released to
+        # drop one); opening it again makes it.
+        store.call("release_collection", store.passages_name)
+        store.call("drop_index", store.passages_name, "cluster_id")
+        assert "cluster_id" not in store.call("list_indexes", store.passages_name)
+    finally:
+        folder.close()
+    assert "2026-01-09-c10" in cli("search", "Maduro prisoners", "--index", uri).stdout
+    folder = MilvusFolder.open(uri)
+    try:
+        indexes = set(folder.store.call("list_indexes", folder.store.passages_name))
+        assert set(SCALAR_INDEXES["passages"]) <= indexes
+    finally:
+        folder.close()

@@ -26,6 +26,13 @@ from searchengine.core.fuzzy import Vocabulary
 from searchengine.core.tokens import tokenizer
 from searchengine.errors import BackendUnavailable, BadRequest, IndexCorrupt
 
+# Scalar indexes (INVERTED) on the fields filters test and lookups and deletes select
+# by, per collection; without them every one of those is a scan. Arrays (source hosts,
+# entity keys) are left out: milvus-lite refuses a scalar index on an ARRAY field.
+SCALAR_INDEXES = {
+    "passages": ("cluster_id", "article_id", "text_hash", "date", "sentiment", "is_article"),
+    "clusters": ("date", "sentiment"),
+}
 # The meta row with the (oldest, newest) cluster date, kept by every write.
 DATE_RANGE = "date_range"
 # Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
@@ -300,7 +307,27 @@ class MilvusConnection:
             # loading the collection waits for its indexes.
             self.call("create_index", name, params, sync=False)
             self.call("load_collection", name)
+        self.ensure_scalar_indexes()
         self._put_meta({**meta, "generation": "1"})
+
+    def ensure_scalar_indexes(self) -> None:
+        """Create the scalar indexes a collection lacks (an index made before they
+        existed gets them when it is next opened). Two processes opening at once may
+        both try: the second finds it there."""
+        for collection, fields in SCALAR_INDEXES.items():
+            name = f"{self.prefix}_{collection}"
+            present = set(self.call("list_indexes", name))
+            missing = [f for f in fields if f not in present]
+            if not missing:
+                continue
+            params = self.client.prepare_index_params()
+            for field_name in missing:
+                params.add_index(field_name=field_name, index_type="INVERTED")
+            try:  # (built in the background: a filter works meanwhile, by a scan)
+                self.call("create_index", name, params, sync=False)
+            except BackendUnavailable:
+                if not set(fields) <= set(self.call("list_indexes", name)):
+                    raise
 
     def load(self) -> None:
         """Load whichever of the index's collections is not loaded: after a Milvus restart
@@ -313,6 +340,7 @@ class MilvusConnection:
             state = self.call("get_load_state", name).get("state")
             if state != LoadState.Loaded:
                 self.call("load_collection", name, timeout=self.params.load_timeout)
+        self.ensure_scalar_indexes()
 
     def drop(self) -> None:
         names = set(self.call("list_collections"))
