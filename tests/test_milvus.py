@@ -487,7 +487,7 @@ def test_filtered_and_looked_up_fields_have_scalar_indexes(uri: str) -> None:
     """Every filter (date, sentiment) and every lookup or delete by cluster_id,
     article_id or text_hash was a scan: no scalar index. A new index has them, and an
     index made without them gets them when it is next opened."""
-    from searchengine.backends.milvus.connection import SCALAR_INDEXES
+    from searchengine.backends.milvus.schema import SCALAR_INDEXES
 
     cli("index", str(SEEDS), "--index", uri, "--model", "hashing", "-q")
     folder = MilvusFolder.open(uri)

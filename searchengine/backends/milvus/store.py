@@ -38,7 +38,6 @@ import numpy as np
 from searchengine.backends.milvus.connection import (
     MAX_LIMIT,
     MAX_VARCHAR,
-    MilvusConnection,
     entity_keys,
     host_keys,
     milvus_index,
@@ -47,6 +46,7 @@ from searchengine.backends.milvus.connection import (
     unpack,
     words_of,
 )
+from searchengine.backends.milvus.schema import MilvusCollections
 from searchengine.backends.storage import ClusterCard, PassageRow, facet_lists
 from searchengine.core.contract import Filters
 from searchengine.core.documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
@@ -62,7 +62,7 @@ from searchengine.core.tokens import tokenizer
 from searchengine.errors import BadRequest
 
 
-class MilvusStore(MilvusConnection):
+class MilvusStore(MilvusCollections):
     """The records of one index in Milvus; see the module docstring."""
 
     # --- writes --------------------------------------------------------------------
