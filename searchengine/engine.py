@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from searchengine.backends.index import IndexBackend, open_or_create
+from searchengine.backends.manifest import IndexStats
 from searchengine.backends.storage import RecordStore
 from searchengine.core.contract import (
     RecommendRequest,
@@ -238,6 +239,6 @@ class Engine:
         with self.folder.reading() as gen:
             return gen
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         """Counts, model, index type, size on disk, generation — one consistent state."""
         return self.folder.stats()

@@ -119,3 +119,16 @@ def test_modules_stay_small_and_the_engine_a_front_door() -> None:
     sizes = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
     assert not {n: s for n, s in sizes.items() if s > MAX_LINES}
     assert sizes["searchengine.engine"] <= 250
+
+
+def test_the_backend_contract_names_its_types() -> None:
+    """The seam was `store: Any`, 48 methods matched by name only; now the capability
+    Protocols and IndexBackend are typed throughout (mypy checks both backends against
+    them): no `Any` anywhere in them."""
+    import inspect
+
+    from searchengine.backends import storage
+    from searchengine.backends.index import IndexBackend
+
+    assert "Any" not in inspect.getsource(storage)
+    assert "Any" not in inspect.getsource(IndexBackend)

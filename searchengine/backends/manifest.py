@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from searchengine._version import __version__ as ENGINE_VERSION
 from searchengine.errors import IndexCorrupt
@@ -76,6 +76,28 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class IndexStats(TypedDict):
+    """What `stats` says of an index, one shape for both backends."""
+
+    clusters: int
+    articles: int
+    passages: int
+    vectors: int
+    generation: int
+    index_type: str
+    index_type_requested: str
+    backend: str
+    parts: list[str]
+    size_bytes: int | None
+    checkpoint_generation: int | None
+    model: str
+    dimension: int
+    encoder: dict[str, str]
+    created_at: str
+    updated_at: str
+    format_version: int
+
+
 def describe(
     manifest: Manifest,
     counts: dict[str, int],
@@ -88,13 +110,15 @@ def describe(
     parts: list[str],
     size_bytes: int | None = None,
     checkpoint_generation: int | None = None,
-) -> dict[str, Any]:
+) -> IndexStats:
     """What `stats` says of an index, in one shape for both backends (`/stats`, the
     `stats` command). `parts`: its files, or its Milvus collections; `size_bytes` and
     `checkpoint_generation` are the embedded backend's (None on Milvus: the disk is the
     server's, and there is no vector checkpoint)."""
     return {
-        **counts,
+        "clusters": counts["clusters"],
+        "articles": counts["articles"],
+        "passages": counts["passages"],
         "vectors": vectors,
         "generation": generation,
         "index_type": index_type,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -32,6 +33,16 @@ from searchengine.core.tokens import WORD_TOKENIZER, tokenizer
 ROW_CACHE_ITEMS = 20_000
 
 __all__ = ["BM25", "MemoryIndex", "WORD_TOKENIZER", "tokenizer"]  # (the last two: tokens.py)
+
+
+class MemoryState(TypedDict):
+    """Where a server's in-memory copy is (`/health`): kept or not, its generation (None:
+    not built), its passages, and the error that stopped it, if any."""
+
+    kept: bool
+    generation: int | None
+    passages: int
+    error: str | None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 import numpy as np
 
@@ -51,6 +51,21 @@ class ClusterCard:
     sources: dict[str, int]
 
 
+# A value stored as JSON (saved searches, alerts): what the stores keep is only JSON.
+Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
+JsonObject = dict[str, Json]
+
+
+class FacetCount(TypedDict):
+    """One facet value and in how many of the hit set's clusters it occurs."""
+
+    value: str
+    count: int
+
+
+Facets = dict[str, list[FacetCount]]
+
+
 def facet_lists(
     sources: Counter[str],
     keys: Counter[str],
@@ -58,7 +73,7 @@ def facet_lists(
     sentiments: Counter[str],
     dates: Counter[str],
     entities: int,
-) -> dict[str, list[dict[str, Any]]]:
+) -> Facets:
     """Facet counts as a page shows them: commonest first (ties by value), the
     `entities` commonest entities under their first-seen spelling, dates in order."""
 
@@ -103,9 +118,7 @@ class Records(Protocol):
         self, ids: Sequence[str]
     ) -> dict[str, list[tuple[Field, int, str, np.ndarray]]]: ...
     def article_passages(self, article_id: str) -> list[tuple[int, str, np.ndarray]]: ...
-    def facet_counts(
-        self, ids: Sequence[str], entities: int
-    ) -> dict[str, list[dict[str, Any]]]: ...
+    def facet_counts(self, ids: Sequence[str], entities: int) -> Facets: ...
 
 
 class Filtering(Protocol):
@@ -167,11 +180,11 @@ class Writer(Protocol):
 class AlertLog(Protocol):
     """Saved searches and the alerts they raised (alerts.py)."""
 
-    def saved_searches(self) -> list[dict[str, Any]]: ...
-    def put_saved_search(self, search_id: str, record: dict[str, Any]) -> None: ...
+    def saved_searches(self) -> list[JsonObject]: ...
+    def put_saved_search(self, search_id: str, record: JsonObject) -> None: ...
     def delete_saved_search(self, search_id: str) -> bool: ...
-    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> list[str]: ...
-    def alerts_since(self, since: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]: ...
+    def alerts_since(self, since: str | None, limit: int) -> list[JsonObject]: ...
     def set_alert_delivery(self, alert_id: str, status: str) -> None: ...
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from searchengine.backends.embedded.database import Database
+from searchengine.backends.storage import JsonObject
 
 
 class AlertLog(Database):
     """The saved searches and alerts tables."""
 
-    def saved_searches(self) -> list[dict[str, Any]]:
+    def saved_searches(self) -> list[JsonObject]:
         rows = self.db.execute("SELECT record FROM saved_searches ORDER BY created_at, id")
         return [json.loads(r[0]) for r in rows]
 
-    def put_saved_search(self, search_id: str, record: dict[str, Any]) -> None:
+    def put_saved_search(self, search_id: str, record: JsonObject) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO saved_searches(id, record, created_at) VALUES (?, ?, ?)",
@@ -28,7 +28,7 @@ class AlertLog(Database):
         with self.transaction() as db:
             return db.execute("DELETE FROM saved_searches WHERE id = ?", (search_id,)).rowcount > 0
 
-    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+    def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
         """Record alerts; returns their ids ("a" + sequence number)."""
         ids: list[str] = []
         with self.transaction() as db:
@@ -49,7 +49,7 @@ class AlertLog(Database):
                 record = {**json.loads(row[0]), "delivery": status}
                 db.execute("UPDATE alerts SET record = ? WHERE seq = ?", (json.dumps(record), seq))
 
-    def alerts_since(self, since: str | None, limit: int) -> list[dict[str, Any]]:
+    def alerts_since(self, since: str | None, limit: int) -> list[JsonObject]:
         """Alerts matched after `since` (an ISO time, as `matched_at`), oldest first."""
         rows = self.db.execute(
             "SELECT seq, record FROM alerts WHERE matched_at > ? ORDER BY matched_at, seq LIMIT ?",

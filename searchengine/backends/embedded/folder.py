@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -44,8 +43,8 @@ from searchengine.backends.embedded.store import Store, StoreError, VectorChange
 from searchengine.backends.embedded.vectors import FaissVectorStore
 from searchengine.backends.index_types import choose_index_type
 from searchengine.backends.locks import SharedLock, file_lock, reading_generation
-from searchengine.backends.manifest import Manifest, describe, now
-from searchengine.backends.memory import MemoryIndex
+from searchengine.backends.manifest import IndexStats, Manifest, describe, now
+from searchengine.backends.memory import MemoryIndex, MemoryState
 from searchengine.encoders.encoder import EncoderId, canonical_name
 from searchengine.errors import IndexCorrupt, IndexNotFound, ModelMismatch
 
@@ -171,7 +170,7 @@ class IndexFolder:
         self._memory.start()
         self.background_rebuilds = True
 
-    def memory_state(self) -> dict[str, Any]:
+    def memory_state(self) -> MemoryState:
         """Where the in-memory copy is: its generation (None: not built) and any error."""
         index = self._memory.index
         error = self._memory.error
@@ -437,7 +436,7 @@ class IndexFolder:
         )
         return ids, vecs
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         """Counts and vectors of one committed state, and what the manifest says."""
         with self.reading() as gen:
             counts = self.store.counts()

@@ -13,14 +13,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from searchengine.backends.embedded.alert_log import AlertLog
 from searchengine.backends.embedded.database import StoreError, chunks
 from searchengine.backends.embedded.words import WordIndex
-from searchengine.backends.storage import ClusterCard, PassageRow, facet_lists
+from searchengine.backends.storage import ClusterCard, Facets, PassageRow, facet_lists
 from searchengine.core.contract import Filters
 from searchengine.core.documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
 from searchengine.core.filters import cluster_sentiment, host_key, sentiment_key, to_sql
@@ -400,7 +399,7 @@ class Store(WordIndex, AlertLog):
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def facet_counts(self, ids: Sequence[str], entities: int) -> dict[str, list[dict[str, Any]]]:
+    def facet_counts(self, ids: Sequence[str], entities: int) -> Facets:
         """In how many of these clusters each source, entity (the `entities` commonest),
         prevailing sentiment and date occurs: the counts a results page filters by."""
         sources: Counter[str] = Counter()

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from searchengine.backends.storage import JsonObject
 from searchengine.core.documents import Cluster, fold
 from searchengine.core.filters import literal, stored_hosts
 from searchengine.core.fuzzy import Vocabulary
@@ -344,12 +345,12 @@ class MilvusConnection:
         rows = self._query(collection, expr, ["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def saved_searches(self) -> list[dict[str, Any]]:
+    def saved_searches(self) -> list[JsonObject]:
         rows = self._query(self.meta_name, 'key like "search:%"', ["value"], limit=MAX_LIMIT)
         found = [json.loads(r["value"]) for r in rows]
         return sorted(found, key=lambda r: (r.get("created_at", ""), r["id"]))
 
-    def put_saved_search(self, search_id: str, record: dict[str, Any]) -> None:
+    def put_saved_search(self, search_id: str, record: JsonObject) -> None:
         self._put_meta({f"search:{search_id}": json.dumps(record)})
 
     def delete_saved_search(self, search_id: str) -> bool:
@@ -359,7 +360,7 @@ class MilvusConnection:
         self.call("delete", self.meta_name, filter=f"key == {key}")
         return True
 
-    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+    def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
         """Record alerts; their ids are their keys (time first: they sort by it)."""
         keyed = {f"alert:{r['matched_at']}:{secrets_hex()}": r for r in rows}
         for i in range(0, len(keyed), self.params.batch):
@@ -374,7 +375,7 @@ class MilvusConnection:
                 {alert_id: json.dumps({**json.loads(rows[0]["value"]), "delivery": status})}
             )
 
-    def alerts_since(self, since: str | None, limit: int) -> list[dict[str, Any]]:
+    def alerts_since(self, since: str | None, limit: int) -> list[JsonObject]:
         expr = f'key like "alert:%" and key > {literal("alert:" + (since or ""))}'
         rows = self._query(self.meta_name, expr, ["key", "value"], limit=MAX_LIMIT)
         found = [{"id": r["key"], **json.loads(r["value"])} for r in rows]

@@ -19,13 +19,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from searchengine.backends.index_types import AUTO_APPROX
 from searchengine.backends.locks import reading_generation
-from searchengine.backends.manifest import Manifest, describe, now
+from searchengine.backends.manifest import IndexStats, Manifest, describe, now
+from searchengine.backends.memory import MemoryState
 from searchengine.backends.milvus.connection import MilvusParams, milvus_index
 from searchengine.backends.milvus.store import MilvusStore
 from searchengine.backends.storage import PassageSelection
@@ -258,7 +258,7 @@ class MilvusFolder:
     def keep_in_memory(self, wait: bool = False) -> None:
         """(Every read asks Milvus.)"""
 
-    def memory_state(self) -> dict[str, Any]:
+    def memory_state(self) -> MemoryState:
         return {"kept": False, "generation": None, "passages": 0, "error": None}
 
     def latest_memory(self) -> None:
@@ -319,7 +319,7 @@ class MilvusFolder:
         index_type = self._local.index_type or self.manifest.index_type
         return MilvusVectors(self.store, index_type)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         with self.reading() as gen:
             counts = self.store.counts()
             meta = self.store.all_meta()

@@ -47,7 +47,7 @@ from searchengine.backends.milvus.connection import (
     words_of,
 )
 from searchengine.backends.milvus.schema import MilvusCollections
-from searchengine.backends.storage import ClusterCard, PassageRow, facet_lists
+from searchengine.backends.storage import ClusterCard, Facets, PassageRow, facet_lists
 from searchengine.core.contract import Filters
 from searchengine.core.documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
 from searchengine.core.filters import (
@@ -471,7 +471,7 @@ class MilvusStore(MilvusCollections):
             self._vocabulary = (generation, found)
             return found
 
-    def facet_counts(self, ids: Sequence[str], entities: int) -> dict[str, list[dict[str, Any]]]:
+    def facet_counts(self, ids: Sequence[str], entities: int) -> Facets:
         sources: Counter[str] = Counter()
         keys: Counter[str] = Counter()
         names: dict[str, str] = {}
