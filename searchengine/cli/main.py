@@ -60,37 +60,33 @@ def cli() -> None:
     """searchengine"""
 
 
-for _command in (*writing.COMMANDS.items(), *reading.COMMANDS.items()):
-    name, command = _command
-    # A command's docstring is its one line in `searchengine --help`.
-    command.short_help = command.short_help or inspect.getdoc(command.callback)
-    if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            sub.short_help = sub.short_help or inspect.getdoc(sub.callback)
-    cli.add_command(command, name)
 # `index`, `search`, ... first: the order a newcomer meets them.
-cli.commands = {
-    key: cli.commands[key]
-    for key in (
-        "index",
-        "search",
-        "facets",
-        "related",
-        "similar",
-        "thread",
-        "coverage",
-        "entity",
-        "recommend",
-        "searches",
-        "alerts",
-        "show",
-        "remove",
-        "copy",
-        "stats",
-        "serve",
-        "eval",
-    )
-}
+ORDER = (
+    "index",
+    "search",
+    "facets",
+    "related",
+    "similar",
+    "thread",
+    "coverage",
+    "entity",
+    "recommend",
+    "searches",
+    "alerts",
+    "show",
+    "remove",
+    "copy",
+    "stats",
+    "serve",
+    "eval",
+)
+_COMMANDS = {**writing.COMMANDS, **reading.COMMANDS}
+for _name in ORDER:
+    _command = _COMMANDS[_name]
+    # A command's docstring is its one line in `searchengine --help`.
+    for each in (_command, *getattr(_command, "commands", {}).values()):
+        each.short_help = each.short_help or inspect.getdoc(each.callback)
+    cli.add_command(_command, _name)
 
 
 def spread(argv: Sequence[str]) -> list[str]:

@@ -4,20 +4,19 @@ remove, copy, searches, alerts, serve and eval."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from searchengine.cli.options import (
-    INDEX,
     JSON,
     MODE,
-    MODEL,
     QUIET,
     Place,
     filters,
     place,
     progress_wanted,
+    show,
 )
 from searchengine.errors import EXIT_ERROR, EXIT_OK, BadRequest
 from searchengine.limits import DEADLINES, DEFAULT_LIMITS
@@ -187,7 +186,7 @@ def searches_add(
     """save a query"""
     with place.open() as engine:
         saved = engine.saved.save(query, filters, min_relevance, webhook)
-    _say(as_json, saved.to_dict(), f"saved search {saved.id}: {saved.query!r}")
+    show(as_json, saved.to_dict(), lambda _: print(f"saved search {saved.id}: {saved.query!r}"))
     return EXIT_OK
 
 
@@ -203,7 +202,11 @@ def searches_list(place: Place, as_json: bool) -> int:
         + (f"  -> {s.webhook}" if s.webhook else "")
         for s in found
     )
-    _say(as_json, {"results": [s.to_dict() for s in found]}, text or "no saved searches")
+    show(
+        as_json,
+        {"results": [s.to_dict() for s in found]},
+        lambda _: print(text or "no saved searches"),
+    )
     return EXIT_OK
 
 
@@ -215,17 +218,8 @@ def searches_remove(id: str, place: Place, as_json: bool) -> int:
     """remove a saved search by id"""
     with place.open() as engine:
         engine.saved.remove(id)
-    _say(as_json, {"removed": [id]}, f"removed saved search {id}")
+    show(as_json, {"removed": [id]}, lambda _: print(f"removed saved search {id}"))
     return EXIT_OK
-
-
-def _say(as_json: bool, data: Any, text: str) -> None:
-    from searchengine.cli.output import print_json
-
-    if as_json:
-        print_json(data)
-    else:
-        print(text)
 
 
 @click.command(
@@ -335,10 +329,7 @@ def serve(
     "(`qid 0 cluster_id grade`).",
 )
 @click.argument("digests", nargs=-1, metavar="[DIGESTS]...")
-@INDEX
-@MODEL[0]
-@MODEL[1]
-@MODEL[2]
+@place(model=True)
 @click.option("--queries", metavar="TSV", help="queries, `qid<TAB>text` per line")
 @click.option("--qrels", metavar="FILE", help="TREC qrels, `qid 0 docid grade` per line")
 @MODE
@@ -364,10 +355,7 @@ def serve(
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document (per query too)")
 def eval_(
     digests: tuple[str, ...],
-    index: str | None,
-    model: str | None,
-    runtime: str | None,
-    precision: str | None,
+    place: Place,
     queries: str | None,
     qrels: str | None,
     mode: str,
@@ -384,16 +372,16 @@ def eval_(
     outcome = run_eval(
         EvalJob(
             digests=list(digests),
-            index=location(index) if index else None,
-            model=model,
+            index=location(place.index) if place.index else None,
+            model=place.model,
             queries=queries,
             qrels=qrels,
             mode=mode,
             beir=beir,
             families=families,
             progress=progress_wanted(as_json),
-            runtime=runtime,
-            precision=precision,
+            runtime=place.runtime,
+            precision=place.precision,
             sample=sample,
         )
     )
