@@ -440,7 +440,7 @@ def test_the_date_range_is_kept_by_writers_not_scanned_by_readers(uri: str) -> N
         engine.add_paths([SEEDS])
         store = engine.folder.store
         with engine.folder.reading():
-            assert (store.oldest_date(), store.newest_date()) == ("2025-10-03", "2026-03-10")
+            assert store.date_range() == ("2025-10-03", "2026-03-10")
         scanned: list[list[str]] = []
         scan = store._scan
 
@@ -455,8 +455,9 @@ def test_the_date_range_is_kept_by_writers_not_scanned_by_readers(uri: str) -> N
         newest = [c for c in store.cluster_ids() if c.startswith("2026-03-10")]
         engine.remove(newest)
         with engine.folder.reading():
-            assert store.newest_date() is not None and store.newest_date() < "2026-03-10"
-            assert store.oldest_date() == "2025-10-03"
+            oldest, newest = store.date_range()
+            assert newest is not None and newest < "2026-03-10"
+            assert oldest == "2025-10-03"
 
 
 def test_an_index_can_live_in_its_own_milvus_database(milvus_server: str) -> None:

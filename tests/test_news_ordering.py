@@ -66,7 +66,7 @@ def test_an_undated_story_counts_as_the_oldest(seeded: Engine) -> None:
     hits = seeded.search(QUERY, k=20, half_life_days=60)
     by_id = {h.id: h for h in hits}
     with seeded.folder.reading():
-        oldest, newest = seeded.store.oldest_date(), seeded.store.newest_date()
+        oldest, newest = seeded.store.date_range()
     expected = round(freshness(oldest, newest, 60), 6)
     assert 0 < expected < min(h.freshness for h in hits if h.date)
     assert by_id["undated-ukraine"].freshness == expected

@@ -305,7 +305,7 @@ def test_an_undated_story_does_not_escape_freshness(seeded: Engine) -> None:
     ranked = seeded.recommend(fresh)
     assert ranked[0].id != "undated-twin"
     with seeded.folder.reading():
-        newest, oldest = seeded.store.newest_date(), seeded.store.oldest_date()
+        oldest, newest = seeded.store.date_range()
     age = (date.fromisoformat(newest) - date.fromisoformat(oldest)).days
     twin = next(s.score for s in ranked if s.id == "undated-twin")
     assert twin == pytest.approx(flat_scores["undated-twin"] * 0.5 ** (age / 30), abs=1e-3)

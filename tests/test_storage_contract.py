@@ -76,8 +76,7 @@ def test_records_read_back_as_written_and_alike(twins: tuple[Engine, Engine]) ->
         ("cluster_cards", (some,)),
         ("article_cards", (articles,)),
         ("content_hashes", (some,)),
-        ("newest_date", ()),
-        ("oldest_date", ()),
+        ("date_range", ()),
         ("facet_counts", (some, 10)),
     ):
         a, b = both(twins, call, *args)

@@ -77,8 +77,7 @@ class Queries:
             )
         )
         with host.folder.reading():
-            newest = host.store.newest_date() if request.half_life_days else None
-            oldest = host.store.oldest_date() if request.half_life_days else None
+            oldest, newest = host.store.date_range() if request.half_life_days else (None, None)
             hits = order(ranked, request, newest, oldest)
             if request.collapse:
                 hits = collapse(hits, self.stories().same_story_as)

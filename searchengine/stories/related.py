@@ -334,7 +334,7 @@ class Stories:
         pool = [c for c in matrix.ids if c not in seen and (allowed is None or c in allowed)]
         related = self._related_to_likes(request, liked, disliked, pool) if liked else {}
         meta = self.store.cluster_meta(list(related))
-        newest, oldest = self.store.newest_date(), self.store.oldest_date()
+        oldest, newest = self.store.date_range()
 
         def fresh(scores: dict[str, float]) -> dict[str, float]:
             # An undated story is as old as the oldest dated one: freshness cannot vouch

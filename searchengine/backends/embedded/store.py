@@ -372,11 +372,10 @@ class Store(WordIndex, AlertLog):
         sql = "SELECT id, date, n_sources FROM clusters WHERE id IN ({})"
         return {cid: (date, n) for cid, date, n in self._select_in(sql, ids)}
 
-    def newest_date(self) -> str | None:
-        return self.db.execute("SELECT max(date) FROM clusters").fetchone()[0]
-
-    def oldest_date(self) -> str | None:
-        return self.db.execute("SELECT min(date) FROM clusters").fetchone()[0]
+    def date_range(self) -> tuple[str | None, str | None]:
+        """(oldest, newest) cluster date: what freshness counts back from."""
+        oldest, newest = self.db.execute("SELECT min(date), max(date) FROM clusters").fetchone()
+        return oldest, newest
 
     def counts(self) -> dict[str, int]:
         q = self.db.execute

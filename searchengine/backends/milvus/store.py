@@ -300,12 +300,6 @@ class MilvusStore(MilvusCollections):
             for r in self._records(ids, ["id", "date", "n_sources"])
         }
 
-    def newest_date(self) -> str | None:
-        return self.date_range()[1]
-
-    def oldest_date(self) -> str | None:
-        return self.date_range()[0]
-
     def counts(self) -> dict[str, int]:
         """Three count queries (an article counts by its first passage)."""
         return {
