@@ -377,7 +377,7 @@ def test_a_writer_killed_mid_cluster_then_another_version_leaves_no_mix(
     """A writer killed after a new cluster's passages and before its cluster row left
     passages nobody owned; the next version, seeing no cluster row, took the cluster
     for new, kept them, and the cluster held both versions (search found v1's words,
-    `show` printed v2). Every cluster written now clears its passages first."""
+    `show` printed v2). Every cluster written now drops its other versions after its row."""
     old, new = tmp_path / "v1.txt", tmp_path / "v2.txt"
     old.write_text(digest(3, 50, "oldwordvalley"))
     new.write_text(digest(3, 50, "newwordvalley"))

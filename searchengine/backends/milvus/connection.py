@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from searchengine.backends.milvus.lease import WriteLease
 from searchengine.backends.storage import JsonObject
 from searchengine.core.documents import Cluster, fold
 from searchengine.core.filters import literal, stored_hosts
@@ -26,21 +27,29 @@ from searchengine.errors import BackendUnavailable, BadRequest
 
 # The meta row with the (oldest, newest) cluster date, kept by every write.
 DATE_RANGE = "date_range"
-# Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
+# What an index made by this code says of itself in its meta rows: "2", passages carry
+# their cluster's version (an index made before has no field for it).
+LAYOUT = "layout"
+LAYOUT_VERSION = "2"
 # Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
 MAX_VARCHAR = 65_535
-
-
 MAX_LIMIT = 16_384
-
-
 MAX_ARRAY = 4_096  # entity keys and hosts a row can hold (Milvus' array capacity cap)
-
-
 ID_LENGTH = 512
-
-
 META_DIMENSION = 2  # Milvus wants a vector field in every collection; meta's is a dummy
+# The consistency each read asks of Milvus. Strong (the server first applies every
+# write acknowledged before the call) is what the promise "the next request sees the
+# write" needs, and what the write lease, a writer's "what changed" and the caches
+# kept per generation (word list, background sample) rest on: every read but one.
+# Reusing stored vectors at ingest reads Eventually: a vector it misses is encoded
+# again, to the same value.
+STRONG = "Strong"
+EVENTUALLY = "Eventually"
+# Meta keys that are not the index's settings: saved searches, alerts, write claims.
+RECORD_KEYS = ("search:", "alert:", "lease:")
+# Clusters per delete expression when stale passages go (`drop_stale`): one
+# `(cluster_id == .. and version != ..)` term each, well inside Milvus' expression size.
+STALE_PER_DELETE = 100
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,13 @@ class MilvusParams:
     # Loading a collection into memory (on open, after a Milvus restart) reads all of
     # it: minutes for millions of passages.
     load_timeout: float = 600.0
+    # The write lease (lease.py). A claim not renewed for `lease_seconds` is a dead
+    # writer's: renewals come between insert batches (well under a second each here),
+    # so 60 s is only reached by a writer that stopped; a dead process on the same
+    # machine is seen at once. `lease_wait`: how long a writer waits for its turn
+    # before an error (another writer holds it for one batch at a time).
+    lease_seconds: float = 60.0
+    lease_wait: float = 600.0
 
 
 def milvus_index(index_type: str, params: MilvusParams) -> tuple[str, dict[str, Any]]:
@@ -127,10 +143,12 @@ def entity_keys(cluster: Cluster) -> list[str]:
 
 @dataclass
 class _PendingWrite:
-    """What one `write()` will send: deletions first, then passages, then cluster rows."""
+    """What one `write()` will send: removals, then passages, then cluster rows (module
+    docstring of store.py)."""
 
     generation: int
     delete: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # cluster id -> its new version
     passages: list[dict[str, Any]] = field(default_factory=list)
     clusters: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
@@ -153,6 +171,7 @@ class MilvusConnection:
         self._vocabulary: tuple[int, tuple[Counter[str], Vocabulary, int]] | None = None
         self._vocabulary_lock = threading.Lock()  # one scan per generation per process
         self._dimension = 0
+        self.lease = WriteLease(self)
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One client call; a failure of the server or the connection is one clear error."""
@@ -172,14 +191,16 @@ class MilvusConnection:
                 ) from None
             raise
 
-    def _query(self, collection: str, expr: str, fields: list[str], **kw: Any) -> list[dict]:
+    def _query(
+        self, collection: str, expr: str, fields: list[str], consistency: str = STRONG, **kw: Any
+    ) -> list[dict]:
         return list(
             self.call(
                 "query",
                 collection,
                 filter=expr,
                 output_fields=fields,
-                consistency_level="Strong",
+                consistency_level=consistency,
                 **kw,
             )
         )
@@ -192,7 +213,7 @@ class MilvusConnection:
             batch_size=2000,
             filter=expr,
             output_fields=fields,
-            consistency_level="Strong",
+            consistency_level=STRONG,
         )
         try:
             while True:
@@ -217,7 +238,7 @@ class MilvusConnection:
         except Exception:  # noqa: BLE001 - closing a dead channel is not an error
             pass
 
-    def _put_meta(self, values: dict[str, str]) -> None:
+    def put_meta(self, values: dict[str, str]) -> None:
         rows = [
             {"key": k, "value": v, "vector": [1.0] + [0.0] * (META_DIMENSION - 1)}
             for k, v in values.items()
@@ -226,10 +247,14 @@ class MilvusConnection:
 
     def all_meta(self) -> dict[str, str]:
         """The index's own settings (model, dimension, generation, ...): every meta row
-        but the saved searches and alerts that share the collection. It read the first
-        1,000 rows of all of them: past ~1,000 alerts, on a server that returns rows in
-        key order, the settings fell off the end and the index would not open."""
-        expr = 'not (key like "alert:%") and not (key like "search:%")'
+        but the saved searches, alerts and write claims that share the collection. It
+        read the first 1,000 rows of all of them: past ~1,000 alerts, on a server that
+        returns rows in key order, the settings fell off the end and the index would not
+        open."""
+        return self.meta_rows(" and ".join(f'not (key like "{k}%")' for k in RECORD_KEYS))
+
+    def meta_rows(self, expr: str) -> dict[str, str]:
+        """Meta rows matching an expression, key -> value (a paged scan: no row limit)."""
         return {r["key"]: r["value"] for r in self._scan(self.meta_name, ["key", "value"], expr)}
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -242,7 +267,7 @@ class MilvusConnection:
     def set_meta(self, key: str, value: str) -> None:
         pending: _PendingWrite | None = getattr(self._local, "write", None)
         if pending is None:
-            self._put_meta({key: value})
+            self.put_meta({key: value})
         else:
             pending.meta[key] = value
 
@@ -265,43 +290,90 @@ class MilvusConnection:
     def reading_at(self, generation: int | None) -> None:
         """The generation the folder's `reading()` just read for this thread (None when
         it ends): what the vocabulary checks against, instead of a round trip each time
-        (a search asked three times, two of them for the same answer)."""
+        (a search asked three times, two of them for the same answer). A read also
+        remembers the version of each cluster whose passages it counted
+        (`read_versions`)."""
         self._local.reading = generation
+        self._local.versions = {} if generation is not None else None
+
+    def read_versions(self) -> dict[str, str] | None:
+        """cluster id -> the version this thread's read counted passages of (None
+        outside a read): a cluster row read later in the same read must be of that
+        version, or a write landed in between and the row would not match the passages
+        shown (Milvus has no snapshots; store.py `get_clusters`)."""
+        return getattr(self._local, "versions", None)
 
     @contextmanager
     def write(self) -> Iterator[int]:
-        """Collect one write, then send it in the safe order (module docstring). The new
-        generation is a microsecond clock, past the current one: writers in several
-        processes need no shared counter to tell readers that something changed."""
-        gen = max(self.state()[0] + 1, time.time_ns() // 1000)
-        pending = _PendingWrite(gen)
-        self._local.write = pending
-        try:
-            yield gen
-        finally:
-            self._local.write = None
-        gone = self._dates_of(pending.delete)
-        for expr in self._in("id", pending.delete):
+        """Collect one write, then send it under the write lease in the order that
+        keeps every cluster whole for readers (store.py). The new generation is a
+        microsecond clock past the current one: writers in several processes need no
+        shared counter to tell readers that something changed."""
+        with self.lease.holding():
+            gen = max(self.state()[0] + 1, time.time_ns() // 1000)
+            pending = _PendingWrite(gen)
+            self._local.write = pending
+            try:
+                yield gen
+            finally:
+                self._local.write = None
+            self._send(pending)
+
+    def _send(self, pending: _PendingWrite) -> None:
+        touched = list(dict.fromkeys([*pending.delete, *pending.written]))
+        if touched:
+            self.lease.intend(touched)  # (before any of them changes)
+        gone = self._dates_of(touched)
+        removed = [c for c in pending.delete if c not in pending.written]
+        for expr in self._in("id", removed):
             self.call("delete", self.clusters_name, filter=expr)
-        for expr in self._in("cluster_id", pending.delete):
+        for expr in self._in("cluster_id", removed):
             self.call("delete", self.passages_name, filter=expr)
         step = self.params.batch
         for rows, name in (
             (pending.passages, self.passages_name),
-            (pending.clusters, self.clusters_name),
+            (pending.clusters, self.clusters_name),  # (each row switches its cluster over)
         ):
             for i in range(0, len(rows), step):
+                self.lease.renew()
                 self.call("upsert", name, rows[i : i + step])
+        self.drop_stale(list(pending.written), pending.written)
         added = [str(r["date"]) for r in pending.clusters if r.get("date")]
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._put_meta(
+        self.put_meta(
             {
                 **pending.meta,
-                "generation": str(gen),
+                "generation": str(pending.generation),
                 "updated_at": stamp,
                 DATE_RANGE: json.dumps(self._date_range_after(gone, added)),
             }
         )
+
+    def drop_stale(
+        self, cluster_ids: Sequence[str], versions: dict[str, str] | None = None
+    ) -> None:
+        """Delete the passages of these clusters that are not of their cluster row's
+        version (all of them for a cluster without a row). `versions` gives the rows'
+        versions when the caller just wrote them; otherwise they are read."""
+        if not cluster_ids:
+            return
+        if versions is None:
+            versions = {}
+            for expr in self._in("id", cluster_ids):
+                versions.update(
+                    (r["id"], r["content_hash"])
+                    for r in self._query(self.clusters_name, expr, ["id", "content_hash"])
+                )
+        terms = [
+            f"(cluster_id == {literal(c)} and version != {literal(versions[c])})"
+            if c in versions
+            else f"cluster_id == {literal(c)}"
+            for c in dict.fromkeys(cluster_ids)
+        ]
+        for i in range(0, len(terms), STALE_PER_DELETE):
+            self.call(
+                "delete", self.passages_name, filter=" or ".join(terms[i : i + STALE_PER_DELETE])
+            )
 
     def _dates_of(self, ids: list[str]) -> list[str]:
         """The dates of these clusters (before a write deletes them)."""
@@ -351,7 +423,7 @@ class MilvusConnection:
         return sorted(found, key=lambda r: (r.get("created_at", ""), r["id"]))
 
     def put_saved_search(self, search_id: str, record: JsonObject) -> None:
-        self._put_meta({f"search:{search_id}": json.dumps(record)})
+        self.put_meta({f"search:{search_id}": json.dumps(record)})
 
     def delete_saved_search(self, search_id: str) -> bool:
         key = literal(f"search:{search_id}")
@@ -365,13 +437,13 @@ class MilvusConnection:
         keyed = {f"alert:{r['matched_at']}:{secrets_hex()}": r for r in rows}
         for i in range(0, len(keyed), self.params.batch):
             part = dict(list(keyed.items())[i : i + self.params.batch])
-            self._put_meta({k: json.dumps(v) for k, v in part.items()})
+            self.put_meta({k: json.dumps(v) for k, v in part.items()})
         return list(keyed)
 
     def set_alert_delivery(self, alert_id: str, status: str) -> None:
         rows = self._query(self.meta_name, f"key == {literal(alert_id)}", ["value"])
         if rows:
-            self._put_meta(
+            self.put_meta(
                 {alert_id: json.dumps({**json.loads(rows[0]["value"]), "delivery": status})}
             )
 

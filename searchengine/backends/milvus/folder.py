@@ -26,7 +26,12 @@ from searchengine.backends.index_types import AUTO_APPROX
 from searchengine.backends.locks import reading_generation
 from searchengine.backends.manifest import IndexStats, Manifest, describe, now
 from searchengine.backends.memory import MemoryState
-from searchengine.backends.milvus.connection import MilvusParams, milvus_index
+from searchengine.backends.milvus.connection import (
+    LAYOUT,
+    LAYOUT_VERSION,
+    MilvusParams,
+    milvus_index,
+)
 from searchengine.backends.milvus.store import MilvusStore
 from searchengine.backends.storage import PassageSelection
 from searchengine.encoders.encoder import EncoderId, canonical_name
@@ -271,9 +276,9 @@ class MilvusFolder:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Writers of this process one at a time. Milvus has no lock to share between
-        processes: two processes writing the same cluster at once end with one of the
-        versions (each write is whole per cluster, see milvus_store.py)."""
+        """The writers of this process one at a time. (Between processes, each
+        `store.write()` holds the index's write lease, lease.py: a writer's decisions,
+        which clusters changed, and its writes are one turn.)"""
         with self._thread_lock:
             yield
 
@@ -356,6 +361,13 @@ def _json(value: object) -> str:
 def _manifest(meta: dict[str, str], uri: str) -> Manifest:
     import json
 
+    if "model" in meta and meta.get(LAYOUT) != LAYOUT_VERSION:
+        raise IndexCorrupt(
+            f"{uri} was made by an older searchengine, before passages carried their "
+            "cluster's version (what keeps concurrent writers from mixing versions); "
+            f"index the digests again under a new prefix: `searchengine index --index "
+            f"{uri}_2 PATH...`"
+        )
     try:
         return Manifest(
             model=meta["model"],

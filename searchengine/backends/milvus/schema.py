@@ -7,6 +7,8 @@ from typing import Any
 
 from searchengine.backends.milvus.connection import (
     ID_LENGTH,
+    LAYOUT,
+    LAYOUT_VERSION,
     MAX_ARRAY,
     MAX_VARCHAR,
     META_DIMENSION,
@@ -61,6 +63,7 @@ class MilvusCollections(MilvusConnection):
         passages.add_field("field", DataType.VARCHAR, max_length=32)
         passages.add_field("position", DataType.INT64)
         passages.add_field("text_hash", DataType.VARCHAR, max_length=64)
+        passages.add_field("version", DataType.VARCHAR, max_length=64)  # its cluster's (store.py)
         passages.add_field("is_article", DataType.BOOL)
         passages.add_field("lead", DataType.BOOL)  # an article's first window: counts articles
         passages.add_field("article_sentiment", DataType.VARCHAR, max_length=32)
@@ -115,7 +118,7 @@ class MilvusCollections(MilvusConnection):
             self.call("create_index", name, params, sync=False)
             self.call("load_collection", name)
         self.ensure_scalar_indexes()
-        self._put_meta({**meta, "generation": "1"})
+        self.put_meta({**meta, "generation": "1", LAYOUT: LAYOUT_VERSION})
 
     def ensure_scalar_indexes(self) -> None:
         """Create the scalar indexes a collection lacks (an index made before they

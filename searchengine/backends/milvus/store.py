@@ -14,12 +14,15 @@ keeps no state of its own and any number of them answer alike:
 - `<prefix>_meta`: what the index is (model, dimension, encoder, index type)
   and its generation, bumped by every write.
 
-Milvus has no transactions. A write therefore deletes the replaced clusters
-first, inserts their passages next and their cluster rows last: a cluster row
-is what makes a cluster visible (a hit whose cluster row is missing is not
-shown), so a reader never sees half a cluster, and a writer killed midway
-leaves clusters missing — which the next `index` run adds again — never
-mixed. Passage ids are a hash of (cluster, content, position): a retried
+Milvus has no transactions. Every passage therefore carries its cluster's
+version (the content hash), and the cluster row says which version is current:
+a reader counts a passage only when the two agree. A write (under the index's
+write lease, lease.py: writers take turns) inserts the new version's passages
+beside the old ones, then the cluster row — which switches readers over to the
+whole new version at once — and then deletes the old version's passages. A
+cluster is never seen half written or mixed, and a writer killed at any point
+leaves passages nobody counts, which the next writer deletes (its claim named the
+clusters). Passage ids are a hash of (cluster, content, position): a retried
 write rewrites the same rows.
 
 The methods mirror `store.Store` (the embedded backend), which the query,
@@ -36,8 +39,10 @@ from typing import Any
 import numpy as np
 
 from searchengine.backends.milvus.connection import (
+    EVENTUALLY,
     MAX_LIMIT,
     MAX_VARCHAR,
+    STRONG,
     entity_keys,
     host_keys,
     milvus_index,
@@ -46,7 +51,7 @@ from searchengine.backends.milvus.connection import (
     unpack,
     words_of,
 )
-from searchengine.backends.milvus.schema import MilvusCollections
+from searchengine.backends.milvus.words import MilvusWords
 from searchengine.backends.storage import ClusterCard, Facets, PassageRow, facet_lists
 from searchengine.core.contract import Filters
 from searchengine.core.documents import Cluster, Field, Passage, cluster_texts, fold, text_hash
@@ -56,13 +61,11 @@ from searchengine.core.filters import (
     sentiment_key,
     to_milvus,
 )
-from searchengine.core.fuzzy import Vocabulary
-from searchengine.core.text import analyze, term_counts
-from searchengine.core.tokens import tokenizer
+from searchengine.core.text import term_counts
 from searchengine.errors import BadRequest
 
 
-class MilvusStore(MilvusCollections):
+class MilvusStore(MilvusWords):
     """The records of one index in Milvus; see the module docstring."""
 
     # --- writes --------------------------------------------------------------------
@@ -79,17 +82,17 @@ class MilvusStore(MilvusCollections):
     def embeddings_by_hash(self, hashes: Iterable[str], dimension: int) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for expr in self._in("text_hash", hashes):
-            for r in self._query(self.passages_name, expr, ["text_hash", "vector"]):
+            rows = self._query(self.passages_name, expr, ["text_hash", "vector"], EVENTUALLY)
+            for r in rows:
                 out.setdefault(r["text_hash"], np.asarray(r["vector"], dtype=np.float32))
         return out
 
     def delete_clusters(self, ids: Iterable[str], generation: int) -> list[int]:
-        ids = list(ids)
-        removed: list[int] = []
-        for expr in self._in("cluster_id", ids):
-            removed.extend(int(r["id"]) for r in self._query(self.passages_name, expr, ["id"]))
+        """Mark clusters for removal (a cluster written again in the same write is
+        replaced instead); returns nothing: Milvus keeps no per-process vectors whose
+        removed ids would need counting."""
         self._pending().delete.extend(ids)
-        return removed
+        return []
 
     def insert_cluster(
         self,
@@ -100,12 +103,8 @@ class MilvusStore(MilvusCollections):
         generation: int,
     ) -> list[int]:
         pending = self._pending()
-        # Whatever passages the cluster has go first, even when it has no cluster row: a
-        # writer killed between a new cluster's passages and its row left passages that
-        # the next version, taking the cluster for new, kept beside its own.
-        if cluster.id not in pending.delete:
-            pending.delete.append(cluster.id)
         content = cluster.content_hash()
+        pending.written[cluster.id] = content  # (its other versions go after its row)
         record = pack(cluster.to_dict())
         terms = pack(term_counts(cluster_texts(cluster)))
         for name, value in (("record", record), ("term counts", terms)):
@@ -140,6 +139,7 @@ class MilvusStore(MilvusCollections):
                     "field": p.field.value,
                     "position": p.position,
                     "text_hash": text_hash(p.embed_text),
+                    "version": content,
                     "is_article": p.article_id is not None,
                     "lead": lead,
                     "article_sentiment": article_sentiment.get(p.article_id or "", ""),
@@ -180,9 +180,14 @@ class MilvusStore(MilvusCollections):
         return self.get_clusters([cluster_id]).get(cluster_id)
 
     def get_clusters(self, ids: Sequence[str]) -> dict[str, Cluster]:
+        """The clusters' records; within a read, a cluster rewritten since the read
+        counted its passages is left out (absent for this one answer, never shown with
+        another version's passages)."""
+        seen = self.read_versions() or {}
         return {
             r["id"]: Cluster.from_dict(unpack(r["record"]))
-            for r in self._records(ids, ["id", "record"])
+            for r in self._records(ids, ["id", "record", "content_hash"])
+            if seen.get(r["id"], r["content_hash"]) == r["content_hash"]
         }
 
     def cluster_cards(self, ids: Sequence[str]) -> dict[str, ClusterCard]:
@@ -226,16 +231,39 @@ class MilvusStore(MilvusCollections):
         return out
 
     def passage_owners(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-        out: dict[int, tuple[str, str | None]] = {}
+        """The owners of the passages of current versions: every search hit passes here
+        (a passage of a version being written, or left by a killed writer, has none)."""
+        rows: list[dict] = []
         for expr in self._in("id", [int(i) for i in ids]):
-            for r in self._query(self.passages_name, expr, ["id", "cluster_id", "article_id"]):
-                out[int(r["id"])] = (r["cluster_id"], r["article_id"] or None)
-        return out
+            rows += self._query(
+                self.passages_name, expr, ["id", "cluster_id", "article_id", "version"]
+            )
+        return {
+            int(r["id"]): (r["cluster_id"], r["article_id"] or None) for r in self._current(rows)
+        }
+
+    def _current(self, rows: list[dict]) -> list[dict]:
+        """The passage rows whose version is their cluster row's. A read asks for each
+        cluster's version once (and keeps it, `get_clusters`): a hybrid search's two
+        signals share one answer, and one read never mixes two versions of a cluster."""
+        seen = self.read_versions()
+        wanted = {r["cluster_id"] for r in rows}
+        versions = {c: seen[c] for c in wanted if c in seen} if seen is not None else {}
+        missing = wanted - versions.keys()
+        if missing:
+            found = self.content_hashes(missing)
+            versions.update(found)
+            if seen is not None:
+                seen.update(found)
+        return [r for r in rows if versions.get(r["cluster_id"]) == r["version"]]
 
     def article_passages(self, article_id: str) -> list[tuple[int, str, np.ndarray]]:
         rows = self._query(
-            self.passages_name, f"article_id == {literal(article_id)}", ["id", "text", "vector"]
+            self.passages_name,
+            f"article_id == {literal(article_id)}",
+            ["id", "text", "vector", "cluster_id", "version"],
         )
+        rows = self._current(rows)
         rows.sort(key=lambda r: int(r["id"]))
         return [(int(r["id"]), r["text"], np.asarray(r["vector"], np.float32)) for r in rows]
 
@@ -256,24 +284,20 @@ class MilvusStore(MilvusCollections):
         return [r["id"] for r in rows], matrix
 
     def all_passage_embeddings(self) -> Iterator[tuple[int, str, bytes]]:
+        versions = {
+            r["id"]: r["content_hash"]
+            for r in self._scan(self.clusters_name, ["id", "content_hash"])
+        }
         rows = sorted(
-            self._scan(self.passages_name, ["id", "cluster_id", "vector"]),
+            (
+                r
+                for r in self._scan(self.passages_name, ["id", "cluster_id", "vector", "version"])
+                if versions.get(r["cluster_id"]) == r["version"]
+            ),
             key=lambda r: int(r["id"]),
         )
         for r in rows:
             yield int(r["id"]), r["cluster_id"], np.asarray(r["vector"], np.float16).tobytes()
-
-    def all_embeddings(self, dimension: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        rows = list(self._scan(self.passages_name, ["id", "vector"]))
-        if rows:
-            yield (
-                np.array([int(r["id"]) for r in rows], dtype=np.int64),
-                np.asarray([r["vector"] for r in rows], dtype=np.float32),
-            )
-
-    def all_term_counts(self) -> Iterator[tuple[str, dict[str, int]]]:
-        for r in self._scan(self.clusters_name, ["id", "terms"]):
-            yield r["id"], unpack(r["terms"])
 
     def all_entity_keys(self) -> dict[str, set[str]]:
         return {
@@ -328,8 +352,6 @@ class MilvusStore(MilvusCollections):
             return np.zeros((0, dimension), np.float32)
         return np.asarray([r["vector"] for r in rows], np.float32)
 
-    # --- saved searches and alerts (alerts.py): rows of the meta collection --------------
-
     def cluster_passages(
         self, ids: Sequence[str]
     ) -> dict[str, list[tuple[Field, int, str, np.ndarray]]]:
@@ -340,10 +362,10 @@ class MilvusStore(MilvusCollections):
                 self._query(
                     self.passages_name,
                     expr,
-                    ["id", "cluster_id", "field", "position", "text", "vector"],
+                    ["id", "cluster_id", "field", "position", "text", "vector", "version"],
                 )
             )
-        for r in sorted(rows, key=lambda r: int(r["id"])):
+        for r in sorted(self._current(rows), key=lambda r: int(r["id"])):
             out.setdefault(r["cluster_id"], []).append(
                 (
                     Field(r["field"]),
@@ -389,81 +411,9 @@ class MilvusStore(MilvusCollections):
             filter=expr or "",
             search_params=params,
             output_fields=["id"],
-            consistency_level="Strong",
+            consistency_level=STRONG,
         )
         return [(int(h["id"]), float(h["distance"])) for h in result[0]]
-
-    def word_search(
-        self, terms: Sequence[str], limit: int, filters: Filters
-    ) -> list[tuple[int, float]]:
-        """(passage id, bm25 score) from Milvus' BM25 over the passages' words. Scores
-        are returned as positive, higher better (milvus-lite reports them negated)."""
-        tokens = [tok for toks in tokenizer().tokens(list(terms)) for tok in toks]
-        if not tokens:
-            return []
-        result = self.call(
-            "search",
-            self.passages_name,
-            data=[" ".join(tokens)],
-            anns_field="sparse",
-            limit=min(limit, MAX_LIMIT),
-            filter=self.passage_filter(filters),
-            search_params={"metric_type": "BM25"},
-            output_fields=["id"],
-            consistency_level="Strong",
-        )
-        return [(int(h["id"]), abs(float(h["distance"]))) for h in result[0]]
-
-    def trigram_search(
-        self, terms: Sequence[str], chunk: int, pieces: int, limit: int, filters: Filters
-    ) -> list[tuple[int, float]]:
-        """Milvus has no character-trigram index: unknown words are matched through the
-        vocabulary's close words only (`vocabulary`); see BENCHMARKS.md for the cost."""
-        return []
-
-    def unknown_terms(self, terms: Sequence[str]) -> list[str]:
-        """The terms no cluster holds, by the clusters' analysed words (read once per
-        generation): no round trip per query. A BM25 probe per term cost a full scan on
-        milvus-lite (2.8 s at 12k passages)."""
-        words = self._words()[0]
-        return [t for t in terms if (stems := analyze(t)) and not any(w in words for w in stems)]
-
-    def vocabulary(self) -> Vocabulary:
-        """The index's words of four letters or more (Milvus cannot list an analysed
-        field's words): what an unknown query word is matched against (fuzzy.py)."""
-        return self._words()[1]
-
-    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """The number of clusters, and in how many of them each analysed term occurs,
-        from the same once-per-generation read as `unknown_terms`."""
-        words, _, clusters = self._word_stats()
-        return clusters, {t: words[t] for t in terms if t in words}
-
-    def _words(self) -> tuple[Counter[str], Vocabulary]:
-        words, vocabulary, _ = self._word_stats()
-        return words, vocabulary
-
-    def _word_stats(self) -> tuple[Counter[str], Vocabulary, int]:
-        """Every analysed word of the clusters' term counts with its document frequency,
-        and the number of clusters, once per generation."""
-        generation = self.generation
-        cached = self._vocabulary
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        # Searches arriving together after a write each ran the full scan (4 at once:
-        # 14.1 s); the first builds it, the others wait for it.
-        with self._vocabulary_lock:
-            cached = self._vocabulary
-            if cached is not None and cached[0] == generation:
-                return cached[1]
-            words: Counter[str] = Counter()
-            clusters = 0
-            for _, counts in self.all_term_counts():
-                words.update(counts.keys())
-                clusters += 1
-            found = (words, Vocabulary(sorted(w for w in words if len(w) >= 4)), clusters)
-            self._vocabulary = (generation, found)
-            return found
 
     def facet_counts(self, ids: Sequence[str], entities: int) -> Facets:
         sources: Counter[str] = Counter()
