@@ -30,6 +30,9 @@ class Environment(BaseSettings):
     encoder_threads: int | None = None  # ONNX Runtime's intra-op threads (default: its own)
     cache: Path | None = None  # where exported models live (else $XDG_CACHE_HOME/searchengine)
     milvus_token: str | None = None  # a Milvus server's token ("user:password")
+    # Hosts and networks webhooks may reach though they are not public, comma-separated
+    # ("127.0.0.1,10.0.0.0/8,hooks.intranet"): intranet receivers (news/webhooks.py).
+    webhook_allow: str | None = None
 
 
 def environment() -> Environment:

@@ -58,7 +58,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Receiver:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Receiver:
+    """A receiver on loopback, which the server may call only when allowed to."""
+    monkeypatch.setenv("SEARCHENGINE_WEBHOOK_ALLOW", "127.0.0.1")
     r = Receiver()
     yield r
     r.close()
@@ -111,8 +113,9 @@ def test_a_misspelt_name_in_a_saved_search_is_forgiven_as_a_search_forgives_it(
 
 
 def test_a_replaced_cluster_is_matched_again_and_a_dead_webhook_is_recorded(
-    engine: Engine,
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SEARCHENGINE_WEBHOOK_ALLOW", "127.0.0.1")
     without(engine, VENEZUELA)
     engine.saved.save("Venezuela political prisoners released", webhook="http://127.0.0.1:9/x")
     engine.add_paths([VENEZUELA])
@@ -166,9 +169,11 @@ def test_saved_searches_and_alerts_over_http_need_the_key_to_write(
         assert bad.status_code in (400, 422)
         ingest = client.post("/documents", content=VENEZUELA.read_text(), headers=AUTH)
         assert ingest.status_code == 200, ingest.text
-        got = client.get("/alerts").json()
+        assert client.get("/alerts").status_code == 401  # the key holders' queries
+        got = client.get("/alerts", headers=AUTH).json()
         assert [a["cluster_id"] for a in got["results"]] == ["2026-01-09-c10"]
-        assert client.get("/alerts", params={"since": got["next_since"]}).json()["results"] == []
+        later = client.get("/alerts", params={"since": got["next_since"]}, headers=AUTH)
+        assert later.json()["results"] == []
         assert receiver.wait(1)[0]["cluster_id"] == "2026-01-09-c10"
         assert client.delete(f"/searches/{sid}").status_code == 401
         assert client.delete(f"/searches/{sid}", headers=AUTH).status_code == 200

@@ -28,12 +28,14 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
 
 
 @contextmanager
-def serving(index: Path, log_path: Path) -> Iterator[str]:
+def serving(index: Path, log_path: Path, key: str | None = None) -> Iterator[str]:
     """`searchengine serve` on `index` as its own process, until it answers /health."""
     port = free_port()
     log = open(log_path, "w")
+    env = {**os.environ, **({"SEARCHENGINE_API_KEY": key} if key else {})}
     proc = subprocess.Popen(
         [str(EXE), "serve", "--index", str(index), "--port", str(port), "--log-level", "warning"],
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -375,7 +377,8 @@ def test_collapsed_results_coverage_chart_and_an_entity_page(server: str, tmp_pa
 
 def test_the_alerts_page_lists_what_saved_searches_matched(tmp_path: Path) -> None:
     """A search saved with the CLI fires when a digest is indexed; the page's Alerts
-    view lists the match, newest first, linked to its story."""
+    view asks for the API key (alerts are the key holders'), refuses a wrong one, and
+    then lists the match, newest first, linked to its story."""
     from playwright.sync_api import sync_playwright
 
     index = tmp_path / "idx"
@@ -389,7 +392,7 @@ def test_the_alerts_page_lists_what_saved_searches_matched(tmp_path: Path) -> No
     cli("index", str(SEEDS / "2025-10-03_c6.txt"), "--model", "hashing", "-q")
     cli("searches", "add", "Venezuela political prisoners released")
     cli("index", str(venezuela), "-q")
-    with serving(index, tmp_path / "server.log") as url:
+    with serving(index, tmp_path / "server.log", key="page-key") as url:
         with sync_playwright() as p:
             browser = launch(p)
             try:
@@ -397,6 +400,14 @@ def test_the_alerts_page_lists_what_saved_searches_matched(tmp_path: Path) -> No
                 page.goto(url + "/")
                 page.click("#alerts-link")
                 page.wait_for_url("**alerts**", timeout=15_000)
+                page.locator("#key-form").wait_for(timeout=15_000)
+                assert "API key" in page.locator("#key-form").inner_text()
+                assert page.locator("#results li.alert").count() == 0
+                page.fill("#api-key", "wrong-key")
+                page.click("#key-form button")
+                page.locator("#key-form >> text=not accepted").wait_for(timeout=15_000)
+                page.fill("#api-key", "page-key")
+                page.click("#key-form button")
                 item = page.locator("#results li.alert").first
                 item.wait_for(timeout=15_000)
                 assert item.get_attribute("data-id") == "2026-01-09-c10"

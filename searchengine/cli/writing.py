@@ -186,7 +186,13 @@ def searches_add(
     """save a query"""
     with place.open() as engine:
         saved = engine.saved.save(query, filters, min_relevance, webhook)
-    show(as_json, saved.to_dict(), lambda _: print(f"saved search {saved.id}: {saved.query!r}"))
+
+    def say(_: object) -> None:
+        print(f"saved search {saved.id}: {saved.query!r}")
+        if saved.secret:
+            print(f"webhook secret (shown once; deliveries are signed with it): {saved.secret}")
+
+    show(as_json, saved.to_dict(secret=True), say)
     return EXIT_OK
 
 

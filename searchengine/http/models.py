@@ -265,6 +265,11 @@ class SavedSearch(BaseModel):
     min_relevance: float
     webhook: str | None
     created_at: str
+    secret: str | None = Field(
+        None,
+        description="the key of its webhook deliveries' signatures: in the answer that "
+        "saves it only, never again",
+    )
 
 
 class SavedSearches(BaseModel):

@@ -82,8 +82,8 @@ def require_key(
     key = request.app.state.settings.api_key
     if not key:
         raise WritesDisabled(
-            "writes are disabled: start the server with SEARCHENGINE_API_KEY set, and send "
-            "'Authorization: Bearer <key>'",
+            "writes (and reading alerts) are disabled: start the server with "
+            "SEARCHENGINE_API_KEY set, and send 'Authorization: Bearer <key>'",
         )
     scheme, _space, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:

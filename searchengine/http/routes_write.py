@@ -121,7 +121,12 @@ class SavedSearchBody(_Body):
         "(default: the engine's cut-off for a strong match)",
     )
     webhook: str | None = Field(
-        None, max_length=2000, description="an http(s) URL each alert is POSTed to as JSON"
+        None,
+        max_length=2000,
+        description="an http(s) URL each alert is POSTed to as JSON, signed "
+        "(X-Searchengine-Signature: sha256=HMAC-SHA256 of 'TIMESTAMP.BODY' under the search's "
+        "secret, X-Searchengine-Timestamp); its host must resolve to public addresses only "
+        "(SEARCHENGINE_WEBHOOK_ALLOW lists intranet ones); redirects are not followed",
     )
 
 
@@ -143,7 +148,7 @@ def save_search(body: SavedSearchBody, engine: EngineDep) -> Response:
         body.sentiment.value if body.sentiment else None,
     )
     saved = engine.saved.save(body.query, filters, body.min_relevance, body.webhook)
-    return as_json(saved.to_dict())
+    return as_json(saved.to_dict(secret=True))
 
 
 @router.get(
@@ -173,6 +178,7 @@ def remove_search(search_id: str, engine: EngineDep) -> Response:
 @router.get(
     "/alerts",
     tags=["alerts"],
+    dependencies=[Depends(require_key)],
     response_model=None,
     responses={200: {"model": m.Alerts}},
 )
@@ -188,7 +194,8 @@ def alerts(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Response:
     """Alerts raised by ingests, oldest first: which saved search matched which cluster,
-    how strongly, when, and whether its webhook took it."""
+    how strongly, when, and whether its webhook took it (the API key is needed: the
+    queries are the key holders', and the deliveries say what their receivers did)."""
     found = engine.saved.alerts(since, limit)
     next_since = found[-1]["matched_at"] if found else since
     return as_json({"results": found, "next_since": next_since})

@@ -134,6 +134,7 @@ class SavedSearches:
                 self.deliveries.send(
                     match.search.webhook,
                     {"id": alert_id, **row},
+                    match.search.secret,
                     lambda status, a=alert_id: store.set_alert_delivery(a, status),
                 )
         return [{"id": a, **r} for a, r in zip(ids, rows, strict=True)]

@@ -340,13 +340,40 @@ async function showEntity(name) {
   }
 }
 
-// What saved searches matched in recent ingests (saving one needs the API key: the
-// CLI or POST /searches); newest first, each a link to its story.
+// What saved searches matched in recent ingests; newest first, each a link to its
+// story. Alerts need the server's API key (they hold the key holders' queries): the
+// page asks for it once and keeps it for this tab only (sessionStorage).
+const KEY = "searchengine.key";
+function keyHeaders() {
+  const key = sessionStorage.getItem(KEY);
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+function keyForm(message) {
+  const input = el("input", { id: "api-key", type: "password", autocomplete: "off", placeholder: "API key", "aria-label": "API key" });
+  const form = el("form", { id: "key-form", class: "key-form" }, el("p", {}, message), input, " ", el("button", { type: "submit" }, "Show alerts"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY, input.value.trim());
+    showAlerts();
+  });
+  return el("li", { class: "key" }, form);
+}
+
 async function showAlerts() {
   detail.hidden = true; results.hidden = false; $("more").hidden = true; $("facets").replaceChildren();
   status.textContent = "Loading alerts…";
   try {
-    const data = await getJSON("/alerts?limit=500");
+    const response = await fetch("/alerts?limit=500", { headers: keyHeaders() });
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 401) {
+      const had = Boolean(sessionStorage.getItem(KEY));
+      sessionStorage.removeItem(KEY);
+      status.textContent = "";
+      results.replaceChildren(keyForm(had ? "That key was not accepted; try again." : "Alerts need the server's API key."));
+      return;
+    }
+    if (!response.ok) throw new Error(data.detail || response.statusText);
     const found = data.results.slice().reverse();
     status.textContent = found.length ? `${found.length} ${found.length === 1 ? "alert" : "alerts"} from saved searches, newest first` : "No alerts yet.";
     results.replaceChildren(...found.map((a) => el("li", { class: "story alert", "data-id": a.cluster_id },
