@@ -95,7 +95,7 @@ class Engine:
 
     def close(self) -> None:
         """Checkpoint the vectors if this engine wrote, then close the database."""
-        self.saved.deliveries.wait()
+        self.saved.deliveries.close()
         try:
             if self._dirty:
                 with self.folder.write_lock():

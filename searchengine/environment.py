@@ -33,6 +33,7 @@ class Environment(BaseSettings):
     # Hosts and networks webhooks may reach though they are not public, comma-separated
     # ("127.0.0.1,10.0.0.0/8,hooks.intranet"): intranet receivers (news/webhooks.py).
     webhook_allow: str | None = None
+    alert_retention_days: float | None = None  # alerts kept this long (default 90 days)
 
 
 def environment() -> Environment:

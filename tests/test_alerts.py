@@ -92,10 +92,9 @@ def test_a_saved_search_fires_on_the_ingest_that_adds_its_story(
     while engine.saved.alerts()[0]["delivery"] == "pending" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert engine.saved.alerts()[0]["delivery"].startswith("delivered")
-    # `since` gives only what came after; an unchanged re-ingest raises nothing new.
-    since = alerts[-1]["matched_at"]
+    # `after` gives only what came after; an unchanged re-ingest raises nothing new.
     engine.add_paths([VENEZUELA])
-    assert engine.saved.alerts(since) == []
+    assert engine.saved.alerts(after=alerts[-1]["id"]) == []
 
 
 def test_a_misspelt_name_in_a_saved_search_is_forgiven_as_a_search_forgives_it(
@@ -172,8 +171,10 @@ def test_saved_searches_and_alerts_over_http_need_the_key_to_write(
         assert client.get("/alerts").status_code == 401  # the key holders' queries
         got = client.get("/alerts", headers=AUTH).json()
         assert [a["cluster_id"] for a in got["results"]] == ["2026-01-09-c10"]
-        later = client.get("/alerts", params={"since": got["next_since"]}, headers=AUTH)
-        assert later.json()["results"] == []
+        later = client.get("/alerts", params={"after": got["next_after"]}, headers=AUTH)
+        assert later.json()["results"] == [] and later.json()["next_after"] == got["next_after"]
+        bad = client.get("/alerts", params={"after": "2026-01-01"}, headers=AUTH)
+        assert bad.status_code == 400 and "after" in bad.text  # a time is not an alert id
         assert receiver.wait(1)[0]["cluster_id"] == "2026-01-09-c10"
         assert client.delete(f"/searches/{sid}").status_code == 401
         assert client.delete(f"/searches/{sid}", headers=AUTH).status_code == 200
@@ -197,6 +198,6 @@ def test_the_cli_saves_lists_and_shows_alerts(tmp_path: Path) -> None:
     shown = json.loads(cli("alerts", "--json"))
     assert [a["cluster_id"] for a in shown["results"]] == ["2026-01-09-c10"]
     assert "2026-01-09-c10" in cli("alerts")
-    assert cli("alerts", "--since", shown["next_since"]).strip() == "no alerts"
+    assert cli("alerts", "--after", shown["next_after"]).strip() == "no alerts"
     cli("searches", "remove", saved["id"])
     assert cli("searches", "list").strip() == "no saved searches"

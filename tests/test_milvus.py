@@ -297,10 +297,11 @@ def test_opening_an_index_to_add_to_connects_once(
 
 
 def test_an_index_with_many_alerts_still_opens(uri: str) -> None:
-    """Alerts share the meta collection with the index's settings, and opening read the
+    """Alerts shared the meta collection with the index's settings, and opening read the
     first 1,000 rows of it: past ~1,000 alerts (on a server that returns rows in key
     order, "alert:..." before "model") the settings fell off the end and the index
-    would not open. The settings are read by themselves, however many alerts there are."""
+    would not open. Alerts now have their own collection; the settings are read by
+    themselves; and every one of 1,200 alerts is paged through once."""
     with Engine.open(uri, encoder=HashingEncoder(), create=True) as engine:
         engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
         store = engine.store
@@ -310,8 +311,13 @@ def test_an_index_with_many_alerts_still_opens(uri: str) -> None:
             {"matched_at": f"2026-01-01T00:00:{i:06d}Z", "search_id": "s", "cluster_id": "c"}
             for i in range(1_200)
         ]
-        store.add_alerts(rows)
-        assert store.all_meta() == settings  # no alert among them, none of them lost
+        ids = store.add_alerts(rows)
+        assert {k: v for k, v in store.all_meta().items() if k != "alert_seq"} == settings
+        seen, after = [], None
+        while page := store.alerts_after(after, 500):
+            seen += [a["id"] for a in page]
+            after = page[-1]["id"]
+        assert seen == ids  # none of them lost, none twice
         assert {"model", "dimension", "generation"} <= set(settings)
     with Engine.open(uri) as engine:
         assert engine.stats()["clusters"] == 1

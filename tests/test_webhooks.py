@@ -246,6 +246,10 @@ def test_many_alerts_are_delivered_by_a_fixed_pool_of_threads(engine: Engine) ->
         assert len(statuses) == 40 and all(s == "delivered (204)" for s in statuses)
         assert 1 <= peak <= engine.saved.params.delivery_workers, seen
         assert len(listener.requests) == 40
+        engine.saved.deliveries.close()  # (and an engine's close lets its threads go)
+        time.sleep(0.2)
+        names = [t.name for t in threading.enumerate()]
+        assert not [n for n in names if n.startswith("searchengine-webhook")], names
     finally:
         listener.close()
 

@@ -22,6 +22,7 @@ import numpy as np
 from searchengine.core.contract import Filters
 from searchengine.core.documents import Cluster, Field, Passage
 from searchengine.core.fuzzy import Vocabulary
+from searchengine.errors import BadRequest
 
 # What a filter lets through, in the backend's own terms: passage ids (the embedded
 # store, for FAISS's id selector and the in-memory word index) or a boolean expression
@@ -183,8 +184,26 @@ class AlertLog(Protocol):
     def put_saved_search(self, search_id: str, record: JsonObject) -> None: ...
     def delete_saved_search(self, search_id: str) -> bool: ...
     def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]: ...
-    def alerts_since(self, since: str | None, limit: int) -> list[JsonObject]: ...
+    def alerts_after(
+        self, after: str | None, limit: int, since: str | None = None
+    ) -> list[JsonObject]: ...
     def set_alert_delivery(self, alert_id: str, status: str) -> None: ...
+    def prune_alerts(self, before: str) -> int: ...
+
+
+def alert_id(seq: int) -> str:
+    """An alert's id: "a" and its sequence number, which only grows (the paging cursor:
+    alerts of one ingest share their time, and paging by time lost them)."""
+    return f"a{seq}"
+
+
+def alert_seq(alert: str) -> int:
+    """The sequence number of an alert id, or BadRequest."""
+    if not (
+        isinstance(alert, str) and alert[:1] == "a" and alert[1:].isdigit() and len(alert) <= 19
+    ):
+        raise BadRequest(f"after: an alert id such as a123, not {alert!r}")
+    return int(alert[1:])
 
 
 class RecordStore(Records, Filtering, Words, StoryData, Writer, AlertLog, Protocol):

@@ -233,26 +233,32 @@ def searches_remove(id: str, place: Place, as_json: bool) -> int:
     "strongly, when, and whether its webhook took it."
 )
 @place()
-@click.option("--since", metavar="TIME", help="only alerts after TIME (a matched_at value)")
+@click.option(
+    "--after",
+    metavar="ID",
+    help="only alerts after the one with this id (the last id a previous call printed, "
+    "or its JSON's next_after): pages through every alert exactly once",
+)
+@click.option("--since", metavar="TIME", help="only alerts matched after TIME (ISO)")
 @click.option("--limit", type=int, default=500, metavar="N", help="at most N (default 500)")
 @JSON
-def alerts(place: Place, since: str | None, limit: int, as_json: bool) -> int:
+def alerts(place: Place, after: str | None, since: str | None, limit: int, as_json: bool) -> int:
     """what saved searches matched in ingests, oldest first"""
     from searchengine.cli.output import print_json
 
     if limit < 1:
         raise BadRequest("--limit must be positive")
     with place.open() as engine:
-        found = engine.saved.alerts(since, limit)
+        found = engine.saved.alerts(after, limit, since)
     if as_json:
-        print_json({"results": found, "next_since": found[-1]["matched_at"] if found else since})
+        print_json({"results": found, "next_after": found[-1]["id"] if found else after})
         return EXIT_OK
     if not found:
         print("no alerts")
     for a in found:
         delivery = f"  [{a['delivery']}]" if a.get("delivery") else ""
         print(
-            f"{a['matched_at'][:19]}  {a['query']!r} -> {a['cluster_id']}  "
+            f"{a['id']}  {a['matched_at'][:19]}  {a['query']!r} -> {a['cluster_id']}  "
             f"relevance {a['relevance']:.2f}  {a['title']}{delivery}"
         )
     return EXIT_OK

@@ -292,4 +292,6 @@ class Alert(_Open):
 
 class Alerts(BaseModel):
     results: list[Alert]
-    next_since: str | None = Field(description="pass as `since` to get only newer alerts")
+    next_after: str | None = Field(
+        description="pass as `after` for the next page (every alert comes exactly once)"
+    )

@@ -184,21 +184,26 @@ def remove_search(search_id: str, engine: EngineDep) -> Response:
 )
 def alerts(
     engine: EngineDep,
-    since: Annotated[
+    after: Annotated[
         str | None,
         Query(
-            max_length=64,
-            description="only alerts matched after this time (a previous answer's `next_since`)",
+            max_length=24,
+            pattern=r"^a[0-9]{1,18}$",
+            description="only alerts after the one with this id (a previous answer's "
+            "`next_after`): pages through every alert exactly once",
         ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        Query(max_length=64, description="only alerts matched after this time (ISO)"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Response:
     """Alerts raised by ingests, oldest first: which saved search matched which cluster,
     how strongly, when, and whether its webhook took it (the API key is needed: the
     queries are the key holders', and the deliveries say what their receivers did)."""
-    found = engine.saved.alerts(since, limit)
-    next_since = found[-1]["matched_at"] if found else since
-    return as_json({"results": found, "next_since": next_since})
+    found = engine.saved.alerts(after, limit, since)
+    return as_json({"results": found, "next_after": found[-1]["id"] if found else after})
 
 
 def _parse_body(body: bytes, content_type: str) -> ParseResult:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from searchengine.core.documents import Cluster, Field, fold
 from searchengine.core.filters import ClusterFacts, matches
 from searchengine.core.hits import Evidence
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
+from searchengine.environment import environment
 from searchengine.errors import BadRequest
 from searchengine.news.webhooks import WebhookParams, deliver
 from searchengine.news.webhooks import check as check_webhook
@@ -52,13 +53,23 @@ class AlertParams:
     the number of alerts (10,000 matching searches once started 3,017 threads, one
     per alert); at a 10 s deadline each, 4 drain ~1,400 dead receivers a hour, and
     a live receiver takes milliseconds. `max_saved`: the matrix of saved queries
-    stays under ~15 MB (10k x 384 floats). `page`: alerts per answer."""
+    stays under ~15 MB (10k x 384 floats). `page`: alerts per answer.
+    `retention_days`: alerts older than this are removed when new ones are recorded;
+    a quarter, long enough for a reader back from a holiday to page through what
+    they missed (unpruned, 88,602 alerts for 54 clusters took 62 MB);
+    SEARCHENGINE_ALERT_RETENTION_DAYS sets it."""
 
     shown_passages: int = 3
     webhooks: WebhookParams = field(default_factory=WebhookParams)
     delivery_workers: int = 4
     max_saved: int = 10_000
     page: int = 500
+    retention_days: float = field(default_factory=lambda: environment().alert_retention_days or 90)
+
+
+def retention_cutoff(days: float) -> str:
+    """The `matched_at` before which alerts are removed."""
+    return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def now_iso() -> str:
@@ -283,3 +294,12 @@ class Deliveries:
         rounds = -(-len(pending) // max(1, self.params.delivery_workers))
         limit = timeout if timeout is not None else rounds * self.params.webhooks.deadline + 1
         futures_wait(pending, timeout=limit)
+
+    def close(self) -> None:
+        """Finish what was sent (as `wait`), then let the pool's threads go (an engine
+        opened and closed many times in one process kept 4 idle threads each)."""
+        self.wait()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -21,6 +21,7 @@ from searchengine.news.alerts import (
     SavedSearch,
     now_iso,
     percolate,
+    retention_cutoff,
 )
 from searchengine.query.search import RankingParams, Searcher
 
@@ -80,10 +81,14 @@ class SavedSearches:
             if not self.engine.store.delete_saved_search(search_id):
                 raise UnknownId(f"no saved search with id {search_id}")
 
-    def alerts(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Alerts recorded after `since` (a `matched_at` time), oldest first."""
+    def alerts(
+        self, after: str | None = None, limit: int | None = None, since: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Alerts recorded after the one with id `after`, in the order they were
+        recorded (the next page starts after the last id); `since`: only those matched
+        after that time."""
         with self.engine.folder.reading():
-            return self.engine.store.alerts_since(since, limit or self.params.page)
+            return self.engine.store.alerts_after(after, limit or self.params.page, since)
 
     def percolate(self, cluster_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Match these clusters against every saved search; record (and send) alerts."""
@@ -129,6 +134,7 @@ class SavedSearches:
         ]
         with engine.folder.write_lock():
             ids = store.add_alerts(rows)
+            store.prune_alerts(retention_cutoff(self.params.retention_days))
         for alert_id, row, match in zip(ids, rows, matches, strict=True):
             if match.search.webhook:
                 self.deliveries.send(

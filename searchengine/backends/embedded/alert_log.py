@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from searchengine.backends.embedded.database import Database
-from searchengine.backends.storage import JsonObject
+from searchengine.backends.storage import JsonObject, alert_id, alert_seq
 
 
 class AlertLog(Database):
@@ -29,7 +29,8 @@ class AlertLog(Database):
             return db.execute("DELETE FROM saved_searches WHERE id = ?", (search_id,)).rowcount > 0
 
     def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
-        """Record alerts; returns their ids ("a" + sequence number)."""
+        """Record alerts; returns their ids ("a" + a sequence number that only grows:
+        AUTOINCREMENT never reuses one, even after the newest rows are pruned)."""
         ids: list[str] = []
         with self.transaction() as db:
             for row in rows:
@@ -38,21 +39,29 @@ class AlertLog(Database):
                     " VALUES (?, ?, ?, ?)",
                     (row["matched_at"], row["search_id"], row["cluster_id"], json.dumps(row)),
                 )
-                ids.append(f"a{cur.lastrowid}")
+                ids.append(alert_id(int(cur.lastrowid or 0)))
         return ids
 
     def set_alert_delivery(self, alert_id: str, status: str) -> None:
-        seq = int(alert_id.lstrip("a"))
+        seq = alert_seq(alert_id)
         with self.transaction() as db:
             row = db.execute("SELECT record FROM alerts WHERE seq = ?", (seq,)).fetchone()
             if row:
                 record = {**json.loads(row[0]), "delivery": status}
                 db.execute("UPDATE alerts SET record = ? WHERE seq = ?", (json.dumps(record), seq))
 
-    def alerts_since(self, since: str | None, limit: int) -> list[JsonObject]:
-        """Alerts matched after `since` (an ISO time, as `matched_at`), oldest first."""
+    def alerts_after(
+        self, after: str | None, limit: int, since: str | None = None
+    ) -> list[JsonObject]:
+        """Alerts after the one with id `after` (None: from the first), in the order
+        they were recorded; `since`: only those matched after that time."""
         rows = self.db.execute(
-            "SELECT seq, record FROM alerts WHERE matched_at > ? ORDER BY matched_at, seq LIMIT ?",
-            (since or "", limit),
+            "SELECT seq, record FROM alerts WHERE seq > ? AND matched_at > ? ORDER BY seq LIMIT ?",
+            (alert_seq(after) if after else 0, since or "", limit),
         )
-        return [{"id": f"a{seq}", **json.loads(record)} for seq, record in rows]
+        return [{"id": alert_id(seq), **json.loads(record)} for seq, record in rows]
+
+    def prune_alerts(self, before: str) -> int:
+        """Remove alerts matched before this time (the retention setting)."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM alerts WHERE matched_at < ?", (before,)).rowcount

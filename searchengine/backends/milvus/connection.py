@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from searchengine.backends.milvus.lease import WriteLease
-from searchengine.backends.storage import JsonObject
 from searchengine.core.documents import Cluster, fold
 from searchengine.core.filters import literal, stored_hosts
 from searchengine.core.fuzzy import Vocabulary
@@ -45,8 +44,8 @@ META_DIMENSION = 2  # Milvus wants a vector field in every collection; meta's is
 # again, to the same value.
 STRONG = "Strong"
 EVENTUALLY = "Eventually"
-# Meta keys that are not the index's settings: saved searches, alerts, write claims.
-RECORD_KEYS = ("search:", "alert:", "lease:")
+# Meta keys that are not the index's settings: saved searches, write claims.
+RECORD_KEYS = ("search:", "lease:")
 # Clusters per delete expression when stale passages go (`drop_stale`): one
 # `(cluster_id == .. and version != ..)` term each, well inside Milvus' expression size.
 STALE_PER_DELETE = 100
@@ -107,12 +106,6 @@ def passage_id(cluster_id: str, content: str, position: int) -> int:
     return int.from_bytes(digest.digest(), "big") & ((1 << 63) - 1)
 
 
-def secrets_hex() -> str:
-    import secrets
-
-    return secrets.token_hex(4)
-
-
 def pack(data: Any) -> str:
     """JSON, compressed, as text a VARCHAR holds (records are ~4x smaller)."""
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -167,6 +160,7 @@ class MilvusConnection:
         self.passages_name = f"{prefix}_passages"
         self.clusters_name = f"{prefix}_clusters"
         self.meta_name = f"{prefix}_meta"
+        self.alerts_name = f"{prefix}_alerts"
         self._local = threading.local()
         self._vocabulary: tuple[int, tuple[Counter[str], Vocabulary, int]] | None = None
         self._vocabulary_lock = threading.Lock()  # one scan per generation per process
@@ -416,40 +410,3 @@ class MilvusConnection:
     def _count(self, collection: str, expr: str = "") -> int:
         rows = self._query(collection, expr, ["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
-
-    def saved_searches(self) -> list[JsonObject]:
-        rows = self._query(self.meta_name, 'key like "search:%"', ["value"], limit=MAX_LIMIT)
-        found = [json.loads(r["value"]) for r in rows]
-        return sorted(found, key=lambda r: (r.get("created_at", ""), r["id"]))
-
-    def put_saved_search(self, search_id: str, record: JsonObject) -> None:
-        self.put_meta({f"search:{search_id}": json.dumps(record)})
-
-    def delete_saved_search(self, search_id: str) -> bool:
-        key = literal(f"search:{search_id}")
-        if not self._query(self.meta_name, f"key == {key}", ["key"]):
-            return False
-        self.call("delete", self.meta_name, filter=f"key == {key}")
-        return True
-
-    def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
-        """Record alerts; their ids are their keys (time first: they sort by it)."""
-        keyed = {f"alert:{r['matched_at']}:{secrets_hex()}": r for r in rows}
-        for i in range(0, len(keyed), self.params.batch):
-            part = dict(list(keyed.items())[i : i + self.params.batch])
-            self.put_meta({k: json.dumps(v) for k, v in part.items()})
-        return list(keyed)
-
-    def set_alert_delivery(self, alert_id: str, status: str) -> None:
-        rows = self._query(self.meta_name, f"key == {literal(alert_id)}", ["value"])
-        if rows:
-            self.put_meta(
-                {alert_id: json.dumps({**json.loads(rows[0]["value"]), "delivery": status})}
-            )
-
-    def alerts_since(self, since: str | None, limit: int) -> list[JsonObject]:
-        expr = f'key like "alert:%" and key > {literal("alert:" + (since or ""))}'
-        rows = self._query(self.meta_name, expr, ["key", "value"], limit=MAX_LIMIT)
-        found = [{"id": r["key"], **json.loads(r["value"])} for r in rows]
-        found = [a for a in found if a["matched_at"] > (since or "")]
-        return sorted(found, key=lambda a: (a["matched_at"], a["id"]))[:limit]

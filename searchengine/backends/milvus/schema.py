@@ -23,6 +23,7 @@ from searchengine.errors import BackendUnavailable, IndexCorrupt
 SCALAR_INDEXES = {
     "passages": ("cluster_id", "article_id", "text_hash", "date", "sentiment", "is_article"),
     "clusters": ("date", "sentiment"),
+    "alerts": ("matched_at",),  # (retention deletes by it)
 }
 
 
@@ -31,7 +32,11 @@ class MilvusCollections(MilvusConnection):
 
     def exists(self) -> dict[str, bool]:
         names = set(self.call("list_collections"))
-        return {n: n in names for n in (self.passages_name, self.clusters_name, self.meta_name)}
+        return {n: n in names for n in self.collection_names()}
+
+    def collection_names(self) -> tuple[str, ...]:
+        """The index's collections, meta first (what says the index is whole)."""
+        return (self.meta_name, self.clusters_name, self.passages_name, self.alerts_name)
 
     def create(self, dimension: int, index_type: str, meta: dict[str, str]) -> None:
         """The three collections; meta (what says the index is whole) is written last."""
@@ -107,9 +112,16 @@ class MilvusCollections(MilvusConnection):
         meta_index = client.prepare_index_params()
         meta_index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
 
+        alerts = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        alerts.add_field("id", DataType.INT64, is_primary=True)  # alert_log.py: only grows
+        alerts.add_field("matched_at", DataType.VARCHAR, max_length=32)
+        alerts.add_field("record", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        alerts.add_field("vector", DataType.FLOAT_VECTOR, dim=META_DIMENSION)
+
         for name, schema, params in (
             (self.passages_name, passages, index),
             (self.clusters_name, clusters, cluster_index),
+            (self.alerts_name, alerts, meta_index),
             (self.meta_name, meta_schema, meta_index),
         ):
             self.call("create_collection", name, schema=schema, consistency_level="Strong")
@@ -146,7 +158,7 @@ class MilvusCollections(MilvusConnection):
         but the state is asked first: it is one cheap call per collection."""
         from pymilvus.client.types import LoadState
 
-        for name in (self.meta_name, self.clusters_name, self.passages_name):
+        for name in self.collection_names():
             state = self.call("get_load_state", name).get("state")
             if state != LoadState.Loaded:
                 self.call("load_collection", name, timeout=self.params.load_timeout)
@@ -154,7 +166,7 @@ class MilvusCollections(MilvusConnection):
 
     def drop(self) -> None:
         names = set(self.call("list_collections"))
-        for name in (self.meta_name, self.clusters_name, self.passages_name):  # meta first
+        for name in self.collection_names():  # meta first
             if name in names:
                 self.call("drop_collection", name)
 

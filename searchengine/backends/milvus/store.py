@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from searchengine.backends.milvus.alert_log import MilvusAlertLog
 from searchengine.backends.milvus.connection import (
     EVENTUALLY,
     MAX_LIMIT,
@@ -65,7 +66,7 @@ from searchengine.core.text import term_counts
 from searchengine.errors import BadRequest
 
 
-class MilvusStore(MilvusWords):
+class MilvusStore(MilvusWords, MilvusAlertLog):
     """The records of one index in Milvus; see the module docstring."""
 
     # --- writes --------------------------------------------------------------------

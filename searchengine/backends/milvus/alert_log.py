@@ -1,0 +1,101 @@
+"""The Milvus backend's saved searches (rows of the meta collection) and alerts (a
+collection of their own, `<prefix>_alerts`, keyed by a sequence number).
+
+Alert ids only grow: writers take them from a counter in the meta rows under the
+index's write lease (lease.py), moving the counter before inserting, so a writer
+killed in between leaves a gap, never an id used twice. A reader pages by id (never
+by time: the alerts of one ingest share their time, and paging by it lost them),
+asking for windows of ids up to the counter and sorting each itself (a Milvus query
+returns rows in no set order).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from searchengine.backends.milvus.connection import MAX_LIMIT
+from searchengine.backends.milvus.schema import MilvusCollections
+from searchengine.backends.storage import JsonObject, alert_id, alert_seq
+from searchengine.core.filters import literal
+
+ALERT_SEQ = "alert_seq"  # the meta row holding the last alert id given out
+# Ids asked for per query when paging (ids are dense but for a killed writer's gaps):
+# twice the page, at least 64.
+WINDOW_PER_PAGE = 2
+MIN_WINDOW = 64
+
+
+class MilvusAlertLog(MilvusCollections):
+    """Saved searches and alerts."""
+
+    def saved_searches(self) -> list[JsonObject]:
+        rows = self._query(self.meta_name, 'key like "search:%"', ["value"], limit=MAX_LIMIT)
+        found = [json.loads(r["value"]) for r in rows]
+        return sorted(found, key=lambda r: (r.get("created_at", ""), r["id"]))
+
+    def put_saved_search(self, search_id: str, record: JsonObject) -> None:
+        self.put_meta({f"search:{search_id}": json.dumps(record)})
+
+    def delete_saved_search(self, search_id: str) -> bool:
+        key = literal(f"search:{search_id}")
+        if not self._query(self.meta_name, f"key == {key}", ["key"]):
+            return False
+        self.call("delete", self.meta_name, filter=f"key == {key}")
+        return True
+
+    def _last_alert(self) -> int:
+        return int(self.get_meta(ALERT_SEQ) or 0)
+
+    def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
+        """Record alerts under the next ids (module docstring)."""
+        if not rows:
+            return []
+        with self.lease.holding():
+            start = self._last_alert()
+            self.put_meta({ALERT_SEQ: str(start + len(rows))})
+            records = [
+                {
+                    "id": start + i,
+                    "matched_at": str(row["matched_at"]),
+                    "record": json.dumps(row),
+                    "vector": [1.0, 0.0],
+                }
+                for i, row in enumerate(rows, 1)
+            ]
+            for i in range(0, len(records), self.params.batch):
+                self.call("upsert", self.alerts_name, records[i : i + self.params.batch])
+        return [alert_id(start + i) for i in range(1, len(rows) + 1)]
+
+    def set_alert_delivery(self, alert: str, status: str) -> None:
+        seq = alert_seq(alert)
+        rows = self._query(self.alerts_name, f"id == {seq}", ["matched_at", "record"])
+        if rows:
+            record = {**json.loads(rows[0]["record"]), "delivery": status}
+            row = {"id": seq, "matched_at": rows[0]["matched_at"], "record": json.dumps(record)}
+            self.call("upsert", self.alerts_name, [{**row, "vector": [1.0, 0.0]}])
+
+    def alerts_after(
+        self, after: str | None, limit: int, since: str | None = None
+    ) -> list[JsonObject]:
+        """Alerts after the one with id `after`, in id order (module docstring)."""
+        low, top = alert_seq(after) if after else 0, self._last_alert()
+        window = max(MIN_WINDOW, WINDOW_PER_PAGE * limit)
+        when = f" and matched_at > {literal(since)}" if since else ""
+        found: list[dict] = []
+        while len(found) < limit and low < top:
+            high = min(low + window, top)
+            expr = f"id > {low} and id <= {high}{when}"
+            rows = self._query(self.alerts_name, expr, ["id", "record"], limit=MAX_LIMIT)
+            found += sorted(rows, key=lambda r: int(r["id"]))
+            low = high
+        return [{"id": alert_id(int(r["id"])), **json.loads(r["record"])} for r in found[:limit]]
+
+    def prune_alerts(self, before: str) -> int:
+        """Remove alerts matched before this time; how many (counted first: milvus-lite
+        reports 0 deleted for a delete by expression)."""
+        expr = f"matched_at < {literal(before)}"
+        count = self._count(self.alerts_name, expr)
+        if count:
+            self.call("delete", self.alerts_name, filter=expr)
+        return count
