@@ -139,9 +139,9 @@ class Engine:
         report = self._indexer.add(clusters, progress=progress, known=known)
         if report.changed:
             self._wrote()
-        if report.changed and known is None:  # a copy alerts no one
-            try:
-                report.alerts = self.saved.percolate(report.added + report.replaced)
+        if known is None:  # a copy alerts no one
+            try:  # (also what an earlier ingest committed and died before matching)
+                report.alerts = self.saved.match_unmatched()
             except Exception:  # noqa: BLE001 - the clusters are in; a matching failure is logged
                 log.exception("matching the new clusters against the saved searches failed")
         return report

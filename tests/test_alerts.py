@@ -201,3 +201,36 @@ def test_the_cli_saves_lists_and_shows_alerts(tmp_path: Path) -> None:
     assert cli("alerts", "--after", shown["next_after"]).strip() == "no alerts"
     cli("searches", "remove", saved["id"])
     assert cli("searches", "list").strip() == "no saved searches"
+
+
+def test_an_ingest_killed_after_a_partial_commit_loses_no_alert(
+    index_dir: Path | str, encoder: object, tmp_path: Path
+) -> None:
+    """An ingest of 6 clusters in batches of 2, killed (SIGKILL, a real process) right
+    after its first batch committed: those 2 clusters were in the index and never
+    matched (256 of 600 in the report). They are marked unmatched in the write that
+    commits them; the next ingest matches them with its own: every cluster alerts
+    exactly once."""
+    from .test_processes import digests
+
+    many = tmp_path / "many.txt"
+    many.write_text(digests(5, [(n, f"valley{n}") for n in range(1, 7)]))
+    ids = [f"2026-03-05-c{n}" for n in range(1, 7)]
+    with Engine.open(index_dir, encoder=encoder, create=True) as engine:  # type: ignore[arg-type]
+        engine.add_paths([SEEDS / "2025-10-03_c6.txt"])
+        engine.saved.save("council approves harbour plan ferries fishing", min_relevance=0.0)
+    root = Path(__file__).resolve().parent.parent
+    killed = subprocess.run(
+        [sys.executable, "-m", "tests.killed_ingest", str(index_dir), str(many), "2"],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    assert killed.returncode == -9, killed.stderr.decode()
+    with Engine.open(index_dir, encoder=encoder) as engine:  # type: ignore[arg-type]
+        assert engine.stats()["clusters"] == 1 + 2  # the first batch is in
+        assert engine.saved.alerts() == []  # and was never matched
+        engine.add_paths([many])  # the other 4, and the 2 left unmatched
+        assert sorted(a["cluster_id"] for a in engine.saved.alerts()) == ids
+        engine.add_paths([many])  # (unchanged: nothing new)
+        assert sorted(a["cluster_id"] for a in engine.saved.alerts()) == ids

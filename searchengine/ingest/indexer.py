@@ -215,14 +215,22 @@ class Indexer:
                 embeddings = encode_batch(
                     batch, reuse, encoder, report, bar, dimension=self.folder.manifest.dimension
                 )
-                self._write(batch, embeddings, report)
+                self._write(batch, embeddings, report, unmatched=known is None)
         finally:
             if bar is not None:
                 bar.close()
         report.total_seconds = time.perf_counter() - started
         return report
 
-    def _write(self, batch: Batch, embeddings: dict[str, np.ndarray], report: AddReport) -> None:
+    def _write(
+        self,
+        batch: Batch,
+        embeddings: dict[str, np.ndarray],
+        report: AddReport,
+        unmatched: bool = True,
+    ) -> None:
+        """One batch in one write. `unmatched`: mark the written clusters as not yet
+        matched against the saved searches, in the same write (a copy is not matched)."""
         with self.folder.write_lock(), self.store.write() as gen:
             current = self.store.content_hashes(c.id for c in batch.clusters)
             fresh = [c for c in batch.clusters if current.get(c.id) != c.content_hash()]
@@ -236,6 +244,8 @@ class Indexer:
                     cluster, passages, vecs, cluster_vector(passages, vecs), gen
                 )
                 (report.replaced if cluster.id in current else report.added).append(cluster.id)
+            if unmatched and fresh:
+                self.store.mark_unmatched([c.id for c in fresh])
             self._after_write(gen, len(removed))
 
     def _after_write(self, gen: int, removed: int) -> None:

@@ -64,6 +64,7 @@ class AlertParams:
     delivery_workers: int = 4
     max_saved: int = 10_000
     page: int = 500
+    match_chunk: int = 1_000  # unmatched clusters matched per round (bounds one round's memory)
     retention_days: float = field(default_factory=lambda: environment().alert_retention_days or 90)
 
 

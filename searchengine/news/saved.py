@@ -90,14 +90,32 @@ class SavedSearches:
         with self.engine.folder.reading():
             return self.engine.store.alerts_after(after, limit or self.params.page, since)
 
+    def match_unmatched(self) -> list[dict[str, Any]]:
+        """Match every cluster written but not yet matched (this ingest's, and those an
+        ingest killed after committing them left) against the saved searches; their
+        alerts, in the order recorded."""
+        alerts: list[dict[str, Any]] = []
+        tried: set[str] = set()
+        while True:
+            with self.engine.folder.reading():
+                todo = self.engine.store.unmatched(self.params.match_chunk)
+            if not todo or tried.issuperset(todo):  # (never round a mark that will not clear)
+                return alerts
+            tried.update(todo)
+            alerts += self.percolate(todo)
+
     def percolate(self, cluster_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Match these clusters against every saved search; record (and send) alerts."""
+        """Match these clusters against every saved search; record (and send) alerts,
+        and that the clusters have been matched, together."""
         engine = self.engine
         store = engine.store
-        with engine.folder.reading() as generation:
+        with engine.folder.reading():
             searches = [SavedSearch.from_dict(d) for d in store.saved_searches()]
-            if not searches or not cluster_ids:
-                return []
+        if not searches or not cluster_ids:
+            with engine.folder.write_lock():
+                store.add_alerts([], matched=cluster_ids)
+            return []
+        with engine.folder.reading() as generation:
             clusters = store.get_clusters(list(cluster_ids))
             passages = store.cluster_passages(list(cluster_ids))
             background = self.reader.background(generation)
@@ -121,8 +139,6 @@ class SavedSearches:
             engine.params.relevance,
             self.params,
         )
-        if not matches:
-            return []
         stamp = now_iso()
         rows = [
             {
@@ -133,8 +149,9 @@ class SavedSearches:
             for m in matches
         ]
         with engine.folder.write_lock():
-            ids = store.add_alerts(rows)
-            store.prune_alerts(retention_cutoff(self.params.retention_days))
+            ids = store.add_alerts(rows, matched=cluster_ids)
+            if rows:
+                store.prune_alerts(retention_cutoff(self.params.retention_days))
         for alert_id, row, match in zip(ids, rows, matches, strict=True):
             if match.search.webhook:
                 self.deliveries.send(

@@ -28,11 +28,23 @@ class AlertLog(Database):
         with self.transaction() as db:
             return db.execute("DELETE FROM saved_searches WHERE id = ?", (search_id,)).rowcount > 0
 
-    def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
-        """Record alerts; returns their ids ("a" + a sequence number that only grows:
+    def mark_unmatched(self, cluster_ids: Sequence[str]) -> None:
+        """(Inside `write()`: in the transaction that commits the clusters.)"""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO unmatched(cluster_id) VALUES (?)", [(c,) for c in cluster_ids]
+        )
+
+    def unmatched(self, limit: int) -> list[str]:
+        rows = self.db.execute("SELECT cluster_id FROM unmatched ORDER BY rowid LIMIT ?", (limit,))
+        return [r[0] for r in rows]
+
+    def add_alerts(self, rows: Sequence[JsonObject], matched: Sequence[str] = ()) -> list[str]:
+        """Record alerts, and that the clusters `matched` have been matched, in one
+        transaction; returns the alerts' ids ("a" + a sequence number that only grows:
         AUTOINCREMENT never reuses one, even after the newest rows are pruned)."""
         ids: list[str] = []
         with self.transaction() as db:
+            db.executemany("DELETE FROM unmatched WHERE cluster_id = ?", [(c,) for c in matched])
             for row in rows:
                 cur = db.execute(
                     "INSERT INTO alerts(matched_at, search_id, cluster_id, record)"

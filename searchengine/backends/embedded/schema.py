@@ -121,10 +121,18 @@ _M004_ALERTS = """
         CREATE INDEX alerts_matched_at ON alerts(matched_at);
 """
 
+# Clusters written but not yet matched against the saved searches: marked in the write
+# that commits them, cleared in the transaction that records their alerts, so an
+# ingest killed between the two is matched by the next one (news/saved.py).
+_M005_UNMATCHED = """
+        CREATE TABLE unmatched (cluster_id TEXT PRIMARY KEY);
+"""
+
 # Named migrations, applied in order on open; each runs in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", _M001_INITIAL),
     ("002_terms", _M002_TERMS),
     ("003_vector_log", _M003_VECTOR_LOG),
     ("004_alerts", _M004_ALERTS),
+    ("005_unmatched", _M005_UNMATCHED),
 ]

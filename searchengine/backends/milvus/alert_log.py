@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from searchengine.backends.milvus.connection import MAX_LIMIT
+from searchengine.backends.milvus.connection import MAX_LIMIT, UNMATCHED, unmatched_key
 from searchengine.backends.milvus.schema import MilvusCollections
 from searchengine.backends.storage import JsonObject, alert_id, alert_seq
 from searchengine.core.filters import literal
@@ -47,10 +47,25 @@ class MilvusAlertLog(MilvusCollections):
     def _last_alert(self) -> int:
         return int(self.get_meta(ALERT_SEQ) or 0)
 
-    def add_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
-        """Record alerts under the next ids (module docstring)."""
-        if not rows:
-            return []
+    def mark_unmatched(self, cluster_ids: Sequence[str]) -> None:
+        """(Inside `write()`: sent before the clusters' rows, connection.py `_send`.)"""
+        pending = self._pending()
+        pending.unmatched.update({unmatched_key(c): c for c in cluster_ids})
+
+    def unmatched(self, limit: int) -> list[str]:
+        expr = f'key like "{UNMATCHED}%"'
+        return [r["value"] for r in self._query(self.meta_name, expr, ["value"], limit=limit)]
+
+    def add_alerts(self, rows: Sequence[JsonObject], matched: Sequence[str] = ()) -> list[str]:
+        """Record alerts under the next ids (module docstring), then that the clusters
+        `matched` have been matched (a writer killed in between has them matched again:
+        an alert may come twice, never not at all)."""
+        ids = self._insert_alerts(rows) if rows else []
+        for expr in self._in("key", [unmatched_key(c) for c in matched]):
+            self.call("delete", self.meta_name, filter=expr)
+        return ids
+
+    def _insert_alerts(self, rows: Sequence[JsonObject]) -> list[str]:
         with self.lease.holding():
             start = self._last_alert()
             self.put_meta({ALERT_SEQ: str(start + len(rows))})

@@ -44,8 +44,10 @@ META_DIMENSION = 2  # Milvus wants a vector field in every collection; meta's is
 # again, to the same value.
 STRONG = "Strong"
 EVENTUALLY = "Eventually"
-# Meta keys that are not the index's settings: saved searches, write claims.
-RECORD_KEYS = ("search:", "lease:")
+# Meta keys of clusters written but not yet matched against the saved searches.
+UNMATCHED = "unmatched:"
+# Meta keys that are not the index's settings: saved searches, write claims, unmatched.
+RECORD_KEYS = ("search:", "lease:", UNMATCHED)
 # Clusters per delete expression when stale passages go (`drop_stale`): one
 # `(cluster_id == .. and version != ..)` term each, well inside Milvus' expression size.
 STALE_PER_DELETE = 100
@@ -100,6 +102,11 @@ def milvus_index(index_type: str, params: MilvusParams) -> tuple[str, dict[str, 
     raise BadRequest(f"index type {index_type!r} has no Milvus equivalent (Flat, HNSW…, IVF…)")
 
 
+def unmatched_key(cluster_id: str) -> str:
+    """The meta key marking a cluster unmatched (a key holds 64 characters; an id 512)."""
+    return UNMATCHED + hashlib.blake2b(cluster_id.encode(), digest_size=16).hexdigest()
+
+
 def passage_id(cluster_id: str, content: str, position: int) -> int:
     """A passage's id: stable for one cluster content, 63 bits (Milvus INT64 keys)."""
     digest = hashlib.blake2b(f"{cluster_id}\0{content}\0{position}".encode(), digest_size=8)
@@ -142,6 +149,7 @@ class _PendingWrite:
     generation: int
     delete: list[str] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)  # cluster id -> its new version
+    unmatched: dict[str, str] = field(default_factory=dict)  # meta key -> cluster id
     passages: list[dict[str, Any]] = field(default_factory=list)
     clusters: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
@@ -317,6 +325,8 @@ class MilvusConnection:
         touched = list(dict.fromkeys([*pending.delete, *pending.written]))
         if touched:
             self.lease.intend(touched)  # (before any of them changes)
+        if pending.unmatched:  # (before their rows: a committed cluster is always marked)
+            self.put_meta(pending.unmatched)
         gone = self._dates_of(touched)
         removed = [c for c in pending.delete if c not in pending.written]
         for expr in self._in("id", removed):
