@@ -10,6 +10,9 @@ an id to find it in the log by.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 EXIT_OK = 0
 EXIT_ERROR = 1  # an error the user can act on (the message says how)
 EXIT_USAGE = 2  # bad usage (argparse's own code)
@@ -71,6 +74,28 @@ class IndexCorrupt(SearchEngineError):
 
 class StoreError(IndexCorrupt):
     """The index's database cannot be used (corrupt, or from a newer version)."""
+
+
+class DiskFull(SearchEngineError):
+    """The disk under the index is full: the write was not kept, nothing was damaged."""
+
+    status, code = 507, "insufficient_storage"
+
+
+def disk_full(err: BaseException, where: object) -> DiskFull | None:
+    """The error as a DiskFull when it is one (SQLite's SQLITE_FULL, or ENOSPC from a
+    file write), else None. A full disk gave a raw traceback ending in "cannot rollback
+    - no transaction is active" and an opaque HTTP 500."""
+    full = (isinstance(err, OSError) and err.errno == errno.ENOSPC) or (
+        isinstance(err, sqlite3.Error)
+        and getattr(err, "sqlite_errorcode", 0) == sqlite3.SQLITE_FULL
+    )
+    if not full:
+        return None
+    return DiskFull(
+        f"{where}: the disk is full; this write was not kept and the index is as it was "
+        "before it. Free some space and run it again."
+    )
 
 
 class BadRequest(SearchEngineError, ValueError):

@@ -176,3 +176,61 @@ def test_database_damage_is_reported_by_sqlite_itself(built: Path, tmp_path: Pat
             conn.execute(
                 "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'x'"
             ).fetchall()
+
+
+VENEZUELA = SEEDS / "000_04a9b59b936e3d08.txt"
+
+
+def test_a_full_disk_is_one_clear_error_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk gave a raw traceback ending in "cannot rollback - no transaction is
+    active" (SQLite had rolled back itself) and an opaque HTTP 500. Now: DiskFull, the
+    index as it was, HTTP 507 with the reason, one CLI line; writes work again once
+    there is room. (The disk fills for real inside SQLite: `max_page_count`.)"""
+    import errno
+
+    from searchengine.encoders.encoder import HashingEncoder
+    from searchengine.errors import DiskFull
+    from searchengine.ingest.indexer import Indexer
+
+    index = tmp_path / "idx"
+    engine = Engine.open(index, encoder=HashingEncoder(128), create=True)
+    try:
+        engine.add_paths([p for p in sorted(SEEDS.glob("*.txt")) if p != VENEZUELA])
+        before = engine.stats()
+        db = engine.store.db  # this thread's connection: where the write below runs
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")  # not one page more: the disk is full
+        with pytest.raises(DiskFull, match="the disk is full"):
+            engine.add_paths([VENEZUELA])
+        after = engine.stats()
+        assert (after["clusters"], after["generation"]) == (
+            before["clusters"],
+            before["generation"],
+        )
+        assert engine.search("Venezuela political prisoners", k=1)  # reads go on
+        db.execute("PRAGMA max_page_count = 1073741823")  # room again
+        assert engine.add_paths([VENEZUELA]).report.added == ["2026-01-09-c10"]
+    finally:
+        engine.close()
+
+    def no_room(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Indexer, "_write", no_room)
+    changed = tmp_path / "changed.txt"
+    changed.write_text(VENEZUELA.read_text().replace("political prisoners", "prisoners"))
+    served = Engine.open(index)
+    app = create_app(ApiSettings(index=index, api_key="k"), engine=served)
+    with TestClient(app, raise_server_exceptions=False) as client:  # (as a server answers)
+        r = client.post(
+            "/documents", content=changed.read_text(), headers={"Authorization": "Bearer k"}
+        )
+        assert r.status_code == 507, r.text
+        assert r.json()["error"] == "insufficient_storage" and "disk is full" in r.json()["detail"]
+    served.close()
+    capsys.readouterr()
+    assert main(["index", str(changed), "--index", str(index), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "disk is full" in err and len(err.splitlines()) == 1

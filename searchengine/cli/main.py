@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +22,7 @@ import click
 
 from searchengine._version import __version__
 from searchengine.cli import reading, writing
-from searchengine.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, SearchEngineError
+from searchengine.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, SearchEngineError, disk_full
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
 
@@ -125,6 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SearchEngineError as err:  # the user's to act on; anything else is a bug
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except (OSError, sqlite3.Error) as err:  # a full disk is the user's to act on too
+        full = disk_full(err, "the index")
+        if full is None:
+            raise
+        print(f"error: {full}", file=sys.stderr)
+        return full.exit_code
     except (KeyboardInterrupt, click.Abort):
         print("interrupted; the index keeps its last committed state", file=sys.stderr)
         return 130

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from searchengine._version import __version__
 from searchengine.engine import Engine
 from searchengine.environment import environment
-from searchengine.errors import IndexNotFound, NotReady, SearchEngineError
+from searchengine.errors import IndexNotFound, NotReady, SearchEngineError, disk_full
 from searchengine.http.guard import BodyGuard, GuardedHttpTools
 from searchengine.http.models import ErrorBody
 from searchengine.http.routes import WEB, router
@@ -203,7 +203,11 @@ _ERRORS = {
     "413": "the body is over the server's --max-body",
     "503": "the index is not loaded (yet, or it failed: the detail says why)",
 }
-_WRITE_ERRORS = {"401": "no or a wrong API key", "403": "writes are disabled on this server"}
+_WRITE_ERRORS = {
+    "401": "no or a wrong API key",
+    "403": "writes are disabled on this server",
+    "507": "the disk under the index is full: nothing of the write was kept",
+}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -295,6 +299,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        full = disk_full(exc, "the index")
+        if full is not None:  # (a file write outside a transaction: its reason, not a 500)
+            return _json_error(full.status, full.code, str(full))
         # A bug, not the client's mistake: its traceback goes to the log under an id
         # the answer gives, so a report can be matched with it.
         error_id = secrets.token_hex(6)

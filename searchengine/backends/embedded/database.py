@@ -21,7 +21,7 @@ from typing import Any
 
 from searchengine.backends.embedded.schema import MIGRATIONS
 from searchengine.core.documents import Field, Passage, fold, text_hash
-from searchengine.errors import StoreError
+from searchengine.errors import StoreError, disk_full
 
 # How long a connection waits for another process's write lock before it
 # gives up: a daily ingest commits in batches of well under a second, so a
@@ -227,30 +227,31 @@ class Database:
     def write(self) -> Iterator[int]:
         """One write transaction that bumps the generation; yields the new generation.
         All of it lands, or none of it."""
-        db = self.db
         if self.in_snapshot:
             raise RuntimeError("a write cannot start inside a read snapshot")
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction():
             gen = self.generation + 1
             self.set_meta("generation", str(gen))
             yield gen
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that leaves the generation alone (settings, not content)."""
+        """A write transaction that leaves the generation alone (settings, not content).
+        A full disk is a DiskFull error; SQLite may have rolled the transaction back
+        itself by then, and rolling back again failed with "cannot rollback - no
+        transaction is active", hiding the reason."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("COMMIT")
+        except BaseException as err:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            full = disk_full(err, self.path.parent)
+            if full is not None:
+                raise full from None
             raise
-        db.execute("COMMIT")
 
     # --- meta ---------------------------------------------------------------
 
