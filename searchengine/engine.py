@@ -95,7 +95,7 @@ class Engine:
 
     def close(self) -> None:
         """Checkpoint the vectors if this engine wrote, then close the database."""
-        self.saved.deliveries.close()
+        self.saved.outbox.close()
         try:
             if self._dirty:
                 with self.folder.write_lock():
@@ -124,6 +124,7 @@ class Engine:
         the background unless `wait`; searches read SQLite until it is there)."""
         self.encoder  # noqa: B018 - loads the model
         self.folder.keep_in_memory(wait=wait)
+        self.saved.outbox.poll_forever()  # (alerts' retries come due while it serves)
 
     def encode_query(self, text: str) -> np.ndarray:
         """A query's vector; each distinct query is encoded once per process."""

@@ -122,7 +122,7 @@ def test_a_replaced_cluster_is_matched_again_and_a_dead_webhook_is_recorded(
     cluster.summary += " More prisoners were released on Saturday."
     report = engine.add([cluster])
     assert report.replaced == ["2026-01-09-c10"] and len(report.alerts) == 1
-    engine.saved.deliveries.wait()
+    engine.saved.outbox.wait()
     assert all(a["delivery"].startswith("failed") for a in engine.saved.alerts())
 
 

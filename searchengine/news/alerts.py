@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +31,7 @@ from searchengine.core.hits import Evidence
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.environment import environment
 from searchengine.errors import BadRequest
-from searchengine.news.webhooks import WebhookParams, deliver
+from searchengine.news.outbox import OutboxParams
 from searchengine.news.webhooks import check as check_webhook
 from searchengine.query.relevance import RelevanceParams, score_hits
 from searchengine.query.search import QueryWords, _TermCoverage
@@ -48,11 +45,8 @@ class AlertParams:
 
     `shown_passages`: a cluster's words are counted in its best 3 passages by
     cosine, as a search shows 3 (`RankingParams.shown_passages`), so a match's
-    relevance reads as the search's would. `webhooks`: how one delivery goes
-    (webhooks.py). `delivery_workers`: deliveries run on this many threads whatever
-    the number of alerts (10,000 matching searches once started 3,017 threads, one
-    per alert); at a 10 s deadline each, 4 drain ~1,400 dead receivers a hour, and
-    a live receiver takes milliseconds. `max_saved`: the matrix of saved queries
+    relevance reads as the search's would. `outbox`: how alerts reach their webhooks
+    (outbox.py, webhooks.py). `max_saved`: the matrix of saved queries
     stays under ~15 MB (10k x 384 floats). `page`: alerts per answer.
     `retention_days`: alerts older than this are removed when new ones are recorded;
     a quarter, long enough for a reader back from a holiday to page through what
@@ -60,8 +54,7 @@ class AlertParams:
     SEARCHENGINE_ALERT_RETENTION_DAYS sets it."""
 
     shown_passages: int = 3
-    webhooks: WebhookParams = field(default_factory=WebhookParams)
-    delivery_workers: int = 4
+    outbox: OutboxParams = field(default_factory=OutboxParams)
     max_saved: int = 10_000
     page: int = 500
     match_chunk: int = 1_000  # unmatched clusters matched per round (bounds one round's memory)
@@ -262,45 +255,3 @@ class QueryContext:
     words: QueryWords  # its unknown words and the index's words found for them
     weights: dict[str, float]  # its words' idf
     best: float | None  # its best passage cosine in the index
-
-
-class Deliveries:
-    """Webhook POSTs on a fixed pool of threads (`AlertParams.delivery_workers`): a slow
-    receiver never holds up an ingest, and many alerts never mean many threads. `wait`
-    lets a one-shot command finish its deliveries before it exits."""
-
-    def __init__(self, params: AlertParams) -> None:
-        self.params = params
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
-        self._lock = threading.Lock()
-
-    def send(self, url: str, payload: dict[str, Any], secret: str | None, done: Any) -> None:
-        def run() -> None:
-            done(deliver(url, payload, secret, self.params.webhooks))
-
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    self.params.delivery_workers, thread_name_prefix="searchengine-webhook"
-                )
-            self._pending = [f for f in self._pending if not f.done()]
-            self._pending.append(self._pool.submit(run))
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for the deliveries sent so far (at most `timeout` s; by default as long
-        as they can take: a deadline each, `delivery_workers` at a time)."""
-        with self._lock:
-            pending = list(self._pending)
-        rounds = -(-len(pending) // max(1, self.params.delivery_workers))
-        limit = timeout if timeout is not None else rounds * self.params.webhooks.deadline + 1
-        futures_wait(pending, timeout=limit)
-
-    def close(self) -> None:
-        """Finish what was sent (as `wait`), then let the pool's threads go (an engine
-        opened and closed many times in one process kept 4 idle threads each)."""
-        self.wait()
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)

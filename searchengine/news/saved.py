@@ -16,13 +16,13 @@ from searchengine.core.text import query_terms
 from searchengine.errors import BadRequest, UnknownId
 from searchengine.news.alerts import (
     AlertParams,
-    Deliveries,
     QueryContext,
     SavedSearch,
     now_iso,
     percolate,
     retention_cutoff,
 )
+from searchengine.news.outbox import Outbox
 from searchengine.query.search import RankingParams, Searcher
 
 
@@ -52,7 +52,17 @@ class SavedSearches:
         self.engine = engine
         self.reader = reader
         self.params = AlertParams()
-        self.deliveries = Deliveries(self.params)
+        self.outbox = Outbox(lambda: engine.store, self._webhooks_of, self.params.outbox)
+
+    def _webhooks_of(self, search_ids: set[str]) -> dict[str, tuple[str, str | None]]:
+        """(webhook, secret) of these saved searches, those that still exist."""
+        with self.engine.folder.reading():
+            found = self.engine.store.saved_searches()
+        return {
+            str(s["id"]): (str(s["webhook"]), s.get("secret"))  # type: ignore[misc]
+            for s in found
+            if s.get("id") in search_ids and s.get("webhook")
+        }
 
     def save(
         self,
@@ -152,12 +162,6 @@ class SavedSearches:
             ids = store.add_alerts(rows, matched=cluster_ids)
             if rows:
                 store.prune_alerts(retention_cutoff(self.params.retention_days))
-        for alert_id, row, match in zip(ids, rows, matches, strict=True):
-            if match.search.webhook:
-                self.deliveries.send(
-                    match.search.webhook,
-                    {"id": alert_id, **row},
-                    match.search.secret,
-                    lambda status, a=alert_id: store.set_alert_delivery(a, status),
-                )
+        if any(m.search.webhook for m in matches):
+            self.outbox.kick()  # (recorded due: the outbox delivers them, here or elsewhere)
         return [{"id": a, **r} for a, r in zip(ids, rows, strict=True)]

@@ -46,21 +46,40 @@ class AlertLog(Database):
         with self.transaction() as db:
             db.executemany("DELETE FROM unmatched WHERE cluster_id = ?", [(c,) for c in matched])
             for row in rows:
+                due = row["matched_at"] if row.get("delivery") == "pending" else None
                 cur = db.execute(
-                    "INSERT INTO alerts(matched_at, search_id, cluster_id, record)"
-                    " VALUES (?, ?, ?, ?)",
-                    (row["matched_at"], row["search_id"], row["cluster_id"], json.dumps(row)),
+                    "INSERT INTO alerts(matched_at, search_id, cluster_id, record, due)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (row["matched_at"], row["search_id"], row["cluster_id"], json.dumps(row), due),
                 )
                 ids.append(alert_id(int(cur.lastrowid or 0)))
         return ids
 
-    def set_alert_delivery(self, alert_id: str, status: str) -> None:
+    def set_alert_delivery(
+        self, alert_id: str, status: str, attempts: int = 0, due: str | None = None
+    ) -> None:
+        """What the last delivery did, and when the alert is due again (None: never)."""
         seq = alert_seq(alert_id)
         with self.transaction() as db:
             row = db.execute("SELECT record FROM alerts WHERE seq = ?", (seq,)).fetchone()
             if row:
-                record = {**json.loads(row[0]), "delivery": status}
-                db.execute("UPDATE alerts SET record = ? WHERE seq = ?", (json.dumps(record), seq))
+                record = {**json.loads(row[0]), "delivery": status, "attempts": attempts}
+                db.execute(
+                    "UPDATE alerts SET record = ?, due = ? WHERE seq = ?",
+                    (json.dumps(record), due, seq),
+                )
+
+    def due_alerts(self, now: str, limit: int, claim_until: str) -> list[JsonObject]:
+        """Alerts due for delivery by `now`, claimed until `claim_until` (one
+        transaction: two processes never claim the same alert)."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "UPDATE alerts SET due = ? WHERE seq IN (SELECT seq FROM alerts"
+                " WHERE due IS NOT NULL AND due <= ? ORDER BY due LIMIT ?)"
+                " RETURNING seq, record",
+                (claim_until, now, limit),
+            ).fetchall()
+        return [{"id": alert_id(seq), **json.loads(record)} for seq, record in rows]
 
     def alerts_after(
         self, after: str | None, limit: int, since: str | None = None

@@ -128,6 +128,14 @@ _M005_UNMATCHED = """
         CREATE TABLE unmatched (cluster_id TEXT PRIMARY KEY);
 """
 
+# When an alert is next due for delivery (NULL: nothing to deliver; news/outbox.py).
+# Alerts left pending by the thread-per-alert deliveries are due at once.
+_M006_ALERT_DUE = """
+        ALTER TABLE alerts ADD COLUMN due TEXT;
+        CREATE INDEX alerts_due ON alerts(due) WHERE due IS NOT NULL;
+        UPDATE alerts SET due = matched_at WHERE json_extract(record, '$.delivery') = 'pending';
+"""
+
 # Named migrations, applied in order on open; each runs in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", _M001_INITIAL),
@@ -135,4 +143,5 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("003_vector_log", _M003_VECTOR_LOG),
     ("004_alerts", _M004_ALERTS),
     ("005_unmatched", _M005_UNMATCHED),
+    ("006_alert_due", _M006_ALERT_DUE),
 ]

@@ -73,6 +73,7 @@ class MilvusAlertLog(MilvusCollections):
                 {
                     "id": start + i,
                     "matched_at": str(row["matched_at"]),
+                    "due": str(row["matched_at"]) if row.get("delivery") == "pending" else "",
                     "record": json.dumps(row),
                     "vector": [1.0, 0.0],
                 }
@@ -82,13 +83,34 @@ class MilvusAlertLog(MilvusCollections):
                 self.call("upsert", self.alerts_name, records[i : i + self.params.batch])
         return [alert_id(start + i) for i in range(1, len(rows) + 1)]
 
-    def set_alert_delivery(self, alert: str, status: str) -> None:
+    def set_alert_delivery(
+        self, alert: str, status: str, attempts: int = 0, due: str | None = None
+    ) -> None:
+        """What the last delivery did, and when the alert is due again (None: never)."""
         seq = alert_seq(alert)
         rows = self._query(self.alerts_name, f"id == {seq}", ["matched_at", "record"])
         if rows:
-            record = {**json.loads(rows[0]["record"]), "delivery": status}
-            row = {"id": seq, "matched_at": rows[0]["matched_at"], "record": json.dumps(record)}
-            self.call("upsert", self.alerts_name, [{**row, "vector": [1.0, 0.0]}])
+            record = {**json.loads(rows[0]["record"]), "delivery": status, "attempts": attempts}
+            self._put_alert(seq, rows[0]["matched_at"], record, due or "")
+
+    def _put_alert(self, seq: int, matched_at: str, record: JsonObject, due: str) -> None:
+        row = {"id": seq, "matched_at": matched_at, "due": due, "record": json.dumps(record)}
+        self.call("upsert", self.alerts_name, [{**row, "vector": [1.0, 0.0]}])
+
+    def due_alerts(self, now: str, limit: int, claim_until: str) -> list[JsonObject]:
+        """Alerts due by `now`, claimed until `claim_until` under the write lease (two
+        processes never claim the same alert)."""
+        with self.lease.holding():
+            rows = self._query(
+                self.alerts_name,
+                f'due != "" and due <= {literal(now)}',
+                ["id", "matched_at", "due", "record"],
+                limit=MAX_LIMIT,
+            )
+            rows = sorted(rows, key=lambda r: (r["due"], int(r["id"])))[:limit]
+            for r in rows:
+                self._put_alert(int(r["id"]), r["matched_at"], json.loads(r["record"]), claim_until)
+        return [{"id": alert_id(int(r["id"])), **json.loads(r["record"])} for r in rows]
 
     def alerts_after(
         self, after: str | None, limit: int, since: str | None = None

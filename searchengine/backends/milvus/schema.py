@@ -23,7 +23,7 @@ from searchengine.errors import BackendUnavailable, IndexCorrupt
 SCALAR_INDEXES = {
     "passages": ("cluster_id", "article_id", "text_hash", "date", "sentiment", "is_article"),
     "clusters": ("date", "sentiment"),
-    "alerts": ("matched_at",),  # (retention deletes by it)
+    "alerts": ("matched_at", "due"),  # (retention deletes by one, the outbox asks by the other)
 }
 
 
@@ -115,6 +115,7 @@ class MilvusCollections(MilvusConnection):
         alerts = client.create_schema(auto_id=False, enable_dynamic_field=False)
         alerts.add_field("id", DataType.INT64, is_primary=True)  # alert_log.py: only grows
         alerts.add_field("matched_at", DataType.VARCHAR, max_length=32)
+        alerts.add_field("due", DataType.VARCHAR, max_length=32)  # "" nothing to deliver
         alerts.add_field("record", DataType.VARCHAR, max_length=MAX_VARCHAR)
         alerts.add_field("vector", DataType.FLOAT_VECTOR, dim=META_DIMENSION)
 
