@@ -234,3 +234,41 @@ def test_an_ingest_killed_after_a_partial_commit_loses_no_alert(
         assert sorted(a["cluster_id"] for a in engine.saved.alerts()) == ids
         engine.add_paths([many])  # (unchanged: nothing new)
         assert sorted(a["cluster_id"] for a in engine.saved.alerts()) == ids
+
+
+def test_matching_asks_only_the_saved_searches_that_could_match(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ingest worked out each saved search's context (its words in the index, a
+    nearest-passage search of its own) and read every saved record: ~6 s at 10,000
+    saved searches, whatever the ingest. Now a search whose words (or close
+    spellings) the new cluster does not hold, and whose vector alone cannot reach its
+    minimum, stops before its context; records are read again only after a change;
+    saving one does not read the others. The alerts are the same."""
+    from searchengine.query.search import Searcher
+
+    without(engine, VENEZUELA)
+    topics = ["zebra migration", "glacier melt", "opera premiere", "chess olympiad"]
+    for i in range(60):
+        engine.saved.save(f"{topics[i % 4]} {i}")
+    real_read = type(engine.store).saved_searches
+
+    def no_read(self: object) -> list:
+        raise AssertionError("saving read every saved search")
+
+    monkeypatch.setattr(type(engine.store), "saved_searches", no_read)
+    hit = engine.saved.save("Venezuela political prisoners released")  # (counts, not reads)
+    monkeypatch.setattr(type(engine.store), "saved_searches", real_read)
+    asked: list[int] = []
+    real_best = Searcher.best_cosine
+
+    def counted(self: Searcher, vector):  # type: ignore[no-untyped-def]
+        asked.append(1)
+        return real_best(self, vector)
+
+    monkeypatch.setattr(Searcher, "best_cosine", counted)
+    run = engine.add_paths([VENEZUELA])
+    assert [(a["search_id"], a["cluster_id"]) for a in run.report.alerts] == [
+        (hit.id, "2026-01-09-c10")
+    ]
+    assert 1 <= len(asked) <= 5, len(asked)  # of 61 saved searches

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ import numpy as np
 from searchengine.core.contract import MAX_QUERY_CHARS, Filters
 from searchengine.core.documents import Cluster, Field, fold
 from searchengine.core.filters import ClusterFacts, matches
+from searchengine.core.fuzzy import FuzzyParams, Vocabulary
 from searchengine.core.hits import Evidence
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.environment import environment
@@ -161,29 +162,113 @@ class Match:
         }
 
 
+# The fuzzy floor of the word bound: a query word is taken as possibly found in a
+# cluster when one of the cluster's words is this close to it (rapidfuzz ratio). A
+# search itself matches an unknown word to the index's words at 80 (`FuzzyParams`);
+# 70 leaves room for the inflections of a word whose stem the cluster holds.
+WORD_BOUND_RATIO = 70.0
+
+
+@dataclass
+class SavedIndex:
+    """The saved searches' words, for finding the searches a new cluster can match
+    (the percolator's index of its queries): by stem, and their long words for close
+    spellings (an unknown query word is matched to close index words by a search)."""
+
+    by_stem: dict[str, list[int]]
+    by_word: dict[str, list[int]]
+    words: Vocabulary
+
+    @classmethod
+    def build(cls, searches: Sequence[SavedSearch]) -> SavedIndex:
+        by_stem: dict[str, list[int]] = {}
+        by_word: dict[str, list[int]] = {}
+        for row, search in enumerate(searches):
+            for term in query_terms(search.query):
+                by_stem.setdefault(stem_word(term), []).append(row)
+                if len(term) >= FuzzyParams().min_length:
+                    by_word.setdefault(term, []).append(row)
+        return cls(by_stem, by_word, Vocabulary(by_word))
+
+    def sharing(self, cluster_words: Sequence[set[str]], searches: int) -> np.ndarray:
+        """searches x clusters: whether a search's words (or close spellings of them)
+        occur in a cluster's words at all. A pair that shares none finds none of the
+        query's words whatever its passages: its relevance is bounded by the vector
+        alone."""
+        from rapidfuzz import fuzz, process
+
+        out = np.zeros((searches, len(cluster_words)), dtype=bool)
+        for ci, words in enumerate(cluster_words):
+            rows: set[int] = set()
+            for word in words:
+                if word in STOPWORDS:
+                    continue
+                rows.update(self.by_stem.get(stem_word(word), ()))
+                if len(word) >= 4:
+                    close = process.extract(
+                        word,
+                        self.words.candidates(word, WORD_BOUND_RATIO),
+                        scorer=fuzz.ratio,
+                        score_cutoff=WORD_BOUND_RATIO,
+                        limit=None,
+                    )
+                    for found, _, _ in close:
+                        rows.update(self.by_word[found])
+            out[sorted(rows), ci] = True
+        return out
+
+
 def percolate(
     searches: Sequence[SavedSearch],
     clusters: dict[str, Cluster],
     passages: dict[str, list[tuple[Field, int, str, np.ndarray]]],
     background: np.ndarray,
-    context: dict[str, QueryContext],
+    context: Callable[[SavedSearch], QueryContext],
     relevance: RelevanceParams,
     params: AlertParams,
+    queries: np.ndarray | None = None,
+    index: SavedIndex | None = None,
 ) -> list[Match]:
     """Every (saved search, cluster) pair whose calibrated relevance reaches the
     search's minimum and whose cluster passes its filters. `passages`: each cluster's
-    (field, position, text, vector); `context`: what each saved query's search would
-    know of the index (its unknown words, its words' idf, its best cosine)."""
+    (field, position, text, vector); `context`: what a saved query's search would know
+    of the index (its unknown words, its words' idf, its best cosine) — asked only of
+    the searches that could match (below); `queries` and `index`: the searches'
+    vectors as one matrix and their words (`SavedIndex`), when the caller keeps them.
+
+    The cost follows new passages x saved searches (one matrix product) and then the
+    searches that could match only: the most relevance a pair can reach (every query
+    word found if the cluster holds any of them or a close spelling, none otherwise;
+    the cluster the search's best hit anywhere) is worked out for every pair from the
+    product and the word index alone, and a search none of whose pairs reach its
+    minimum stops there, before its context (a nearest-passage search of its own) is
+    asked. At 10,000 saved searches that context, asked of every search, was the
+    ingest's cost whatever its size."""
     live = [s for s in searches if s.vector]
     cids = [c for c in clusters if passages.get(c)]
     if not live or not cids:
         return []
-    queries = np.asarray([s.vector for s in live], dtype=np.float32)  # S x d
+    if queries is None or len(queries) != len(live):
+        queries = np.asarray([s.vector for s in live], dtype=np.float32)  # S x d
     rows = [p for cid in cids for p in passages[cid]]  # each cluster's passages together
     starts = np.cumsum([0] + [len(passages[cid]) for cid in cids[:-1]])
     matrix = np.vstack([p[3] for p in rows]).astype(np.float32)  # P x d
     sims = queries @ matrix.T  # S x P: the cost that grows with the ingest
     best = np.maximum.reduceat(sims, starts, axis=1)  # S x C: each cluster's best passage
+    weights, bias = relevance.semantic.weights, relevance.semantic.bias
+    if weights[1] >= 0 and weights[2] >= 0:  # (words add, a gap <= 0 takes: the bound)
+        index = index if index is not None else SavedIndex.build(live)
+        words = [{w for p in passages[cid] for w in _WORDS.findall(fold(p[2]))} for cid in cids]
+        share = index.sharing(words, len(live)).astype(np.float32)
+        z = bias + weights[0] * best + weights[1] * share
+        upper = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        minimums = np.array([s.min_relevance for s in live], dtype=np.float32)
+        keep = np.flatnonzero((upper >= minimums[:, None]).any(axis=1))
+        live = [live[i] for i in keep]
+        if not live:
+            return []
+        queries, sims, best = queries[keep], sims[keep], best[keep]
+    known_context = {s.id: context(s) for s in live}
     if len(background) > 1:
         bg = queries @ background.T
         means, spreads = bg.mean(axis=1), bg.std(axis=1)
@@ -194,13 +279,12 @@ def percolate(
     # How far each cluster's cosine falls under the query's best in the index (the
     # cluster itself included): 0 when it would be the search's first hit.
     tops = np.array(
-        [context[s.id].best if context[s.id].best is not None else -1.0 for s in live],
+        [known_context[s.id].best if known_context[s.id].best is not None else -1.0 for s in live],
         dtype=np.float32,
     )
     gaps = best - np.maximum(tops[:, None], best)
     # The most the words could add (all of them found), for every pair at once: most
     # pairs stop here, before any text is read.
-    weights, bias = relevance.semantic.weights, relevance.semantic.bias
     z = bias + weights[0] * best + weights[1] + weights[2] * gaps
     ceiling = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
     facts = {cid: ClusterFacts.of(clusters[cid]) for cid in cids}
@@ -221,7 +305,7 @@ def percolate(
         if not len(candidates):
             continue
         terms = query_terms(search.query)
-        known = context[search.id]
+        known = known_context[search.id]
         coverage = _TermCoverage(search.query, terms, known.words, known.weights)
         if max(0.0, 1.0 - relevance.names_discount * coverage.names_missing) == 0.0:
             continue  # the query names only what the index never mentions

@@ -17,6 +17,7 @@ from searchengine.errors import BadRequest, UnknownId
 from searchengine.news.alerts import (
     AlertParams,
     QueryContext,
+    SavedIndex,
     SavedSearch,
     now_iso,
     percolate,
@@ -52,6 +53,7 @@ class SavedSearches:
         self.engine = engine
         self.reader = reader
         self.params = AlertParams()
+        self._cache: tuple[str, list[SavedSearch], np.ndarray, SavedIndex] | None = None
         self.outbox = Outbox(lambda: engine.store, self._webhooks_of, self.params.outbox)
 
     def _webhooks_of(self, search_ids: set[str]) -> dict[str, tuple[str, str | None]]:
@@ -76,7 +78,7 @@ class SavedSearches:
         search.vector = [float(x) for x in engine.encode_query(search.query)]
         with engine.folder.write_lock():
             with engine.folder.reading():
-                count = len(engine.store.saved_searches())
+                count = engine.store.saved_count()
             if count >= self.params.max_saved:
                 raise BadRequest(f"this index holds {count} saved searches, the most it keeps")
             engine.store.put_saved_search(search.id, search.to_dict(vector=True))
@@ -114,13 +116,34 @@ class SavedSearches:
             tried.update(todo)
             alerts += self.percolate(todo)
 
+    def _searches(self) -> tuple[list[SavedSearch], np.ndarray, SavedIndex]:
+        """The saved searches and their vectors as one matrix, read again only when a
+        search was saved or removed since (the index's saved-search version): reading
+        and decoding 10,000 records with their vectors on every ingest was a cost that
+        never depended on the ingest."""
+        store = self.engine.store
+        with self.engine.folder.reading():
+            version = store.saved_version()
+            cached = self._cache
+            if cached is not None and cached[0] == version:
+                return cached[1], cached[2], cached[3]
+            searches = [SavedSearch.from_dict(d) for d in store.saved_searches()]
+        live = [s for s in searches if s.vector]
+        matrix = (
+            np.asarray([s.vector for s in live], dtype=np.float32)
+            if live
+            else np.zeros((0, 0), np.float32)
+        )
+        index = SavedIndex.build(live)
+        self._cache = (version, searches, matrix, index)
+        return searches, matrix, index
+
     def percolate(self, cluster_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Match these clusters against every saved search; record (and send) alerts,
         and that the clusters have been matched, together."""
         engine = self.engine
         store = engine.store
-        with engine.folder.reading():
-            searches = [SavedSearch.from_dict(d) for d in store.saved_searches()]
+        searches, queries, index = self._searches()
         if not searches or not cluster_ids:
             with engine.folder.write_lock():
                 store.add_alerts([], matched=cluster_ids)
@@ -130,25 +153,29 @@ class SavedSearches:
             passages = store.cluster_passages(list(cluster_ids))
             background = self.reader.background(generation)
             searcher = self.reader.searcher()
-            context = {
-                s.id: QueryContext(
+
+            def context(s: SavedSearch) -> QueryContext:
+                """What the search would know of the index (asked only of those that
+                could match: alerts.percolate)."""
+                return QueryContext(
                     searcher.query_words(s.query),
                     searcher.term_weights(query_terms(s.query)),
                     searcher.best_cosine(np.asarray(s.vector, dtype=np.float32))
                     if s.vector
                     else None,
                 )
-                for s in searches
-            }
-        matches = percolate(
-            searches,
-            clusters,
-            passages,
-            background,
-            context,
-            engine.params.relevance,
-            self.params,
-        )
+
+            matches = percolate(
+                searches,
+                clusters,
+                passages,
+                background,
+                context,
+                engine.params.relevance,
+                self.params,
+                queries,
+                index,
+            )
         stamp = now_iso()
         rows = [
             {

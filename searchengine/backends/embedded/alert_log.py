@@ -4,10 +4,13 @@ bumps no generation: they change no answer of a search."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 from searchengine.backends.embedded.database import Database
 from searchengine.backends.storage import JsonObject, alert_id, alert_seq
+
+SAVED_VERSION = "saved_version"  # the meta key `saved_version` reads
 
 
 class AlertLog(Database):
@@ -17,16 +20,26 @@ class AlertLog(Database):
         rows = self.db.execute("SELECT record FROM saved_searches ORDER BY created_at, id")
         return [json.loads(r[0]) for r in rows]
 
+    def saved_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM saved_searches").fetchone()[0])
+
+    def saved_version(self) -> str:
+        """Changes whenever a search is saved or removed (what a cache of them checks)."""
+        return self.get_meta(SAVED_VERSION) or "0"
+
     def put_saved_search(self, search_id: str, record: JsonObject) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO saved_searches(id, record, created_at) VALUES (?, ?, ?)",
                 (search_id, json.dumps(record), record.get("created_at", "")),
             )
+            self.set_meta(SAVED_VERSION, str(time.time_ns()))
 
     def delete_saved_search(self, search_id: str) -> bool:
         with self.transaction() as db:
-            return db.execute("DELETE FROM saved_searches WHERE id = ?", (search_id,)).rowcount > 0
+            gone = db.execute("DELETE FROM saved_searches WHERE id = ?", (search_id,)).rowcount
+            self.set_meta(SAVED_VERSION, str(time.time_ns()))
+            return gone > 0
 
     def mark_unmatched(self, cluster_ids: Sequence[str]) -> None:
         """(Inside `write()`: in the transaction that commits the clusters.)"""

@@ -12,6 +12,7 @@ returns rows in no set order).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 from searchengine.backends.milvus.connection import MAX_LIMIT, UNMATCHED, unmatched_key
@@ -20,6 +21,7 @@ from searchengine.backends.storage import JsonObject, alert_id, alert_seq
 from searchengine.core.filters import literal
 
 ALERT_SEQ = "alert_seq"  # the meta row holding the last alert id given out
+SAVED_VERSION = "saved_version"  # the meta row that changes with every saved search
 # Ids asked for per query when paging (ids are dense but for a killed writer's gaps):
 # twice the page, at least 64.
 WINDOW_PER_PAGE = 2
@@ -34,14 +36,23 @@ class MilvusAlertLog(MilvusCollections):
         found = [json.loads(r["value"]) for r in rows]
         return sorted(found, key=lambda r: (r.get("created_at", ""), r["id"]))
 
+    def saved_count(self) -> int:
+        return self._count(self.meta_name, 'key like "search:%"')
+
+    def saved_version(self) -> str:
+        """Changes whenever a search is saved or removed (what a cache of them checks)."""
+        return self.get_meta(SAVED_VERSION) or "0"
+
     def put_saved_search(self, search_id: str, record: JsonObject) -> None:
-        self.put_meta({f"search:{search_id}": json.dumps(record)})
+        version = str(time.time_ns())
+        self.put_meta({f"search:{search_id}": json.dumps(record), SAVED_VERSION: version})
 
     def delete_saved_search(self, search_id: str) -> bool:
         key = literal(f"search:{search_id}")
         if not self._query(self.meta_name, f"key == {key}", ["key"]):
             return False
         self.call("delete", self.meta_name, filter=f"key == {key}")
+        self.put_meta({SAVED_VERSION: str(time.time_ns())})
         return True
 
     def _last_alert(self) -> int:
