@@ -123,3 +123,44 @@ def test_two_drainers_never_deliver_one_alert_twice(tmp_path: Path) -> None:
         for engine in engines:
             engine.close()
         listener.close()
+
+
+def test_a_command_whose_ingest_raises_hundreds_of_webhook_alerts_delivers_them(
+    tmp_path: Path,
+) -> None:
+    """With a thread per alert, `searchengine index` of one cluster crashed (exit 139)
+    at 5,000 matching saved searches with webhooks. A real CLI process, 200 matching
+    searches: it exits 0, and every alert ends delivered, each once."""
+    import os
+    import subprocess
+    import sys
+
+    listener = Listener()
+    index = tmp_path / "idx"
+    engine = opened(index, OutboxParams())
+    try:
+        engine.add_paths([p for p in SEEDS.glob("*.txt") if p != VENEZUELA])
+        for _ in range(200):
+            engine.saved.save(QUERY, webhook=listener.url)
+    finally:
+        engine.close()
+    exe = Path(sys.executable).parent / "searchengine"
+    env = {**os.environ, "SEARCHENGINE_WEBHOOK_ALLOW": "127.0.0.1"}
+    run = subprocess.run(
+        [str(exe), "index", str(VENEZUELA), "--index", str(index), "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert run.returncode == 0, run.stderr
+        assert "200 alert(s)" in run.stdout
+        with Engine.open(index) as reader:
+            states = Counter(a["delivery"] for a in reader.saved.alerts())
+        assert states == {"delivered (204)": 200}
+        counts = Counter(json.loads(body)["id"] for _, body in listener.requests)
+        assert len(counts) == 200 and set(counts.values()) == {1}
+    finally:
+        listener.close()

@@ -5,12 +5,13 @@ An alert with a webhook is recorded due at once, in the transaction that records
 A drainer (one thread, started when alerts are recorded and, in a server, every
 `poll` seconds) claims a small batch of due alerts — moving their due time past the
 claim, so another process's drainer leaves them alone — and hands them to the pool.
+Every ingest starts one, so what an earlier command left due goes out with it.
 Each delivery ends in one of: delivered; refused (a webhook the server will not call,
 a redirect: trying again cannot help); failed, and due again after a growing pause;
 or, after `attempts` failures, dead: kept with the last reason, never tried again.
 A drainer that dies with its batch claimed loses nothing: the claim runs out and the
-batch is due again. A one-shot command does not wait for slow receivers: `close`
-finishes the batch in hand and leaves the rest due, for a server (or the next
+batch is due again. A one-shot command waits for its deliveries at most `close_wait`,
+then finishes the batch in hand and leaves the rest due, for a server (or the next
 command) to deliver. So delivery is at least once; a receiver dedupes by the alert's
 `id`, which the signed body carries.
 """
@@ -43,9 +44,13 @@ class OutboxParams:
     quarter of an hour still gets its alerts). `claim`: how long a claimed alert is
     one drainer's (the deadline, with room). `batch`: alerts claimed at a time (a
     few per worker: a claim never outlives its batch). `poll`: how often a server
-    looks for retries that came due."""
+    looks for retries that came due. `close_wait`: how long a closing engine (a
+    one-shot command) goes on delivering before it leaves the rest due: a live
+    receiver takes milliseconds an alert, so an ingest that raised a few thousand
+    delivers them before it exits; a dead one costs the command this much at most."""
 
     webhooks: WebhookParams = field(default_factory=WebhookParams)
+    close_wait: float = 30.0
     workers: int = 4
     attempts: int = 6
     first_retry: float = 30.0
@@ -130,7 +135,9 @@ class Outbox:
                 return
 
     def close(self) -> None:
-        """Finish the batch in hand; leave the rest due for whoever delivers next."""
+        """Go on delivering for up to `close_wait`, finish the batch in hand, and
+        leave the rest due for whoever delivers next."""
+        self.wait(self.params.close_wait)
         self._stop.set()
         self.wait(self.params.webhooks.deadline * 2 + 1)
         with self._lock:

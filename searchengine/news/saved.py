@@ -57,13 +57,11 @@ class SavedSearches:
         self.outbox = Outbox(lambda: engine.store, self._webhooks_of, self.params.outbox)
 
     def _webhooks_of(self, search_ids: set[str]) -> dict[str, tuple[str, str | None]]:
-        """(webhook, secret) of these saved searches, those that still exist."""
-        with self.engine.folder.reading():
-            found = self.engine.store.saved_searches()
+        """(webhook, secret) of these saved searches, those that still exist (from the
+        kept searches: reading every record per batch of deliveries was their cost)."""
+        searches, _, _ = self._searches()
         return {
-            str(s["id"]): (str(s["webhook"]), s.get("secret"))  # type: ignore[misc]
-            for s in found
-            if s.get("id") in search_ids and s.get("webhook")
+            s.id: (s.webhook, s.secret) for s in searches if s.id in search_ids and s.webhook
         }
 
     def save(
@@ -112,6 +110,7 @@ class SavedSearches:
             with self.engine.folder.reading():
                 todo = self.engine.store.unmatched(self.params.match_chunk)
             if not todo or tried.issuperset(todo):  # (never round a mark that will not clear)
+                self.outbox.kick()  # (and what earlier ingests left due goes out too)
                 return alerts
             tried.update(todo)
             alerts += self.percolate(todo)
@@ -189,6 +188,4 @@ class SavedSearches:
             ids = store.add_alerts(rows, matched=cluster_ids)
             if rows:
                 store.prune_alerts(retention_cutoff(self.params.retention_days))
-        if any(m.search.webhook for m in matches):
-            self.outbox.kick()  # (recorded due: the outbox delivers them, here or elsewhere)
         return [{"id": a, **r} for a, r in zip(ids, rows, strict=True)]
