@@ -75,7 +75,8 @@ def run(work: Path, saved: int, day: int, webhook: str | None, model: str) -> di
     fresh = work / "day.jsonl"
     fresh.write_text("".join(json.dumps(r) + "\n" for r in news[:day]))
     clusters = [c for _, r in iter_files([fresh]) for c in r.clusters]
-    queries = [" ".join(r["title"].split()[:6]) for r in news[day : day + saved]]
+    pool = news[day:]  # (cycled past the 7,454 other headlines: 10,000 and more)
+    queries = [" ".join(pool[i % len(pool)]["title"].split()[:6]) for i in range(saved)]
     engine = Engine.open(work / ("hooked" if webhook else "plain"), model=model, create=True)
     engine.add_paths([base])
     for query in queries:

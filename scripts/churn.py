@@ -64,6 +64,15 @@ class HashedRandomEncoder:
         return out
 
 
+def rss_mb() -> int:
+    """The process's resident memory now (peak RSS only ever grows: it cannot show a
+    release)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
 def folder_sizes(path: Path) -> dict[str, int]:
     meta = sum(f.stat().st_size for f in path.glob("meta.sqlite*"))
     wal = path / "meta.sqlite-wal"
@@ -170,6 +179,7 @@ def run(
                 "remove_s": round(removed_s, 2),
                 "close_s": round(closed, 2),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "rss_mb": rss_mb(),
             }
         )
     if searcher is not None:
@@ -208,7 +218,8 @@ def main() -> None:
                         f"(WAL {row['wal_bytes'] / 1e6:5.1f}), "
                         f"vectors {row['vectors_bytes'] / 1e6:6.1f} MB, "
                         f"add {row['add_s']:5.2f} s, remove {row['remove_s']:5.2f} s, "
-                        f"close {row['close_s']:5.2f} s, RSS {row['peak_rss_mb']} MB"
+                        f"close {row['close_s']:5.2f} s, RSS {row['rss_mb']} MB "
+                        f"(peak {row['peak_rss_mb']})"
                         + (
                             f", reader longest {row['reader_longest_ms']:.0f} ms "
                             f"({row['reader_searches']} searches)"

@@ -60,9 +60,7 @@ class SavedSearches:
         """(webhook, secret) of these saved searches, those that still exist (from the
         kept searches: reading every record per batch of deliveries was their cost)."""
         searches, _, _ = self._searches()
-        return {
-            s.id: (s.webhook, s.secret) for s in searches if s.id in search_ids and s.webhook
-        }
+        return {s.id: (s.webhook, s.secret) for s in searches if s.id in search_ids and s.webhook}
 
     def save(
         self,

@@ -81,13 +81,12 @@ class MilvusAlertLog(MilvusCollections):
             start = self._last_alert()
             self.put_meta({ALERT_SEQ: str(start + len(rows))})
             records = [
-                {
-                    "id": start + i,
-                    "matched_at": str(row["matched_at"]),
-                    "due": str(row["matched_at"]) if row.get("delivery") == "pending" else "",
-                    "record": json.dumps(row),
-                    "vector": [1.0, 0.0],
-                }
+                _alert_row(
+                    start + i,
+                    str(row["matched_at"]),
+                    row,
+                    str(row["matched_at"]) if row.get("delivery") == "pending" else "",
+                )
                 for i, row in enumerate(rows, 1)
             ]
             for i in range(0, len(records), self.params.batch):
@@ -105,8 +104,7 @@ class MilvusAlertLog(MilvusCollections):
             self._put_alert(seq, rows[0]["matched_at"], record, due or "")
 
     def _put_alert(self, seq: int, matched_at: str, record: JsonObject, due: str) -> None:
-        row = {"id": seq, "matched_at": matched_at, "due": due, "record": json.dumps(record)}
-        self.call("upsert", self.alerts_name, [{**row, "vector": [1.0, 0.0]}])
+        self.call("upsert", self.alerts_name, [_alert_row(seq, matched_at, record, due)])
 
     def due_alerts(self, now: str, limit: int, claim_until: str) -> list[JsonObject]:
         """Alerts due by `now`, claimed until `claim_until` under the write lease (two
@@ -119,8 +117,12 @@ class MilvusAlertLog(MilvusCollections):
                 limit=MAX_LIMIT,
             )
             rows = sorted(rows, key=lambda r: (r["due"], int(r["id"])))[:limit]
-            for r in rows:
-                self._put_alert(int(r["id"]), r["matched_at"], json.loads(r["record"]), claim_until)
+            if rows:  # (one call claims the batch)
+                claimed = [
+                    _alert_row(int(r["id"]), r["matched_at"], json.loads(r["record"]), claim_until)
+                    for r in rows
+                ]
+                self.call("upsert", self.alerts_name, claimed)
         return [{"id": alert_id(int(r["id"])), **json.loads(r["record"])} for r in rows]
 
     def alerts_after(
@@ -147,3 +149,14 @@ class MilvusAlertLog(MilvusCollections):
         if count:
             self.call("delete", self.alerts_name, filter=expr)
         return count
+
+
+def _alert_row(seq: int, matched_at: str, record: JsonObject, due: str) -> dict[str, object]:
+    """A row of the alerts collection."""
+    return {
+        "id": seq,
+        "matched_at": matched_at,
+        "due": due,
+        "record": json.dumps(record),
+        "vector": [1.0, 0.0],
+    }
