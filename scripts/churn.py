@@ -64,11 +64,14 @@ class HashedRandomEncoder:
         return out
 
 
-def rss_mb() -> int:
-    """The process's resident memory now (peak RSS only ever grows: it cannot show a
-    release)."""
+def rss_mb(kind: str = "VmRSS") -> int:
+    """The process's resident memory now, in MB (peak RSS only ever grows: it cannot
+    show a release). `RssAnon` is the memory the process holds; `RssFile` is file
+    pages mapped into it — SQLite reads the database through a memory map, so pages
+    of the index file it touched count in VmRSS while they are the OS's page cache,
+    shared and given back under pressure."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{kind}:"):
             return int(line.split()[1]) // 1024
     return 0
 
@@ -180,6 +183,8 @@ def run(
                 "close_s": round(closed, 2),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "rss_mb": rss_mb(),
+                "rss_anon_mb": rss_mb("RssAnon"),
+                "rss_file_mb": rss_mb("RssFile"),
             }
         )
     if searcher is not None:
@@ -219,7 +224,8 @@ def main() -> None:
                         f"vectors {row['vectors_bytes'] / 1e6:6.1f} MB, "
                         f"add {row['add_s']:5.2f} s, remove {row['remove_s']:5.2f} s, "
                         f"close {row['close_s']:5.2f} s, RSS {row['rss_mb']} MB "
-                        f"(peak {row['peak_rss_mb']})"
+                        f"(anon {row['rss_anon_mb']}, file {row['rss_file_mb']}; "
+                        f"peak {row['peak_rss_mb']})"
                         + (
                             f", reader longest {row['reader_longest_ms']:.0f} ms "
                             f"({row['reader_searches']} searches)"

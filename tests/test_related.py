@@ -332,3 +332,24 @@ def test_recommend_notes_say_how_it_ranked(seeded: Engine) -> None:
     scores = [s.score for s in decayed.results]
     if scores != sorted(scores, reverse=True):
         assert any("diversity" in n for n in decayed.notes)
+
+
+def test_recommend_on_an_empty_index_is_an_empty_list_not_an_error(
+    engine: Engine, index_dir: Path
+) -> None:
+    """`recommend` on an index with nothing in it answered HTTP 500 (the CLI: `max()
+    arg is an empty sequence`). It is an empty list, with a note over HTTP."""
+    from fastapi.testclient import TestClient
+
+    from searchengine.http.app import ApiSettings, create_app
+
+    assert engine.stats()["clusters"] == 0
+    assert engine.recommend() == []
+    assert engine.recommend(half_life_days=7.0) == []
+    app = create_app(ApiSettings(index=index_dir), engine=engine)
+    with TestClient(app) as client:
+        r = client.post("/recommend", json={})
+        assert r.status_code == 200, r.text
+        assert r.json()["results"] == []
+        r = client.post("/recommend", json={"half_life_days": 7})
+        assert r.status_code == 200 and r.json()["results"] == []
