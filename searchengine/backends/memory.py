@@ -31,6 +31,14 @@ from searchengine.core.tokens import WORD_TOKENIZER, tokenizer
 # cluster's passages get new ids), a cluster card for one generation. Bounded so
 # a long-running server's memory stays flat; 20k rows ~ 20 MB.
 ROW_CACHE_ITEMS = 20_000
+# A removed passage's slot stays (marked dead) until dead slots pass this share of
+# all, then the arrays, postings and key table are rebuilt from the living. At one
+# half, a server under daily churn (100 clusters a day in, the oldest day out) held up
+# to twice its passages' worth and grew for a fortnight at a time (`scripts/churn.py
+# --reader`: anonymous memory +50% from day 30 to 50 at constant content); at a tenth
+# it rebuilds every ~3 days of that churn, in the keeper's background thread (~0.1 s
+# at 30k passages).
+COMPACT_DEAD_SHARE = 0.10
 
 __all__ = ["BM25", "MemoryIndex", "WORD_TOKENIZER", "tokenizer"]  # (the last two: tokens.py)
 
@@ -174,7 +182,7 @@ class MemoryIndex:
         self.alive[slots] = False
         self.n_alive -= len(slots)
         self.tokens_alive -= float(self.length[slots].sum())
-        if self.n_alive < len(self.alive) // 2:
+        if len(self.alive) - self.n_alive > COMPACT_DEAD_SHARE * len(self.alive):
             self.compact()
 
     def compact(self) -> None:
@@ -191,6 +199,15 @@ class MemoryIndex:
         self.pids, self.length = self.pids[keep], self.length[keep]
         self.cluster, self.article = self.cluster[keep], self.article[keep]
         self.alive = np.ones(len(self.pids), dtype=bool)
+        # The key table keeps only the clusters and articles still here (it grew by
+        # every id ever added).
+        used = np.unique(np.concatenate([self.cluster, self.article[self.article >= 0]]))
+        remap = np.full(len(self.keys), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        self.keys = [self.keys[i] for i in used.tolist()]
+        self._key_index = {key: i for i, key in enumerate(self.keys)}
+        self.cluster = remap[self.cluster]
+        self.article = np.where(self.article >= 0, remap[np.maximum(self.article, 0)], -1)
 
     def _intern(self, key: str) -> int:
         index = self._key_index.get(key)
