@@ -17,6 +17,7 @@ import numpy as np
 
 from searchengine.backends.index import IndexBackend, open_or_create
 from searchengine.backends.manifest import IndexStats
+from searchengine.backends.memory import give_back_memory
 from searchengine.backends.storage import RecordStore
 from searchengine.core.contract import (
     RecommendRequest,
@@ -102,6 +103,7 @@ class Engine:
                     self.folder.settle(force=True)
         finally:
             self.folder.close()
+            give_back_memory()  # (a daily job's engine: its graph and copies are gone)
 
     def __enter__(self) -> Engine:
         return self

@@ -17,7 +17,7 @@ one-shot CLI command, which never builds it).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -40,7 +40,34 @@ ROW_CACHE_ITEMS = 20_000
 # at 30k passages).
 COMPACT_DEAD_SHARE = 0.10
 
-__all__ = ["BM25", "MemoryIndex", "WORD_TOKENIZER", "tokenizer"]  # (the last two: tokens.py)
+__all__ = [
+    "BM25",
+    "MemoryIndex",
+    "WORD_TOKENIZER",
+    "give_back_memory",
+    "tokenizer",  # (WORD_TOKENIZER and tokenizer: tokens.py)
+]
+
+_trim: Callable[[int], int] | None | bool = None
+
+
+def give_back_memory() -> None:
+    """Hand freed heap back to the OS (glibc's `malloc_trim`; nothing elsewhere). A
+    server replaces big structures while it runs — a rebuilt graph, a compacted copy
+    of the passages, a closed job's engine — and glibc keeps the pages they freed in
+    its arenas: under 90 days of churn with everything released, that still held a
+    server's anonymous memory ~40% over its size before removals began (trimming each
+    day: ~+20%; `scripts/churn.py --reader`, BENCHMARKS.md)."""
+    global _trim
+    if _trim is None:
+        try:
+            import ctypes
+
+            _trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if callable(_trim):
+        _trim(0)
 
 
 class MemoryState(TypedDict):

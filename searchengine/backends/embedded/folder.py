@@ -44,7 +44,7 @@ from searchengine.backends.embedded.vectors import FaissVectorStore
 from searchengine.backends.index_types import choose_index_type
 from searchengine.backends.locks import SharedLock, file_lock, reading_generation
 from searchengine.backends.manifest import IndexStats, Manifest, describe, now
-from searchengine.backends.memory import MemoryIndex, MemoryState
+from searchengine.backends.memory import MemoryIndex, MemoryState, give_back_memory
 from searchengine.encoders.encoder import EncoderId, canonical_name
 from searchengine.errors import IndexCorrupt, IndexNotFound, ModelMismatch
 
@@ -342,7 +342,10 @@ class IndexFolder:
                 self._rebuild_later(index_type)
             else:
                 vectors = self._rebuild(index_type)
+        replaced = vectors is not self._vectors and self._vectors is not None
         self._vectors, self._generation = vectors, gen
+        if replaced:
+            give_back_memory()  # (the old graph's pages)
 
     def _replay(self, vectors: FaissVectorStore, base: int) -> VectorChanges | None:
         """Apply the vector log after `base` (up to the open snapshot) to `vectors`; the
@@ -373,6 +376,7 @@ class IndexFolder:
         if vectors.needs_rebuild:  # removed that much meanwhile: the old one will do
             return False
         self._vectors, self._generation = vectors, gen
+        give_back_memory()  # (the old graph's pages)
         return True
 
     def _rebuild_later(self, index_type: str) -> None:

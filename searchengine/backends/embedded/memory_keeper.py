@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from searchengine.backends.embedded.store import Store
-from searchengine.backends.memory import MemoryIndex
+from searchengine.backends.memory import MemoryIndex, give_back_memory
 from searchengine.core.tokens import tokenizer
 
 
@@ -89,4 +89,5 @@ class MemoryKeeper:
         else:
             fresh = index.evolved(generation, removed, owners, counts)
         self.index = fresh
+        give_back_memory()  # (the previous generation's arrays, once nobody reads them)
         return fresh
