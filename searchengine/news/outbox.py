@@ -87,92 +87,100 @@ class Outbox:
         self.queue = queue
         self.webhooks_of = webhooks_of
         self.params = params or OutboxParams()
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._work = False  # a kick not yet taken up
+        self._busy = False  # a drain in progress
+        self._stop = False
+        self._polling = False
         self._pool: ThreadPoolExecutor | None = None
+        # One drainer thread for the outbox's life, woken by kicks (and by the clock when
+        # polling): a thread per kick opened a database connection each (a server's
+        # descriptors grew by one every poll).
         self._drainer: threading.Thread | None = None
-        self._again = False  # alerts came while a drain ran: look once more
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
 
     def kick(self) -> None:
-        """Deliver what is due, in the background (one drainer at a time)."""
-        with self._lock:
-            if self._stop.is_set():
+        """Deliver what is due, in the background."""
+        with self._cond:
+            if self._stop:
                 return
-            if self._drainer is not None and self._drainer.is_alive():
-                self._again = True
-                return
-            self._drainer = threading.Thread(
-                target=self._drain, name="searchengine-outbox", daemon=True
-            )
-            self._drainer.start()
+            self._work = True
+            self._cond.notify_all()
+            if self._drainer is None or not self._drainer.is_alive():
+                self._drainer = threading.Thread(
+                    target=self._run, name="searchengine-outbox", daemon=True
+                )
+                self._drainer.start()
 
     def poll_forever(self) -> None:
-        """Kick every `poll` seconds until `close` (a server: retries come due)."""
-
-        def run() -> None:
-            while not self._stop.wait(self.params.poll):
-                self.kick()
-
-        with self._lock:
-            if self._poller is None:
-                self._poller = threading.Thread(
-                    target=run, name="searchengine-outbox-poll", daemon=True
-                )
-                self._poller.start()
+        """Look for due alerts every `poll` seconds too, until `close` (a server:
+        retries come due)."""
+        with self._cond:
+            self._polling = True
         self.kick()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Until the drain in progress is over (a test, or a command before exiting)."""
+        """Until nothing is left to do now (a test, or a command before exiting)."""
         deadline = time.monotonic() + (timeout if timeout is not None else 3600.0)
-        while True:
-            with self._lock:
-                drainer = self._drainer
-            if drainer is None or not drainer.is_alive():
-                return
-            drainer.join(max(0.0, min(1.0, deadline - time.monotonic())))
-            if time.monotonic() >= deadline:
-                return
+        with self._cond:
+            while (self._work or self._busy) and self._drainer is not None:
+                if not self._drainer.is_alive():
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(min(remaining, 1.0))
 
     def close(self) -> None:
         """Go on delivering for up to `close_wait`, finish the batch in hand, and
         leave the rest due for whoever delivers next."""
         self.wait(self.params.close_wait)
-        self._stop.set()
-        self.wait(self.params.webhooks.deadline * 2 + 1)
-        with self._lock:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+            drainer = self._drainer
+        if drainer is not None:
+            drainer.join(self.params.webhooks.deadline * 2 + 1)
+        with self._cond:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
     # --- the drainer -----------------------------------------------------------------
 
-    def _drain(self) -> None:
+    def _run(self) -> None:
         while True:
-            with self._lock:
-                self._again = False
+            with self._cond:
+                while not self._work and not self._stop:
+                    woke = self._cond.wait(self.params.poll if self._polling else None)
+                    if not woke and self._polling:
+                        self._work = True  # (the poll came round)
+                if self._stop:
+                    self._cond.notify_all()
+                    return
+                self._work, self._busy = False, True
             try:
-                while not self._stop.is_set():
-                    batch = self._claim()
-                    if not batch:
-                        break
-                    targets = self.webhooks_of({str(a.get("search_id")) for a in batch})
-                    jobs = [
-                        self._workers().submit(
-                            self._deliver, a, targets.get(str(a.get("search_id")))
-                        )
-                        for a in batch
-                    ]
-                    futures_wait(jobs)
+                self._drain()
             except Exception:  # noqa: BLE001 - what it claimed comes due again; say why
                 log.exception("delivering alerts failed; they are tried again later")
-            with self._lock:
-                if not self._again or self._stop.is_set():
-                    self._drainer = None
-                    return
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _drain(self) -> None:
+        while not self._stop:
+            batch = self._claim()
+            if not batch:
+                return
+            targets = self.webhooks_of({str(a.get("search_id")) for a in batch})
+            jobs = [
+                self._workers().submit(self._deliver, a, targets.get(str(a.get("search_id"))))
+                for a in batch
+            ]
+            futures_wait(jobs)
 
     def _workers(self) -> ThreadPoolExecutor:
-        with self._lock:
+        with self._cond:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
                     self.params.workers, thread_name_prefix="searchengine-webhook"
