@@ -150,9 +150,12 @@ class Outbox:
     def _run(self) -> None:
         while True:
             with self._cond:
+                if not self._work and not self._polling:
+                    self._drainer = None  # (an engine that does not poll keeps no thread)
+                    self._cond.notify_all()
+                    return
                 while not self._work and not self._stop:
-                    woke = self._cond.wait(self.params.poll if self._polling else None)
-                    if not woke and self._polling:
+                    if not self._cond.wait(self.params.poll):
                         self._work = True  # (the poll came round)
                 if self._stop:
                     self._cond.notify_all()
