@@ -32,7 +32,7 @@ from searchengine.core.hits import Evidence
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.environment import environment
 from searchengine.errors import BadRequest
-from searchengine.news.outbox import OutboxParams
+from searchengine.news.outbox import OutboxParams, stamp
 from searchengine.news.webhooks import check as check_webhook
 from searchengine.query.relevance import RelevanceParams, score_hits
 from searchengine.query.search import QueryWords, _TermCoverage
@@ -64,12 +64,12 @@ class AlertParams:
 
 def retention_cutoff(days: float) -> str:
     """The `matched_at` before which alerts are removed."""
-    return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC) - timedelta(days=days))
 
 
 def now_iso() -> str:
     """UTC with microseconds: alerts sort by it, and `since` compares it as text."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC))
 
 
 @dataclass
