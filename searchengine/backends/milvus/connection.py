@@ -353,6 +353,16 @@ class MilvusConnection:
             }
         )
 
+    def content_hashes(self, ids: Iterable[str]) -> dict[str, str]:
+        """Each cluster's current version (its row's content hash); absent: no row."""
+        out: dict[str, str] = {}
+        for expr in self._in("id", ids):
+            out.update(
+                (r["id"], r["content_hash"])
+                for r in self._query(self.clusters_name, expr, ["id", "content_hash"])
+            )
+        return out
+
     def drop_stale(
         self, cluster_ids: Sequence[str], versions: dict[str, str] | None = None
     ) -> None:
@@ -362,12 +372,7 @@ class MilvusConnection:
         if not cluster_ids:
             return
         if versions is None:
-            versions = {}
-            for expr in self._in("id", cluster_ids):
-                versions.update(
-                    (r["id"], r["content_hash"])
-                    for r in self._query(self.clusters_name, expr, ["id", "content_hash"])
-                )
+            versions = self.content_hashes(cluster_ids)
         terms = [
             f"(cluster_id == {literal(c)} and version != {literal(versions[c])})"
             if c in versions

@@ -80,10 +80,6 @@ class WriteLease:
         self._clusters: tuple[str, ...] = ()
         self._owed: tuple[str, ...] = ()  # clusters a failed write of ours left to repair
 
-    @property
-    def held(self) -> bool:
-        return self._depth > 0
-
     @contextmanager
     def holding(self) -> Iterator[None]:
         """Hold the lease for the block (waiting for it up to `lease_wait` seconds)."""

@@ -71,15 +71,6 @@ class MilvusStore(MilvusWords, MilvusAlertLog):
 
     # --- writes --------------------------------------------------------------------
 
-    def content_hashes(self, ids: Iterable[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for expr in self._in("id", ids):
-            out.update(
-                (r["id"], r["content_hash"])
-                for r in self._query(self.clusters_name, expr, ["id", "content_hash"])
-            )
-        return out
-
     def embeddings_by_hash(self, hashes: Iterable[str], dimension: int) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for expr in self._in("text_hash", hashes):
