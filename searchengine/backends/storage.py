@@ -198,6 +198,17 @@ class AlertLog(Protocol):
     def prune_alerts(self, before: str) -> int: ...
 
 
+# The meta key both backends bump whenever a search is saved or removed (what a cache of
+# the saved searches checks: news/saved.py).
+SAVED_VERSION = "saved_version"
+
+
+def first_due(alert: JsonObject) -> str | None:
+    """When a new alert is first due for delivery: at once when its delivery is pending
+    (it has a webhook), never otherwise (news/outbox.py)."""
+    return str(alert["matched_at"]) if alert.get("delivery") == "pending" else None
+
+
 def alert_id(seq: int) -> str:
     """An alert's id: "a" and its sequence number, which only grows (the paging cursor:
     alerts of one ingest share their time, and paging by time lost them)."""

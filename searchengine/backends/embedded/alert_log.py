@@ -8,9 +8,13 @@ import time
 from collections.abc import Sequence
 
 from searchengine.backends.embedded.database import Database
-from searchengine.backends.storage import JsonObject, alert_id, alert_seq
-
-SAVED_VERSION = "saved_version"  # the meta key `saved_version` reads
+from searchengine.backends.storage import (
+    SAVED_VERSION,
+    JsonObject,
+    alert_id,
+    alert_seq,
+    first_due,
+)
 
 
 class AlertLog(Database):
@@ -59,11 +63,16 @@ class AlertLog(Database):
         with self.transaction() as db:
             db.executemany("DELETE FROM unmatched WHERE cluster_id = ?", [(c,) for c in matched])
             for row in rows:
-                due = row["matched_at"] if row.get("delivery") == "pending" else None
                 cur = db.execute(
                     "INSERT INTO alerts(matched_at, search_id, cluster_id, record, due)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (row["matched_at"], row["search_id"], row["cluster_id"], json.dumps(row), due),
+                    (
+                        row["matched_at"],
+                        row["search_id"],
+                        row["cluster_id"],
+                        json.dumps(row),
+                        first_due(row),
+                    ),
                 )
                 ids.append(alert_id(int(cur.lastrowid or 0)))
         return ids

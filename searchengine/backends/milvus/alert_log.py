@@ -17,11 +17,16 @@ from collections.abc import Sequence
 
 from searchengine.backends.milvus.connection import MAX_LIMIT, UNMATCHED, unmatched_key
 from searchengine.backends.milvus.schema import MilvusCollections
-from searchengine.backends.storage import JsonObject, alert_id, alert_seq
+from searchengine.backends.storage import (
+    SAVED_VERSION,
+    JsonObject,
+    alert_id,
+    alert_seq,
+    first_due,
+)
 from searchengine.core.filters import literal
 
 ALERT_SEQ = "alert_seq"  # the meta row holding the last alert id given out
-SAVED_VERSION = "saved_version"  # the meta row that changes with every saved search
 # Ids asked for per query when paging (ids are dense but for a killed writer's gaps):
 # twice the page, at least 64.
 WINDOW_PER_PAGE = 2
@@ -85,7 +90,7 @@ class MilvusAlertLog(MilvusCollections):
                     start + i,
                     str(row["matched_at"]),
                     row,
-                    str(row["matched_at"]) if row.get("delivery") == "pending" else "",
+                    first_due(row) or "",
                 )
                 for i, row in enumerate(rows, 1)
             ]
