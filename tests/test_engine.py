@@ -7,6 +7,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -400,16 +402,10 @@ def test_a_server_keeps_answering_while_its_graph_is_rebuilt(
         writer.close()
 
 
-@pytest.mark.embedded_only
-def test_the_write_ahead_log_does_not_grow_under_searches_without_pause(
-    tmp_path: Path, encoder: HashingEncoder
-) -> None:
-    """Observed (scripts/churn.py --reader): with a server searching all the time,
-    SQLite's own checkpoints never started the log over, and meta.sqlite-wal grew by
-    every write (42 days of churn: 2-5x the database). Each write now restarts it."""
-    path = tmp_path / "index"
-    writer = Engine.open(path, encoder=encoder, create=True)
-    writer.add_paths([SEEDS])
+@contextmanager
+def searched_without_pause(path: Path, encoder: HashingEncoder) -> Iterator[None]:
+    """A server's engine on `path` searching from two threads, without pause, for the
+    block (what holds SQLite's log open while a writer writes)."""
     server = Engine.open(path, encoder=encoder)
     server.serve_mode(wait=True)
     stop = threading.Event()
@@ -422,19 +418,35 @@ def test_the_write_ahead_log_does_not_grow_under_searches_without_pause(
     for thread in readers:
         thread.start()
     try:
-        ids = writer.store.cluster_ids()[:10]
-        sizes = []
-        for day in range(4):
-            clusters = [writer.get(i)[0] for i in ids]
-            for cluster in clusters:
-                cluster.summary += f" Update {day}."
-            assert writer.add(clusters).replaced == ids
-            sizes.append((path / "meta.sqlite-wal").stat().st_size)
+        yield
     finally:
         stop.set()
         for thread in readers:
             thread.join()
         server.close()
+
+
+@pytest.mark.embedded_only
+def test_the_write_ahead_log_does_not_grow_under_searches_without_pause(
+    tmp_path: Path, encoder: HashingEncoder
+) -> None:
+    """Observed (scripts/churn.py --reader): with a server searching all the time,
+    SQLite's own checkpoints never started the log over, and meta.sqlite-wal grew by
+    every write (42 days of churn: 2-5x the database). Each write now restarts it."""
+    path = tmp_path / "index"
+    writer = Engine.open(path, encoder=encoder, create=True)
+    writer.add_paths([SEEDS])
+    try:
+        with searched_without_pause(path, encoder):
+            ids = writer.store.cluster_ids()[:10]
+            sizes = []
+            for day in range(4):
+                clusters = [writer.get(i)[0] for i in ids]
+                for cluster in clusters:
+                    cluster.summary += f" Update {day}."
+                assert writer.add(clusters).replaced == ids
+                sizes.append((path / "meta.sqlite-wal").stat().st_size)
+    finally:
         writer.close()
     assert sizes[-1] <= 1.5 * sizes[0], sizes  # before: +~30% a write, 2x after four
 
@@ -454,26 +466,12 @@ def test_a_big_write_leaves_the_log_cut_once_it_is_over(
     path = tmp_path / "index"
     writer = Engine.open(path, encoder=encoder, create=True)
     writer.add_paths([SEEDS])
-    server = Engine.open(path, encoder=encoder)
-    server.serve_mode(wait=True)
-    stop = threading.Event()
-
-    def search_without_pause() -> None:
-        while not stop.is_set():
-            server.search("Venezuela prisoner releases", k=10, mode=Mode.LEXICAL)
-
-    readers = [threading.Thread(target=search_without_pause) for _ in range(2)]
-    for thread in readers:
-        thread.start()
     try:
-        ids = writer.store.cluster_ids()
-        writer.remove(ids[: len(ids) // 3])  # one big write
-        size = (path / "meta.sqlite-wal").stat().st_size
+        with searched_without_pause(path, encoder):
+            ids = writer.store.cluster_ids()
+            writer.remove(ids[: len(ids) // 3])  # one big write
+            size = (path / "meta.sqlite-wal").stat().st_size
     finally:
-        stop.set()
-        for thread in readers:
-            thread.join()
-        server.close()
         writer.close()
     assert size <= 256 << 10, size
 
