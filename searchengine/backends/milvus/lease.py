@@ -30,13 +30,37 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from searchengine.core.filters import literal
 from searchengine.errors import BackendUnavailable
 
-if TYPE_CHECKING:
-    from searchengine.backends.milvus.connection import MilvusConnection
+
+class LeaseParams(Protocol):
+    """The settings the lease reads (`MilvusParams`)."""
+
+    @property
+    def lease_seconds(self) -> float: ...
+    @property
+    def lease_wait(self) -> float: ...
+
+
+class Claims(Protocol):
+    """What the lease needs of the connection it guards (`MilvusConnection`): the
+    lease sits below it, so the connection can hold one without an import circle."""
+
+    uri: str
+    meta_name: str
+
+    @property
+    def params(self) -> LeaseParams: ...
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any: ...
+    def put_meta(self, values: dict[str, str]) -> None: ...
+    def meta_rows(self, expr: str) -> dict[str, str]: ...
+    def drop_stale(
+        self, cluster_ids: Sequence[str], versions: dict[str, str] | None = None
+    ) -> None: ...
+
 
 CLAIM = "lease:"  # meta keys of write claims
 # The first pause after stepping back; it doubles up to `MAX_PAUSE`. A write of one
@@ -71,7 +95,7 @@ class Claim:
 class WriteLease:
     """This process's turn at writing one index (re-entrant within the process)."""
 
-    def __init__(self, connection: MilvusConnection) -> None:
+    def __init__(self, connection: Claims) -> None:
         self.connection = connection
         self.owner = secrets.token_hex(8)  # (a meta key holds 64 characters: no host name)
         self._lock = threading.RLock()  # threads of this process take turns here first
