@@ -37,6 +37,7 @@ from searchengine.ingest.indexer import AddReport, Indexer, IndexRun, Known, rea
 from searchengine.limits import DEFAULT_LIMITS, InputLimits
 from searchengine.news.saved import SavedSearches
 from searchengine.news.views import NewsViews
+from searchengine.query.filter_help import helped
 from searchengine.query.notes import recommend_notes, search_notes, thread_notes
 from searchengine.query.queries import Queries
 from searchengine.query.search import RankingParams
@@ -189,19 +190,21 @@ class Engine:
             self.folder.settle(force=force)
 
     def answer(self, request: Request) -> Response:
-        """Any request record -> its response envelope (what the CLI and the API call)."""
+        """Any request record -> its response envelope (what the CLI and the API call);
+        its filters forgiving and an answer they emptied explained (`filter_help.py`)."""
+        return helped(request, self._answer, self.store, self.folder.reading)
+
+    def _answer(self, request: Request) -> Response:
         if isinstance(request, SearchRequest):
-            hits = self.search(request)
-            return Response(
-                request, hits, search_notes(request, hits, self.params.relevance.cutoff)
-            )
+            hits, cutoff = self.search(request), self.params.relevance.cutoff
+            return Response(request, hits, search_notes(request, hits, cutoff))
         if isinstance(request, RelatedRequest):
             return Response(request, self.related(request))
         if isinstance(request, SimilarRequest):
             return Response(request, self.similar(request))
         if isinstance(request, ThreadRequest):
-            thread = self.stories.thread(request)
-            return Response(request, thread.stories, thread_notes(request, thread.cut))
+            found = self.stories.thread(request)
+            return Response(request, found.stories, thread_notes(request, found.cut))
         stories = self.recommend(request)
         return Response(request, stories, recommend_notes(request, stories))
 
@@ -230,12 +233,10 @@ class Engine:
         (`answer` adds a note when the limit cut it)."""
         return self.stories.thread(as_request(ThreadRequest, request, options)).stories
 
-    def recommend(
-        self, request: RecommendRequest | None = None, **options: Any
-    ) -> list[RelatedStory]:
+    def recommend(self, request: RecommendRequest | None = None, **kw: Any) -> list[RelatedStory]:
         """Unseen clusters for a reader, from what they liked (`ID`, `ID:WEIGHT` or
         `(id, weight)`) and disliked; diverse (MMR) and, with a half-life, fresh."""
-        return self.stories.recommend(as_request(RecommendRequest, request, options))
+        return self.stories.recommend(as_request(RecommendRequest, request, kw))
 
     def generation(self) -> int:
         """The newest committed generation (what /health reports)."""

@@ -16,6 +16,7 @@ import sqlite3
 EXIT_OK = 0
 EXIT_ERROR = 1  # an error the user can act on (the message says how)
 EXIT_USAGE = 2  # bad usage (argparse's own code)
+EXIT_PORT_TAKEN = 3  # `serve`: the address to listen on is in use (uvicorn's own code)
 
 
 class SearchEngineError(Exception):
@@ -96,6 +97,12 @@ def disk_full(err: BaseException, where: object) -> DiskFull | None:
         f"{where}: the disk is full; this write was not kept and the index is as it was "
         "before it. Free some space and run it again."
     )
+
+
+class PortTaken(SearchEngineError):
+    """`serve` cannot listen: the address is taken (another server?) or not ours."""
+
+    status, code, exit_code = 503, "port_taken", EXIT_PORT_TAKEN
 
 
 class BadRequest(SearchEngineError, ValueError):

@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +63,25 @@ def serving(index: Path, log_path: Path, key: str | None = None) -> Iterator[str
 
 @pytest.fixture
 def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with serving(built_index(tmp_path), tmp_path / "server.log") as url:
+        yield url
+
+
+@contextmanager
+def new_page() -> Iterator[Any]:
+    """A page of a fresh headless chromium, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def built_index(tmp_path: Path) -> Path:
+    """seeds/ indexed by the CLI with the model-free hashing encoder."""
     index = tmp_path / "idx"
     subprocess.run(
         [str(EXE), "index", str(SEEDS), "--index", str(index), "--model", "hashing", "-q"],
@@ -69,8 +89,7 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
         capture_output=True,
         timeout=300,
     )
-    with serving(index, tmp_path / "server.log") as url:
-        yield url
+    return index
 
 
 def launch(p):  # type: ignore[no-untyped-def]
@@ -274,7 +293,11 @@ def test_facets_count_the_hits_and_filter_when_clicked(server: str, tmp_path: Pa
             host = chip.get_attribute("data-value")
             chip.click()
             page.wait_for_url(f"**source={host}**", timeout=15_000)
-            page.locator("#results .result").first.wait_for(timeout=15_000)
+            # The filtered list, not the one before it (which stays until the answer).
+            page.wait_for_function(
+                f"(document.querySelector('#results').dataset.for || '').includes('source={host}')",
+                timeout=15_000,
+            )
             assert page.locator("#filters").get_attribute("open") is not None
             titles = page.eval_on_selector_all("#results .result", "els => els.length")
             assert titles >= 1
@@ -417,3 +440,68 @@ def test_the_alerts_page_lists_what_saved_searches_matched(tmp_path: Path) -> No
                 page.wait_for_url("**cluster=2026-01-09-c10**", timeout=15_000)
             finally:
                 browser.close()
+
+
+def test_an_empty_page_says_which_filter_emptied_it_and_clears_it(
+    server: str, tmp_path: Path
+) -> None:
+    """The page said "No stories found." with no hint that a filter removed everything
+    and no way to clear it."""
+    with new_page() as page:
+        page.goto(server + "/?q=prisoners+released&source=bbcc.com")
+        page.locator("#clear-empty").wait_for(timeout=15_000)
+        said = page.locator("#status").inner_text()
+        assert "No stories found." in said
+        assert "source filter (bbcc.com) matches no story" in said and "'bbc.com'" in said
+        page.screenshot(path=str(tmp_path / "empty.png"), full_page=True)
+        page.click("#clear-empty")
+        page.wait_for_function(
+            "(document.querySelector('#results').dataset.for || '') === 'q=prisoners+released'",
+            timeout=15_000,
+        )
+        assert "source=" not in page.url
+        assert page.locator("#results .result").count() >= 1
+
+
+def test_the_front_page_shows_the_latest_and_most_covered_stories(
+    server: str, tmp_path: Path
+) -> None:
+    """The home page was a search box and nothing else for a new visitor."""
+    front = json.loads(urllib.request.urlopen(f"{server}/front").read())
+    assert front["newest"] == "2026-03-10" and len(front["widest"]) == 5
+    assert [d["date"] for d in front["days"]] == sorted(
+        (d["date"] for d in front["days"]), reverse=True
+    )
+    with new_page() as page:
+        page.goto(server + "/")
+        page.locator("#widest li.story").first.wait_for(timeout=15_000)
+        widest = page.eval_on_selector_all("#widest li.story", "els => els.map(e => e.dataset.id)")
+        assert widest == [s["id"] for s in front["widest"]]
+        assert "5 outlets" in page.locator("#widest li.story").first.inner_text()
+        days = page.eval_on_selector_all("section.day", "els => els.map(e => e.dataset.date)")
+        assert days == [d["date"] for d in front["days"]] and len(days) == 3
+        assert "10 March 2026" in page.locator("section.day h2").first.inner_text()
+        page.screenshot(path=str(tmp_path / "front.png"), full_page=True)
+        page.locator("#widest a.open").first.click()
+        page.wait_for_url(f"**cluster={widest[0]}**", timeout=15_000)
+
+
+def test_following_a_search_from_the_page_saves_it_with_the_key(tmp_path: Path) -> None:
+    """Saving a search (an alert) needed the CLI or an API client."""
+    with serving(built_index(tmp_path), tmp_path / "server.log", key="page-key") as url:
+        with new_page() as page:
+            page.goto(url + "/?q=Venezuela+prisoners&source=bbc.com")
+            page.locator("#follow").wait_for(timeout=15_000)
+            page.click("#follow")
+            page.locator("#follow-form").wait_for(timeout=15_000)
+            page.fill("#follow-key", "page-key")
+            page.click("#follow-form button")
+            page.locator("#followed >> text=following").wait_for(timeout=15_000)
+            page.screenshot(path=str(tmp_path / "follow.png"), full_page=True)
+        request = urllib.request.Request(
+            url + "/searches", headers={"Authorization": "Bearer page-key"}
+        )
+        saved = json.loads(urllib.request.urlopen(request).read())["results"]
+    assert [(s["query"], s["filters"]["sources"]) for s in saved] == [
+        ("Venezuela prisoners", ["bbc.com"])
+    ]

@@ -104,7 +104,7 @@ def test_search_text_output_and_filters(built: Path) -> None:
 
 
 def test_search_bad_date_is_a_clear_error(built: Path) -> None:
-    result = cli("search", "x", "--index", str(built), "--from", "yesterday")
+    result = cli("search", "x", "--index", str(built), "--from", "the day before")
     assert result.returncode == 1
     assert "from: bad date" in result.stderr and "Traceback" not in result.stderr
 

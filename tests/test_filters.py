@@ -10,12 +10,14 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchengine import Engine
 from searchengine.core.contract import Filters, SearchRequest, Sentiment
 from searchengine.core.filters import ClusterFacts, matches
+from searchengine.errors import BadRequest, UnknownId
 
 HOSTS = ["bbc.com", "BBC.com", "www.Reuters.com", "apnews.com", "news.sky.com"]
 ENTITIES = ["Nicolás Maduro", "Venezuela", "ROCÍO SAN MIGUEL", "Kyiv", "European Union"]
@@ -128,3 +130,97 @@ def test_a_json_records_sentiment_is_found_whatever_its_case(
     assert engine.search("Quokkaville", k=5, filters=Filters.build(sources=["example.com"]))
     facets = engine.queries.facets(SearchRequest("Quokkaville harbour"))
     assert [f["value"] for f in facets["facets"]["sentiment"]] == [Sentiment.POSITIVE.value]
+
+
+# --- forgiving filters, honest empties (issue: a newcomer never trips) -------------
+
+
+def _ids(engine: Engine, **filters: object) -> set[str]:
+    request = SearchRequest("prisoners released", k=50, filters=Filters.build(**filters))  # type: ignore[arg-type]
+    return {h.cluster_id for h in engine.answer(request).results}
+
+
+def test_an_outlet_is_found_however_it_is_written(seeded: Engine) -> None:
+    """`--source www.bbc.com`, `https://BBC.com/news` and `bbc.com` were three filters
+    (two found nothing); an outlet is its registered domain (`news.sky.com` is sky.com)."""
+    plain = _ids(seeded, sources=["bbc.com"])
+    assert plain
+    for spelling in ("www.bbc.com", "https://BBC.com/news", " BBC.COM ", "bbc.com:443"):
+        assert _ids(seeded, sources=[spelling]) == plain, spelling
+    assert _ids(seeded, sources=["sky.com"]) == _ids(seeded, sources=["news.sky.com"]) != set()
+
+
+def test_a_bare_outlet_name_means_the_outlets_it_names(seeded: Engine) -> None:
+    """`--source bbc` found nothing: the index knows bbc.com."""
+    assert _ids(seeded, sources=["bbc"]) == _ids(seeded, sources=["bbc.com"]) != set()
+    asked = seeded.answer(SearchRequest("prisoners", filters=Filters.build(sources=["BBC"])))
+    assert asked.request.filters.sources == ("bbc.com",)  # type: ignore[union-attr]
+
+
+def test_an_answer_a_filter_emptied_says_which_filter_and_what_is_near(seeded: Engine) -> None:
+    def notes(**filters: object) -> str:
+        request = SearchRequest("prisoners", filters=Filters.build(**filters))  # type: ignore[arg-type]
+        response = seeded.answer(request)
+        assert response.results == []
+        return " ".join(response.notes)
+
+    said = notes(sources=["bbcc.com"])
+    assert "source filter (bbcc.com) matches no story" in said and "'bbc.com'" in said
+    said = notes(date_from="2030-01-01")
+    assert "dates filter (2030-01-01) matches no story" in said and "2025-" in said
+    said = notes(entities=["Maduro"])
+    assert "entity filter 'Maduro' matches no story" in said and "nicolas maduro" in said
+    # Each filter matches alone, never together: said so, not "no results".
+    said = notes(sources=["bloomberg.com"], date_from="2026-03-10", date_to="2026-03-10")
+    assert "no story passes all of them together" in said
+    # A filter that matches: no note about filters.
+    found = seeded.answer(SearchRequest("prisoners", filters=Filters.build(sources=["bbc.com"])))
+    assert found.results and not any("filter" in n for n in found.notes)
+
+
+def test_the_entity_page_finds_a_name_from_part_of_it(seeded: Engine) -> None:
+    """`entity "Maduro"` said no story names Maduro though "Nicolás Maduro" has a page."""
+    page = seeded.news.entity("Maduro")
+    assert page["entity"] in ("Nicolás Maduro", "Nicolas Maduro")
+    assert page["asked"] == "Maduro" and page["stories_total"] >= 1
+    assert seeded.news.entity("madur")["key"] == "nicolas maduro"  # the start of a word
+    assert "asked" not in seeded.news.entity("nicolas maduro")  # found as written
+    with pytest.raises(UnknownId, match="no story names 'Atlantis'"):
+        seeded.news.entity("Atlantis")
+
+
+def _text_of(engine: Engine, cluster_id: str) -> str:
+    from searchengine.core.documents import cluster_texts, fold
+
+    cluster = engine.store.get_cluster(cluster_id)
+    assert cluster is not None
+    return fold(" ".join(cluster_texts(cluster)))
+
+
+def test_quoted_phrases_and_exclusions_are_honoured(seeded: Engine) -> None:
+    """`'"peace plan" -Gaza'` and `Gaza NOT ceasefire` ranked Gaza and ceasefire
+    stories first: the operators were words to the encoder, and nothing checked them."""
+    plain = seeded.search("peace plan", k=20)
+    assert any("gaza" in _text_of(seeded, h.cluster_id) for h in plain)  # (so it can fail)
+    hits = seeded.search('"peace plan" -Gaza', k=20)
+    assert hits
+    for hit in hits:
+        text = _text_of(seeded, hit.cluster_id)
+        assert "peace plan" in text and "gaza" not in text, hit.title
+    assert any("ceasefire" in _text_of(seeded, h.cluster_id) for h in seeded.search("Gaza", k=10))
+    hits = seeded.search("Gaza NOT ceasefire", k=10)
+    assert hits and not any("ceasefire" in _text_of(seeded, h.cluster_id) for h in hits)
+    assert all(not h.passages or "NOT" not in h.passages[0].text for h in hits)
+
+
+def test_or_joins_quoted_alternatives(seeded: Engine) -> None:
+    hits = seeded.search('"prisoner exchange" OR "prisoner swap" OR "swap prisoners"', k=10)
+    assert hits
+    for hit in hits:
+        text = _text_of(seeded, hit.cluster_id)
+        assert any(p in text for p in ("prisoner exchange", "prisoner swap", "swap prisoners"))
+
+
+def test_a_query_of_only_exclusions_says_what_to_add(seeded: Engine) -> None:
+    with pytest.raises(BadRequest, match="only excludes words"):
+        seeded.search("-Gaza NOT Ukraine")

@@ -107,7 +107,7 @@ def test_bad_ordering_options_are_clear_errors() -> None:
         {"half_life_days": -3},
         {"half_life_days": True},
         {"sort": "popularity"},
-        {"fresh_from": "yesterday"},
+        {"fresh_from": "the day before"},
     ):
         with pytest.raises(BadRequest):
             SearchRequest("x", **bad)  # type: ignore[arg-type]

@@ -102,3 +102,21 @@ def test_coverage_and_entity_through_the_api_and_the_cli(seeded: Engine, index_d
         timeout=120,
     )
     assert missing.returncode == 1 and missing.stderr.startswith("error: no story names")
+
+
+def test_the_front_page_holds_the_widest_and_the_newest_days(seeded: Engine) -> None:
+    """What a visitor sees before searching (the home page was blank)."""
+    front = seeded.news.front()
+    assert front["newest"] == "2026-03-10"
+    outlets = [s["outlets"] for s in front["widest"]]
+    assert len(outlets) == 5 and outlets == sorted(outlets, reverse=True) and outlets[0] >= 5
+    days = [d["date"] for d in front["days"]]
+    assert days == sorted(days, reverse=True) and len(days) == 3 and days[0] == "2026-03-10"
+    for day in front["days"]:
+        assert all(s["date"] == day["date"] for s in day["stories"]) and day["stories"]
+        counts = [s["outlets"] for s in day["stories"]]
+        assert counts == sorted(counts, reverse=True)
+
+
+def test_an_empty_index_has_an_empty_front_page(engine: Engine) -> None:
+    assert engine.news.front() == {"newest": None, "widest": [], "days": []}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import os
 import sqlite3
 import sys
@@ -52,7 +53,9 @@ class Commands(click.Group):
 @click.group(
     cls=Commands,
     help="Semantic search, related stories and recommendations over news story-cluster digests.",
-    epilog="Exit codes: 0 success, 1 error (message on stderr), 2 bad usage. "
+    epilog="Exit codes: 0 success, 1 error (message on stderr; with --json an object "
+    "{error, detail, exit_code} on stdout), 2 bad usage, 3 the port to serve on is "
+    "taken. "
     "Run `searchengine COMMAND --help` for a command's options.",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -105,33 +108,47 @@ def spread(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _usage_error(err: click.UsageError) -> int:
+def _usage_error(err: click.UsageError) -> click.UsageError:
     """Click's message, with a hint for a query typed without its quotes."""
     if err.message.startswith("Got unexpected extra argument"):
-        err = click.UsageError(f"{err.message} (a query of several words needs quotes)", err.ctx)
-    err.show()
-    return EXIT_USAGE
+        return click.UsageError(f"{err.message} (a query of several words needs quotes)", err.ctx)
+    return err
+
+
+def _fail(code: str, message: str, exit_code: int, as_json: bool) -> int:
+    """An error: one line on stderr, or with --json the API's error object (plus the
+    exit code) on stdout, so `... --json | jq` reads a failure as it reads an answer."""
+    if as_json:
+        print(json.dumps({"error": code, "detail": message, "exit_code": exit_code}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = spread(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
     try:
         result: Any = cli.main(args=args, prog_name="searchengine", standalone_mode=False)
         return int(result or EXIT_OK)
     except click.UsageError as err:
-        return _usage_error(err)
+        err = _usage_error(err)
+        if as_json:
+            return _fail("usage", err.format_message(), EXIT_USAGE, True)
+        err.show()
+        return EXIT_USAGE
     except click.ClickException as err:
+        if as_json:
+            return _fail("error", err.format_message(), err.exit_code, True)
         err.show()
         return err.exit_code
     except SearchEngineError as err:  # the user's to act on; anything else is a bug
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+        return _fail(err.code, str(err), err.exit_code, as_json)
     except (OSError, sqlite3.Error) as err:  # a full disk is the user's to act on too
         full = disk_full(err, "the index")
         if full is None:
             raise
-        print(f"error: {full}", file=sys.stderr)
-        return full.exit_code
+        return _fail(full.code, str(full), full.exit_code, as_json)
     except (KeyboardInterrupt, click.Abort):
         print("interrupted; the index keeps its last committed state", file=sys.stderr)
         return 130

@@ -137,7 +137,10 @@ def filters(entity_and_sentiment: bool = False) -> Callable[[F], F]:
 
         options = [
             click.option(
-                "--from", "date_from", metavar="DATE", help="only clusters on or after DATE"
+                "--from",
+                "date_from",
+                metavar="DATE",
+                help="only clusters on or after DATE: YYYY-MM-DD, DD-MM-YYYY, yesterday, 7d, 2w",
             ),
             click.option("--to", "date_to", metavar="DATE", help="only clusters on or before DATE"),
             click.option(

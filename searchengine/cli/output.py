@@ -218,6 +218,9 @@ def print_entity(data: dict[str, Any]) -> None:
     spellings = ", ".join(s for s in data["spellings"] if s != data["entity"])
     also = f" (also: {spellings})" if spellings else ""
     print(f"{data['entity']}{also}")
+    if "asked" in data:  # found as part of a longer name
+        others = "; other names with it: " + ", ".join(data["also"]) if data["also"] else ""
+        print(f"(no story names {data['asked']!r} alone: the most widely named with it{others})")
     print(
         f"{data['stories_total']} stories, {data['articles_total']} articles, "
         f"{data['first'] or '?'} to {data['last'] or '?'}"

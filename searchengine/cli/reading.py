@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 ARTICLES = click.option("--articles", is_flag=True, help="rank articles instead of clusters")
 
 
-@click.command(help="Ranked clusters with the passages that matched, query terms highlighted.")
+@click.command(
+    help="Ranked clusters with the passages that matched, query terms highlighted. QUERY: "
+    'keywords or a question; "quoted phrases" must appear, -word or NOT word excludes, OR '
+    """joins quoted alternatives: searchengine search '"peace plan" -Gaza'."""
+)
 @click.argument("query")
 @place(model=True)
 @K
@@ -211,7 +215,8 @@ def coverage(id: str, place: Place, as_json: bool) -> int:
     help="An entity's timeline (accent- and case-insensitive, as --entity matches): its "
     "stories, newest first, the entities most often named with it, and the sentiment of "
     "the articles naming it per month (per day over two months or less). NAME: an "
-    'entity, e.g. "Nicolas Maduro".'
+    'entity, e.g. "Nicolas Maduro"; a part of one ("Maduro") finds the most widely named '
+    "name that holds it, and lists the others."
 )
 @click.argument("name")
 @place()

@@ -239,7 +239,11 @@ def searches_remove(id: str, place: Place, as_json: bool) -> int:
     help="only alerts after the one with this id (the last id a previous call printed, "
     "or its JSON's next_after): pages through every alert exactly once",
 )
-@click.option("--since", metavar="TIME", help="only alerts matched after TIME (ISO)")
+@click.option(
+    "--since",
+    metavar="TIME",
+    help="only alerts matched after TIME: ISO (2026-01-09T08:00:00Z), a date, yesterday, 7d",
+)
 @click.option("--limit", type=int, default=500, metavar="N", help="at most N (default 500)")
 @JSON
 def alerts(place: Place, after: str | None, since: str | None, limit: int, as_json: bool) -> int:

@@ -2,7 +2,7 @@
 
 Each question the engine answers is a typed, frozen request record. Its
 constructor is the one place where user input is checked and converted
-(strings to enums, day-first dates to ISO, limits on `k` and on text length),
+(strings to enums, typed dates to ISO, limits on `k` and on text length),
 so the CLI and the API cannot drift apart: both build the same record from
 their arguments and hand it to `Engine.answer`, which returns one `Response`
 envelope that serialises itself.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from searchengine.core.documents import parse_date
+from searchengine.core.dates import user_date
 from searchengine.errors import BadRequest
 
 # One rule for every edge. 1000 is enough for evaluation runs (Recall@100
@@ -89,13 +89,9 @@ def _enum(cls: type[StrEnum], value: object, name: str) -> Any:
 
 
 def iso_date(value: str | None, name: str) -> str | None:
-    """A user's date (ISO or day-first) -> ISO, or BadRequest naming the parameter."""
-    if value is None or value == "":
-        return None
-    try:
-        return parse_date(value).isoformat()
-    except ValueError:
-        raise BadRequest(f"{name}: bad date {value!r}; use YYYY-MM-DD or DD-MM-YYYY") from None
+    """A user's date (`dates.user_date`: ISO, day-first, relative) -> ISO, or
+    BadRequest naming the parameter."""
+    return user_date(value, name)
 
 
 def check_k(k: object) -> int:

@@ -13,18 +13,49 @@ keys (`tests/test_filters.py` checks the three agree on random clusters and filt
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from searchengine.core.contract import Filters
 from searchengine.core.documents import Cluster, fold
 
 
+@functools.cache
+def _suffixes() -> Any:
+    """The Public Suffix List (the copy the package ships: nothing is fetched)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=65536)
 def host_key(host: str) -> str:
-    """How an outlet's host is stored and compared: lower-case, no surrounding space."""
-    return host.strip().lower()
+    """How an outlet is stored and compared: its registered domain, lower-case.
+    `www.bbc.co.uk`, `https://BBC.co.uk/news` and `bbc.co.uk` are one outlet, and so
+    are `edition.cnn.com` and `cnn.com`: the UCI headlines store
+    `www.huffingtonpost.com`, and `--source huffingtonpost.com` found nothing. A
+    name with no registered domain (`bbc`, `localhost`) is kept as typed, lower-case.
+    """
+    text = host.strip().lower()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    text = text.rsplit("@", 1)[-1]  # user:pass@
+    if text.count(":") == 1:  # a port (an IPv6 address has several colons)
+        text = text.split(":", 1)[0]
+    text = text.strip(".")
+    if not text:
+        return host.strip().lower()
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return text  # an address has no registered domain
+    except ValueError:
+        return str(_suffixes().privatesuffix(text) or text)
 
 
 def sentiment_key(value: str | None) -> str | None:

@@ -7,6 +7,7 @@ table; no traceback ever reaches a client.
 
 # No `from __future__ import annotations` here: FastAPI reads these signatures
 # at run time to build its dependencies and parameters.
+import errno
 import logging
 import secrets
 import threading
@@ -26,7 +27,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from searchengine._version import __version__
 from searchengine.engine import Engine
 from searchengine.environment import environment
-from searchengine.errors import IndexNotFound, NotReady, SearchEngineError, disk_full
+from searchengine.errors import (
+    IndexNotFound,
+    NotReady,
+    PortTaken,
+    SearchEngineError,
+    disk_full,
+)
 from searchengine.http.guard import BodyGuard, GuardedHttpTools
 from searchengine.http.models import ErrorBody
 from searchengine.http.routes import WEB, router
@@ -155,8 +162,9 @@ def serve(
     With several workers, each is its own process with its own engine over the one
     index folder (they see each other's writes: see folder.py). The settings reach the
     workers inside uvicorn's config, which is pickled to each spawned process (they
-    were written into `os.environ` for the workers to read back). Returns 3 when the
-    server could not start (the port is taken), as uvicorn's own command does."""
+    were written into `os.environ` for the workers to read back). A taken port is
+    `PortTaken` (exit 3) before anything is printed; 3 is also returned when the server
+    could not start for another reason, as uvicorn's own command does."""
     import functools
 
     import uvicorn
@@ -171,6 +179,7 @@ def serve(
             f"`searchengine index --index {settings.index} PATH...`"
         )
     found.close()
+    check_port(host, port)
     writes = "enabled" if settings.api_key else "disabled (set SEARCHENGINE_API_KEY to enable)"
     print(
         f"serving {settings.index} at http://{host}:{port}/  (writes {writes}; "
@@ -194,6 +203,28 @@ def serve(
         return 0 if server.started else 3
     Multiprocess(config, sockets=[config.bind_socket()]).run()
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """PortTaken unless `host:port` can be listened on now. A server started on a taken
+    port printed "serving at ..." and then exited 3 with a uvicorn log line; now the
+    one line says which address and what to do. (Another process may still take the
+    port in the moment between this check and the server's bind: uvicorn then exits 3.)"""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as err:
+        raise PortTaken(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            taken = err.errno == errno.EADDRINUSE
+            why = "is taken (another server?)" if taken else f"cannot be used: {err.strerror}"
+            raise PortTaken(f"port {port} on {host} {why}; choose another with --port") from None
 
 
 # The errors every operation may answer, and those only some do (see `_openapi`).

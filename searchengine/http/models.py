@@ -256,6 +256,29 @@ class EntityAnswer(BaseModel):
     timeline: list[EntityPeriod]
     companions: list[Companion]
     stories: list[EntityStory] = Field(description="newest first")
+    asked: str | None = Field(
+        None, description="the name asked, when no story names it alone (found inside `entity`)"
+    )
+    also: list[str] | None = Field(None, description="other names that hold the name asked")
+
+
+class FrontStory(BaseModel):
+    id: str
+    date: str
+    title: str
+    outlets: int = Field(description="how many outlets covered it")
+    sources: list[str] = Field(description="the outlets, most articles first")
+
+
+class FrontDay(BaseModel):
+    date: str
+    stories: list[FrontStory] = Field(description="the most widely covered first")
+
+
+class FrontAnswer(BaseModel):
+    newest: str | None = Field(description="the newest story's date (None: nothing dated)")
+    widest: list[FrontStory] = Field(description="the most widely covered of the last days")
+    days: list[FrontDay] = Field(description="the newest days, newest first")
 
 
 class SavedSearch(BaseModel):

@@ -36,6 +36,7 @@ from searchengine.core.contract import (
     Strategy,
     ThreadRequest,
 )
+from searchengine.core.dates import DATE_FORMS, DATE_PATTERN
 from searchengine.core.documents import Article, Cluster, record_to_dict
 from searchengine.engine import Engine
 from searchengine.errors import Unauthorized, UnknownId, WritesDisabled
@@ -58,12 +59,12 @@ def get_engine(request: Request) -> Engine:
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 K = Annotated[int, Query(ge=MIN_K, le=MAX_K, description="number of results")]
-_DATE = r"^(\d{4}-\d{2}-\d{2}|\d{1,2}-\d{1,2}-\d{4})$"
 DateFrom = Annotated[
-    str | None, Query(alias="from", description="YYYY-MM-DD or DD-MM-YYYY", pattern=_DATE)
+    str | None,
+    Query(alias="from", description=f"on or after: {DATE_FORMS}", pattern=DATE_PATTERN),
 ]
 DateTo = Annotated[
-    str | None, Query(alias="to", description="YYYY-MM-DD or DD-MM-YYYY", pattern=_DATE)
+    str | None, Query(alias="to", description=f"on or before: {DATE_FORMS}", pattern=DATE_PATTERN)
 ]
 # Lists default to empty, not null: a query string has no null, and a schema that
 # allows one makes any value (`source=false`) ambiguous.
@@ -136,7 +137,8 @@ def stats(engine: EngineDep) -> Response:
 Q = Annotated[
     str,
     Query(
-        description="keywords or a question",
+        description='keywords or a question; "quoted phrases" must appear, -word or NOT '
+        'word excludes, OR joins quoted alternatives ("peace plan" OR ceasefire -Gaza)',
         min_length=1,
         max_length=MAX_QUERY_CHARS,
         pattern=r"\S",  # not only spaces
@@ -190,7 +192,8 @@ def search(
         ),
     ] = None,
     fresh_from: Annotated[
-        str | None, Query(description="count ages back from this date (YYYY-MM-DD)")
+        str | None,
+        Query(description=f"count ages back from this date: {DATE_FORMS}", pattern=DATE_PATTERN),
     ] = None,
     sort: Annotated[
         Sort, Query(description="relevance, or date: strong matches newest first")
@@ -295,6 +298,18 @@ def cluster_coverage(cluster_id: str, engine: EngineDep) -> Response:
     spread per publisher, and along the story's thread, day by day."""
     _cluster(cluster_id, engine)
     return as_json(engine.news.coverage(cluster_id))
+
+
+@router.get(
+    "/front",
+    tags=["news"],
+    response_model=None,
+    responses={200: {"model": m.FrontAnswer}},
+)
+def front(engine: EngineDep) -> Response:
+    """What the page shows before a search: the most widely covered stories of the
+    index's last days, and its newest days' stories, each with how widely covered."""
+    return as_json(engine.news.front())
 
 
 @router.get(

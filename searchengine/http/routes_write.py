@@ -16,6 +16,7 @@ from searchengine.core.contract import (
     Filters,
     Sentiment,
 )
+from searchengine.core.dates import DATE_FORMS
 from searchengine.errors import BadRequest, UnsupportedMediaType
 from searchengine.http.routes import EngineDep, _Body, as_json, require_key
 from searchengine.ingest.parse import decode, parse_json, parse_jsonl, parse_text
@@ -195,7 +196,11 @@ def alerts(
     ] = None,
     since: Annotated[
         str | None,
-        Query(max_length=64, description="only alerts matched after this time (ISO)"),
+        Query(
+            max_length=64,
+            description="only alerts matched after this time: ISO (2026-01-09T08:00:00Z), "
+            f"or a date: {DATE_FORMS}",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Response:

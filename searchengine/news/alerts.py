@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from searchengine.core.contract import MAX_QUERY_CHARS, Filters
+from searchengine.core.dates import stamp
 from searchengine.core.documents import Cluster, Field, fold
 from searchengine.core.filters import ClusterFacts, matches
 from searchengine.core.fuzzy import FuzzyParams, Vocabulary
@@ -32,7 +33,7 @@ from searchengine.core.hits import Evidence
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.environment import environment
 from searchengine.errors import BadRequest
-from searchengine.news.outbox import OutboxParams, stamp
+from searchengine.news.outbox import OutboxParams
 from searchengine.news.webhooks import check as check_webhook
 from searchengine.query.relevance import RelevanceParams, score_hits
 from searchengine.query.search import QueryWords, _TermCoverage

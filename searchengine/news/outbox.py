@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from searchengine.backends.storage import JsonObject
+from searchengine.core.dates import stamp
 from searchengine.news.webhooks import WebhookParams, deliver
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,6 @@ class AlertQueue(Protocol):
     def set_alert_delivery(
         self, alert_id: str, status: str, attempts: int = 0, due: str | None = None
     ) -> None: ...
-
-
-def stamp(at: datetime) -> str:
-    """A time as the alert log keeps it (it sorts as text)."""
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Outbox:

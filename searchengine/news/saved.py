@@ -12,6 +12,7 @@ import numpy as np
 from searchengine.backends.index import IndexBackend
 from searchengine.backends.storage import RecordStore
 from searchengine.core.contract import Filters
+from searchengine.core.dates import user_time
 from searchengine.core.text import query_terms
 from searchengine.errors import BadRequest, UnknownId
 from searchengine.news.alerts import (
@@ -94,7 +95,8 @@ class SavedSearches:
     ) -> list[dict[str, Any]]:
         """Alerts recorded after the one with id `after`, in the order they were
         recorded (the next page starts after the last id); `since`: only those matched
-        after that time."""
+        after that time (`dates.user_time`: an ISO time, a date, `yesterday`, `7d`)."""
+        since = user_time(since, "since")
         with self.engine.folder.reading():
             return self.engine.store.alerts_after(after, limit or self.params.page, since)
 

@@ -16,8 +16,11 @@ import numpy as np
 
 from searchengine.backends.index import IndexBackend
 from searchengine.backends.storage import RecordStore
-from searchengine.core.contract import SearchRequest, Sort, request_to_dict
+from searchengine.core.contract import Kind, SearchRequest, Sort, request_to_dict
+from searchengine.core.documents import cluster_texts
 from searchengine.core.hits import Hit
+from searchengine.core.query_syntax import ParsedQuery, parse_query
+from searchengine.errors import BadRequest
 from searchengine.query.ordering import OrderingParams, candidate_k, collapse, order
 from searchengine.query.search import QueryWords, RankingParams, Searcher, dense_text
 from searchengine.stories.related import Stories
@@ -56,11 +59,39 @@ class Queries:
         self._background_sample: tuple[int, np.ndarray] | None = None
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        """Ranked clusters (or articles); those under `request.min_relevance` dropped."""
+        """Ranked clusters (or articles); those under `request.min_relevance` dropped.
+        Quoted phrases, `-word`/`NOT word` and `OR` are honoured (`query_syntax.py`):
+        the ranking reads the query's words, and the hits are held to the rest."""
+        parsed = parse_query(request.query)
+        if not parsed.text:
+            raise BadRequest("q: the query only excludes words; add words to search for")
+        if parsed.text != request.query:
+            wanted = request.k
+            deeper = candidate_k(wanted, self.ordering_params) if parsed.constrains else wanted
+            request = replace(request, query=parsed.text, k=deeper)
         hits = self._reordered(request) if request.reorders else self._ranked(request)
+        if parsed.constrains:
+            hits = self._honouring(parsed, hits)[:wanted]
         if request.min_relevance is not None:
             hits = [h for h in hits if h.relevance >= request.min_relevance]
         return hits
+
+    def _honouring(self, parsed: ParsedQuery, hits: list[Hit]) -> list[Hit]:
+        """The hits whose text (the cluster's, or the article's) has every phrase group
+        and no excluded word."""
+        with self.host.folder.reading():
+            clusters = self.host.store.get_clusters(list(dict.fromkeys(h.cluster_id for h in hits)))
+        kept = []
+        for hit in hits:
+            cluster = clusters.get(hit.cluster_id)
+            if cluster is None:
+                continue
+            texts = cluster_texts(cluster)
+            if hit.kind is Kind.ARTICLES:
+                texts = [f"{a.title} {a.summary}" for a in cluster.articles if a.id == hit.id]
+            if parsed.admits(" ".join(texts)):
+                kept.append(hit)
+        return kept
 
     def _reordered(self, request: SearchRequest) -> list[Hit]:
         """Fresh first, newest first or one per story (ordering.py): the ranking's first

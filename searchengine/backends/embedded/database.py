@@ -21,6 +21,7 @@ from typing import Any
 
 from searchengine.backends.embedded.schema import MIGRATIONS
 from searchengine.core.documents import Field, Passage, fold, text_hash
+from searchengine.core.filters import host_key
 from searchengine.errors import StoreError, disk_full
 
 # How long a connection waits for another process's write lock before it
@@ -97,6 +98,7 @@ class Database:
             # trigram tokenizer cannot remove diacritics by itself.
             conn.create_function("fold", 1, fold, deterministic=True)
             conn.create_function("passage_hash", 2, _passage_hash, deterministic=True)
+            conn.create_function("host_key", 1, host_key, deterministic=True)  # (migration 007)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             # Takes effect only in a new, empty database (before its first table):

@@ -136,6 +136,12 @@ _M006_ALERT_DUE = """
         UPDATE alerts SET due = matched_at WHERE json_extract(record, '$.delivery') = 'pending';
 """
 
+# Outlets are kept by registered domain (`filters.host_key`): `www.bbc.co.uk` and
+# `bbc.co.uk` are one outlet (a source filter of one found nothing stored as the other).
+_M007_HOST_KEYS = """
+        UPDATE sources SET host = host_key(host) WHERE host != host_key(host);
+"""
+
 # Named migrations, applied in order on open; each runs in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", _M001_INITIAL),
@@ -144,4 +150,5 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("004_alerts", _M004_ALERTS),
     ("005_unmatched", _M005_UNMATCHED),
     ("006_alert_due", _M006_ALERT_DUE),
+    ("007_host_keys", _M007_HOST_KEYS),
 ]

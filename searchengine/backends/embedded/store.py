@@ -367,10 +367,26 @@ class Store(WordIndex, AlertLog):
             self.db.execute("SELECT key, count(DISTINCT cluster_id) FROM entities GROUP BY key")
         )
 
+    def source_frequencies(self) -> dict[str, int]:
+        """In how many clusters each outlet (`filters.host_key`) occurs: the names a
+        source filter can match, for expanding `bbc` and for "did you mean"."""
+        return dict(
+            self.db.execute("SELECT host, count(DISTINCT cluster_id) FROM sources GROUP BY host")
+        )
+
     def cluster_meta(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         """(date, number of sources) per cluster: what recommend ranks freshness and reach by."""
         sql = "SELECT id, date, n_sources FROM clusters WHERE id IN ({})"
         return {cid: (date, n) for cid, date, n in self._select_in(sql, ids)}
+
+    def recent_clusters(self, since: str, limit: int) -> list[tuple[str, str, int]]:
+        """(id, date, number of sources) of the clusters dated `since` or later, newest
+        first and the most widely covered first within a day: a front page's stories."""
+        sql = (
+            "SELECT id, date, n_sources FROM clusters WHERE date >= ?"
+            " ORDER BY date DESC, n_sources DESC, id LIMIT ?"
+        )
+        return [(cid, day, n) for cid, day, n in self.db.execute(sql, (since, limit))]
 
     def date_range(self) -> tuple[str | None, str | None]:
         """(oldest, newest) cluster date: what freshness counts back from."""

@@ -27,9 +27,10 @@ from searchengine.errors import BackendUnavailable, BadRequest
 # The meta row with the (oldest, newest) cluster date, kept by every write.
 DATE_RANGE = "date_range"
 # What an index made by this code says of itself in its meta rows: "2", passages carry
-# their cluster's version (an index made before has no field for it).
+# their cluster's version (an index made before has no field for it); "3", outlets are
+# kept by registered domain (`filters.host_key`: a `www.` host no longer matches).
 LAYOUT = "layout"
-LAYOUT_VERSION = "2"
+LAYOUT_VERSION = "3"
 # Milvus caps a VARCHAR at 65,535 bytes and one search at 16,384 results.
 MAX_VARCHAR = 65_535
 MAX_LIMIT = 16_384

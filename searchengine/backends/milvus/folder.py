@@ -363,10 +363,10 @@ def _manifest(meta: dict[str, str], uri: str) -> Manifest:
 
     if "model" in meta and meta.get(LAYOUT) != LAYOUT_VERSION:
         raise IndexCorrupt(
-            f"{uri} was made by an older searchengine, before passages carried their "
-            "cluster's version (what keeps concurrent writers from mixing versions); "
-            f"index the digests again under a new prefix: `searchengine index --index "
-            f"{uri}_2 PATH...`"
+            f"{uri} was made by an older searchengine (layout {meta.get(LAYOUT, '1')}; "
+            f"this one reads layout {LAYOUT_VERSION}: passages carry their cluster's "
+            "version, outlets are kept by registered domain); index the digests again "
+            f"under a new prefix: `searchengine index --index {uri}_2 PATH...`"
         )
     try:
         return Manifest(

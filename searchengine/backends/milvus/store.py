@@ -310,6 +310,29 @@ class MilvusStore(MilvusWords, MilvusAlertLog):
             df.update(keys)
         return dict(df)
 
+    def recent_clusters(self, since: str, limit: int) -> list[tuple[str, str, int]]:
+        """One filtered query (the `date` field has a scalar index), ordered here; a
+        query returns rows in no order, so the window's rows are read up to Milvus' cap."""
+        rows = self.call(
+            "query",
+            self.clusters_name,
+            filter=f"date >= {literal(since)}",
+            output_fields=["id", "date", "n_sources"],
+            limit=MAX_LIMIT,
+            consistency_level=STRONG,
+        )
+        found = sorted((r["id"], r["date"], int(r["n_sources"])) for r in rows if r["date"])
+        found.sort(key=lambda r: (r[1], r[2]), reverse=True)  # (stable: ids stay ascending)
+        return found[:limit]
+
+    def source_frequencies(self) -> dict[str, int]:
+        """A scan of the clusters' outlets: asked only to expand a bare outlet name
+        (`bbc`) or to explain an answer a source filter emptied."""
+        df: Counter[str] = Counter()
+        for r in self._scan(self.clusters_name, ["id", "sources"]):
+            df.update(set(r["sources"] or ()))
+        return dict(df)
+
     def cluster_meta(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         return {
             r["id"]: (r["date"] or None, int(r["n_sources"]))

@@ -207,16 +207,68 @@ async function showFacets(p) {
       chips("Sentiment", "sentiment", f.sentiment), histogram(f.dates)].filter(Boolean);
     if ([...p.keys()].some((k) => !["q", "mode", "kind"].includes(k))) {
       const clear = el("button", { type: "button", class: "link", id: "clear-filters" }, "clear filters");
-      clear.addEventListener("click", () => {
-        for (const key of ["from", "to", "source", "entity", "sentiment"]) $(key).value = "";
-        navigate(params());
-      });
+      clear.addEventListener("click", clearFilters);
       parts.push(clear);
     }
     box.replaceChildren(...parts);
   } catch (err) {
     box.replaceChildren();
   }
+}
+
+// An empty answer under filters says which filter emptied it (the API's notes) and
+// offers to clear them in one click.
+const FILTER_KEYS = ["from", "to", "source", "entity", "sentiment"];
+function clearFilters() {
+  for (const key of FILTER_KEYS) $(key).value = "";
+  navigate(params());
+}
+function explainEmpty(p, notes) {
+  const parts = notes.map((n) => el("span", { class: "note" }, ` ${n}.`));
+  if (FILTER_KEYS.some((k) => p.get(k))) {
+    const clear = el("button", { type: "button", class: "link", id: "clear-empty" }, "clear filters");
+    clear.addEventListener("click", clearFilters);
+    parts.push(" ", clear);
+  }
+  status.append(...parts);
+}
+
+// "Follow": save the search shown as an alert (POST /searches). Writes need the
+// server's API key: asked once, kept for this tab only, as the Alerts view does.
+function followButton(p) {
+  const button = el("button", { type: "button", class: "link", id: "follow" }, "follow this search");
+  button.addEventListener("click", () => follow(p, button));
+  return button;
+}
+async function follow(p, button) {
+  if (!sessionStorage.getItem(KEY)) {
+    const input = el("input", { id: "follow-key", type: "password", autocomplete: "off", placeholder: "API key", "aria-label": "API key" });
+    const form = el("form", { id: "follow-form", class: "key-form" }, "Following needs the server's API key: ", input, " ", el("button", { type: "submit" }, "Follow"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(KEY, input.value.trim());
+      form.replaceWith(button);
+      follow(p, button);
+    });
+    button.replaceWith(form);
+    return;
+  }
+  const body = { query: p.get("q") };
+  for (const [key, name] of [["from", "from"], ["to", "to"], ["sentiment", "sentiment"]]) if (p.get(key)) body[name] = p.get(key);
+  if (p.get("source")) body.sources = [p.get("source")];
+  if (p.get("entity")) body.entities = [p.get("entity")];
+  const said = el("span", { id: "followed", class: "meta" }, "saving…");
+  button.replaceWith(said);
+  const response = await fetch("/searches", { method: "POST", headers: { "content-type": "application/json", ...keyHeaders() }, body: JSON.stringify(body) });
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401) {
+    sessionStorage.removeItem(KEY);
+    said.replaceWith(followButton(p));
+    status.append(el("span", { class: "meta" }, " That key was not accepted."));
+    return;
+  }
+  said.textContent = response.ok ? `following (saved search ${data.id}); new matches appear under Alerts`
+    : `could not follow: ${data.detail || response.statusText}`;
 }
 
 async function runSearch(p) {
@@ -231,8 +283,10 @@ async function runSearch(p) {
     const strong = data.results.filter((h) => !h.weak).length;
     // Calibrated relevance: when nothing is a strong match the page says so instead of
     // presenting the closest stories as answers; weaker matches are listed apart.
-    status.textContent = !n ? "No stories found."
+    status.textContent = !n ? `No ${noun} found.`
       : strong ? `${n} ${noun}` : `No strong match for “${p.get("q")}”. The closest ${noun}:`;
+    if (!n) explainEmpty(p, data.notes || []);
+    else status.append(" ", followButton(p));
     rememberSources(data.results);
     const items = [];
     data.results.forEach((hit, i) => {
@@ -240,6 +294,7 @@ async function runSearch(p) {
       items.push(renderHit(hit, i + 1));
     });
     results.replaceChildren(...items);
+    results.dataset.for = p.toString();  // which search the list shows (tests wait on it)
     $("more").hidden = n < shown;
   } catch (err) {
     results.replaceChildren();
@@ -419,13 +474,39 @@ async function showLike(id) {
 }
 
 // The home page: "For you", ranked from the stories liked here (unseen, diverse, fresh).
+// The front page, before anyone searches: the most widely covered stories of the
+// index's last days, then its newest days' stories (GET /front), under "For you".
+function frontItem(s) {
+  const outlets = s.sources.slice(0, 4).join(", ") + (s.sources.length > 4 ? ", …" : "");
+  return el("li", { class: "story", "data-id": s.id }, clusterLink(s.id, s.title), " ",
+    el("span", { class: "meta" }, `${s.date} · ${s.outlets} ${s.outlets === 1 ? "outlet" : "outlets"}${outlets ? ": " + outlets : ""}`));
+}
+function spokenDay(iso) {
+  return new Date(`${iso}T00:00:00Z`).toLocaleDateString("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+}
+async function showFront() {
+  const box = el("section", { id: "front" });
+  results.append(box);
+  try {
+    const data = await getJSON("/front");
+    if (!data.newest) return;
+    box.replaceChildren(
+      el("section", { id: "widest" }, el("h2", {}, "Most widely covered"), el("ul", {}, ...data.widest.map(frontItem))),
+      ...data.days.map((d) => el("section", { class: "day", "data-date": d.date },
+        el("h2", {}, spokenDay(d.date)), el("ul", {}, ...d.stories.map(frontItem)))));
+  } catch (err) {
+    box.replaceChildren(el("p", { class: "meta" }, `Error: ${err.message}`));
+  }
+}
+
 async function showHome() {
   detail.hidden = true; results.hidden = false; $("more").hidden = true; $("facets").replaceChildren();
   results.replaceChildren(); status.textContent = "";
+  showFront();
   const liked = likedIds();
   if (!liked.length) return;
   const box = el("section", { id: "for-you" }, el("h2", {}, "For you"), el("p", { class: "meta" }, "Loading…"));
-  results.replaceChildren(box);
+  results.prepend(box);
   try {
     let data;
     for (;;) {
