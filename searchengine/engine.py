@@ -38,7 +38,7 @@ from searchengine.limits import DEFAULT_LIMITS, InputLimits
 from searchengine.news.saved import SavedSearches
 from searchengine.news.views import NewsViews
 from searchengine.query.filter_help import helped
-from searchengine.query.notes import recommend_notes, search_notes, thread_notes
+from searchengine.query.notes import recommend_notes, thread_notes
 from searchengine.query.queries import Queries
 from searchengine.query.search import RankingParams
 from searchengine.stories.desk import StoryDesk
@@ -196,8 +196,7 @@ class Engine:
 
     def _answer(self, request: Request) -> Response:
         if isinstance(request, SearchRequest):
-            hits, cutoff = self.search(request), self.params.relevance.cutoff
-            return Response(request, hits, search_notes(request, hits, cutoff))
+            return Response(request, *self.queries.search_with_notes(request))
         if isinstance(request, RelatedRequest):
             return Response(request, self.related(request))
         if isinstance(request, SimilarRequest):

@@ -224,3 +224,13 @@ def test_or_joins_quoted_alternatives(seeded: Engine) -> None:
 def test_a_query_of_only_exclusions_says_what_to_add(seeded: Engine) -> None:
     with pytest.raises(BadRequest, match="only excludes words"):
         seeded.search("-Gaza NOT Ukraine")
+
+
+def test_a_phrase_no_story_has_falls_back_to_its_words_and_says_so(seeded: Engine) -> None:
+    """A headline with scare quotes (NeuS: `Trump Calls Probe a "Witch Hunt"`) asked as a
+    query found nothing at all once quoted phrases had to appear."""
+    response = seeded.answer(SearchRequest('Venezuela releases “zebra crossing” prisoners'))
+    assert response.results and response.results[0].cluster_id == "2026-01-09-c10"
+    assert any('no story has "zebra crossing" as written' in n for n in response.notes)
+    plain = seeded.answer(SearchRequest("Venezuela releases prisoners"))
+    assert not any("as written" in n for n in plain.notes)

@@ -214,12 +214,21 @@ def _windows(title: str, body: str) -> list[str]:
 
 
 def _join(title: str, body: str) -> str:
+    """`title. body`; only one of them when the body repeats the title (a headline
+    record whose text is its headline read `X. X` in every snippet)."""
     title, body = title.strip(), body.strip()
     if not title:
         return body
-    if not body:
+    if not body or _same_words(body, title):
         return title
+    if _same_words(body[: len(title)], title):  # a lead that starts with the headline
+        return body
     return f"{title}. {body}" if title[-1] not in ".!?:" else f"{title} {body}"
+
+
+def _same_words(a: str, b: str) -> bool:
+    """The same words, whatever the case and punctuation ("X ..." is "X")."""
+    return re.findall(r"\w+", a.casefold()) == re.findall(r"\w+", b.casefold())
 
 
 def record_to_dict(cluster: Cluster, article: Article | None = None) -> dict[str, Any]:

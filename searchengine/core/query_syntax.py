@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from searchengine.core.documents import fold
 from searchengine.core.text import stem_word
 
-_TOKEN = re.compile(r'-?"[^"]*"?|\S+')
+_TOKEN = re.compile(r'-?["“”][^"“”]*["“”]?|\S+')
+_QUOTES = '"“”'
 _WORDS = re.compile(r"\w+", re.UNICODE)
 
 
@@ -71,10 +72,12 @@ def parse_query(query: str) -> ParsedQuery:
         if token == "OR":
             joined = bool(groups)  # the next phrase joins the last group
             continue
-        minus = token.startswith("-") and len(token) > 1 and (token[1] == '"' or token[1].isalpha())
-        quoted = token.lstrip("-").startswith('"')
+        minus = (
+            token.startswith("-") and len(token) > 1 and (token[1] in _QUOTES or token[1].isalpha())
+        )
+        quoted = token.lstrip("-")[:1] in tuple(_QUOTES)
         body = token[1:] if minus else token
-        words = _words(body.strip('"')) if quoted else _words(body)
+        words = _words(body.strip(_QUOTES)) if quoted else _words(body)
         if negate or minus:
             if words:
                 excluded.append(words)
@@ -83,7 +86,7 @@ def parse_query(query: str) -> ParsedQuery:
                 groups[-1].append(words)
             else:
                 groups.append([words])
-            text.append(body.strip('"'))
+            text.append(body.strip(_QUOTES))
         else:
             text.append(token)
         negate = joined = False

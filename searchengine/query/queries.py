@@ -21,6 +21,7 @@ from searchengine.core.documents import cluster_texts
 from searchengine.core.hits import Hit
 from searchengine.core.query_syntax import ParsedQuery, parse_query
 from searchengine.errors import BadRequest
+from searchengine.query.notes import search_notes
 from searchengine.query.ordering import OrderingParams, candidate_k, collapse, order
 from searchengine.query.search import QueryWords, RankingParams, Searcher, dense_text
 from searchengine.stories.related import Stories
@@ -62,19 +63,32 @@ class Queries:
         """Ranked clusters (or articles); those under `request.min_relevance` dropped.
         Quoted phrases, `-word`/`NOT word` and `OR` are honoured (`query_syntax.py`):
         the ranking reads the query's words, and the hits are held to the rest."""
-        parsed = parse_query(request.query)
+        return self.search_with_notes(request)[0]
+
+    def search_with_notes(self, request: SearchRequest) -> tuple[list[Hit], list[str]]:
+        """`search`, and the notes its answer carries (`notes.search_notes`, and one on
+        the query syntax: when no story has a quoted phrase (a headline's "scare quotes", a misremembered phrase), the
+        hits without it, and a note saying so -- as web search engines do."""
+        parsed, asked = parse_query(request.query), request
         if not parsed.text:
             raise BadRequest("q: the query only excludes words; add words to search for")
+        notes: list[str] = []
         if parsed.text != request.query:
             wanted = request.k
             deeper = candidate_k(wanted, self.ordering_params) if parsed.constrains else wanted
             request = replace(request, query=parsed.text, k=deeper)
         hits = self._reordered(request) if request.reorders else self._ranked(request)
         if parsed.constrains:
-            hits = self._honouring(parsed, hits)[:wanted]
+            kept = self._honouring(parsed, hits)
+            if not kept and hits and parsed.phrases:
+                loose = replace(parsed, phrases=())
+                kept = self._honouring(loose, hits)
+                quoted = " ".join(f'"{" ".join(p)}"' for g in parsed.phrases for p in g)
+                notes.append(f"no story has {quoted} as written; these match the words")
+            hits = kept[:wanted]
         if request.min_relevance is not None:
             hits = [h for h in hits if h.relevance >= request.min_relevance]
-        return hits
+        return hits, notes + search_notes(asked, hits, self.host.params.relevance.cutoff)
 
     def _honouring(self, parsed: ParsedQuery, hits: list[Hit]) -> list[Hit]:
         """The hits whose text (the cluster's, or the article's) has every phrase group

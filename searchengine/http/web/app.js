@@ -570,14 +570,23 @@ async function showCluster(id) {
     paint();
     const likeThis = el("a", { href: `/?like=${encodeURIComponent(c.id)}`, class: "like-this" }, "More like this");
     likeThis.addEventListener("click", (e) => { e.preventDefault(); navigate(new URLSearchParams({ like: c.id })); });
-    detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "actions" }, likeButton, " ", likeThis), el("div", { class: "meta" }, `${c.date || "undated"} · ${sources}`),
-      el("p", {}, c.summary), el("h3", {}, "Key points"), points, thread, coverage, articles, related, details);
-    showCoverage(id, coverage);
+    // A generic document (one headline, one text) has no key points, articles or
+    // coverage: sections with nothing to show are left out, and a text that only
+    // repeats the title is not printed twice.
+    const words = (t) => (t || "").toLowerCase().match(/[\p{L}\p{N}]+/gu)?.join(" ") || "";
+    const hasArticles = c.articles.length > 0;
+    detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "actions" }, likeButton, " ", likeThis),
+      el("div", { class: "meta" }, [c.date || "undated", sources].filter(Boolean).join(" · ")),
+      words(c.summary) && words(c.summary) !== words(c.title) ? el("p", { id: "summary" }, c.summary) : null,
+      ...(c.key_points.length ? [el("h3", {}, "Key points"), points] : []),
+      thread, hasArticles ? coverage : null, hasArticles ? articles : null, related, details);
+    if (hasArticles) showCoverage(id, coverage);
     const [th, rel] = await Promise.all([
       getJSON(`/clusters/${encodeURIComponent(id)}/thread`),
       getJSON(`/clusters/${encodeURIComponent(id)}/related?k=5`),
     ]);
     // The story's thread as a timeline: each day of it, this cluster marked.
+    if (th.results.length <= 1) thread.remove();  // the story is this one alone
     thread.replaceChildren(el("h3", {}, "The story so far"), el("ol", { class: "timeline" }, ...th.results.map((r) =>
       el("li", { class: r.id === c.id ? "here" : "" }, el("span", { class: "when" }, r.date || "undated"), " ",
         r.id === c.id ? el("strong", {}, r.title) : clusterLink(r.id, r.title)))),
