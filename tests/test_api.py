@@ -393,7 +393,7 @@ def test_a_bug_is_a_500_with_an_id_the_log_has(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("a bug in the engine")
 
-    monkeypatch.setattr(seeded, "search", broken)
+    monkeypatch.setattr(seeded.queries, "search_with_notes", broken)
     with caplog.at_level("ERROR", logger="searchengine.http.app"):
         r = client.get("/search", params={"q": "prisoners"})
     assert r.status_code == 500 and r.json()["error"] == "internal_error", r.text

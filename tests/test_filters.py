@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from searchengine import Engine
 from searchengine.core.contract import Filters, SearchRequest, Sentiment
 from searchengine.core.filters import ClusterFacts, matches
-from searchengine.errors import BadRequest, UnknownId
+from searchengine.errors import UnknownId
 
 HOSTS = ["bbc.com", "BBC.com", "www.Reuters.com", "apnews.com", "news.sky.com"]
 ENTITIES = ["Nicolás Maduro", "Venezuela", "ROCÍO SAN MIGUEL", "Kyiv", "European Union"]
@@ -222,14 +222,24 @@ def test_or_joins_quoted_alternatives(seeded: Engine) -> None:
 
 
 def test_a_query_of_only_exclusions_says_what_to_add(seeded: Engine) -> None:
-    with pytest.raises(BadRequest, match="only excludes words"):
-        seeded.search("-Gaza NOT Ukraine")
+    """Schema-valid (`q=NOT`, `q=-Gaza`): an empty answer that says why, not a 400."""
+    for query in ("-Gaza NOT Ukraine", "NOT", '"'):
+        response = seeded.answer(SearchRequest(query))
+        assert response.results == [] and "only excludes words" in response.notes[0], query
+
+
+def test_a_date_range_backwards_is_an_empty_answer_that_says_so(seeded: Engine) -> None:
+    """A schema-valid pair (from after to) was a 400; no day is in it, and the note says so."""
+    request = SearchRequest("prisoners", filters=Filters.build("2026-02-01", "2026-01-01"))
+    response = seeded.answer(request)
+    assert response.results == []
+    assert response.notes == ["from (2026-02-01) is after to (2026-01-01): no day is both"]
 
 
 def test_a_phrase_no_story_has_falls_back_to_its_words_and_says_so(seeded: Engine) -> None:
     """A headline with scare quotes (NeuS: `Trump Calls Probe a "Witch Hunt"`) asked as a
     query found nothing at all once quoted phrases had to appear."""
-    response = seeded.answer(SearchRequest('Venezuela releases “zebra crossing” prisoners'))
+    response = seeded.answer(SearchRequest("Venezuela releases “zebra crossing” prisoners"))
     assert response.results and response.results[0].cluster_id == "2026-01-09-c10"
     assert any('no story has "zebra crossing" as written' in n for n in response.notes)
     plain = seeded.answer(SearchRequest("Venezuela releases prisoners"))

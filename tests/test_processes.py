@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -82,11 +83,14 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "SEARCHENGINE_API_KEY": KEY}
+        # The log goes to a file: a pipe nobody reads fills at 64 KB of logged errors
+        # and then blocks the server mid-request (a fuzzing run hung that way).
+        self.log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [str(EXE), "serve", "--index", str(index), "--port", str(self.port), *extra]
             + ["--log-level", "warning"],
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
@@ -95,7 +99,7 @@ class Server:
     def wait(self, status: int = 200, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stdout.read().decode()  # type: ignore[union-attr]
+            assert self.proc.poll() is None, Path(self.log.name).read_text()
             try:
                 r = self.http.get("/health")
                 if r.status_code == status and (status != 503 or r.json()["status"] == "error"):
@@ -119,6 +123,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.http.close()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -25,6 +25,10 @@ MIN_K, MAX_K = 1, 1000
 # Queries are questions or keywords; anything longer is a document, and
 # `similar` takes those.
 MAX_QUERY_CHARS = 1000
+# What the API's schema asks of a text parameter: a character `str.strip` keeps (the
+# schema's `\S` let U+0085 and U+001C through, which strip() removes, so a schema-valid
+# query was "empty").
+NOT_BLANK = "[^\\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 # A paragraph or an article; whole books belong in the index, not in a query.
 MAX_SIMILAR_CHARS = 20_000
 # A thread is read by a person on one page; the breadth-first walk stops here.
@@ -127,9 +131,8 @@ class Filters:
     ) -> Filters:
         """Filters from what a user typed: dates in either order of day and year,
         empty values dropped, hosts lower-cased, sentiment checked."""
+        # (from after to is no error: the answer is empty and its note says why)
         start, end = iso_date(date_from, "from"), iso_date(date_to, "to")
-        if start and end and start > end:
-            raise BadRequest(f"from ({start}) is after to ({end})")
         return cls(
             date_from=start,
             date_to=end,

@@ -7,8 +7,8 @@ yesterday` printed "no alerts" (the text was compared as a timestamp). Now there
 one rule, and a date that could be read two ways is an error that says both:
 
 - ISO `2026-01-09`, or the digests' own day-first `09-01-2026` (dashes);
-- slashes or dots (`13/01/2026`, `1.9.2026`) only where one reading is a date: when
-  both are (`01/09/2026`), the error names them and asks for ISO;
+- never slashes or dots, which some read month first: `01/09/2026` is an error that
+  names both days it could be, `13/01/2026` one that says how to write it;
 - `today`, `yesterday`, `7d`, `2w`, `3 days ago`, counted back from today (UTC).
 """
 
@@ -21,17 +21,58 @@ from searchengine.errors import BadRequest
 
 # The forms, for error messages and help texts.
 DATE_FORMS = "YYYY-MM-DD, DD-MM-YYYY, today, yesterday or N days back (7d, 2w, '3 days ago')"
-# The API's schema pattern for a date parameter: every form `user_date` reads (a value
-# it matches may still name no day, e.g. 2026-02-30, and is refused with the reason).
-DATE_PATTERN = (
-    r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|today|yesterday"
-    r"|\d{1,5}\s*(d|w|days?|weeks?)(\s+ago)?)\s*$"
-)
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+def _day_forms() -> list[str]:
+    """The written days (ISO and day-first with dashes) as regular expressions that
+    match only real days: years 1000-9999, 29 February in leap years only."""
+    year = r"[1-9]\d{3}"
+    leap = r"([1-9]\d(0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)"
+    month_day = [  # (months, days) that are always days together
+        (r"0?[1-9]|1[0-2]", r"0?[1-9]|1\d|2[0-8]"),
+        (r"0?[13-9]|1[0-2]", r"29|30"),
+        (r"0?[13578]|1[02]", r"31"),
+    ]
+    iso = [f"{year}-({m})-({d})" for m, d in month_day] + [f"{leap}-0?2-29"]
+    day_first = [f"({d})-({m})-{year}" for m, d in month_day] + [f"29-0?2-{leap}"]
+    return iso + day_first
+
+
+def _date_pattern() -> str:
+    """Exactly the days `user_date` reads, as a regular expression (the API's schema
+    states its rule: a value it matches is a day, so 2026-02-30 is refused by the
+    schema, not after it)."""
+    days = r"\d{1,4}\s*(" + "|".join(map(_any_case, ("days", "day", "d"))) + ")"
+    weeks = r"\d{1,3}\s*(" + "|".join(map(_any_case, ("weeks", "week", "w"))) + ")"
+    relative = f"({days}|{weeks})(\\s+{_any_case('ago')})?"
+    words = [_any_case("today"), _any_case("yesterday")]
+    forms = "|".join(f"({f})" for f in [*_day_forms(), relative, *words])
+    return f"^\\s*({forms})\\s*$"
+
+
+def _time_pattern() -> str:
+    """`user_time`'s forms: a date as above, or an ISO date-time (minutes at least,
+    an offset or Z optional) on one of those days."""
+    dates = _date_pattern()[5:-5]  # (without its anchors and spaces)
+    year = r"[1-9]\d{3}"
+    day = rf"{year}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"  # every month has these
+    clock = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+    offset = r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?"
+    return f"^\\s*({dates}|{day}[Tt]{clock}{offset})\\s*$"
+
+
+DATE_PATTERN = _date_pattern()
+TIME_PATTERN = _time_pattern()
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DAY_FIRST = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$")
 _SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
-_RELATIVE = re.compile(r"^(\d{1,5})\s*(d|w|days?|weeks?)(?:\s+ago)?$")
+# Bounded so that a day named stays after year 1: 9999 days (27 years), 999 weeks.
+_RELATIVE = re.compile(r"^(?:(\d{1,4})\s*(d|days?)|(\d{1,3})\s*(w|weeks?))(?:\s+ago)?$")
 _MONTHS = (
     "January February March April May June July August September October November December"
 ).split()
@@ -67,22 +108,28 @@ def _read(text: str, name: str, today: date) -> date | None:
     if text == "yesterday":
         return today - timedelta(days=1)
     if m := _RELATIVE.match(text):
-        n, unit = int(m.group(1)), m.group(2)
-        return today - timedelta(days=n * (7 if unit.startswith("w") else 1))
+        days = int(m.group(1)) if m.group(1) else 7 * int(m.group(3))
+        return today - timedelta(days=days)
     if m := _ISO.match(text):
         return _day(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     if m := _DAY_FIRST.match(text):
         return _day(int(m.group(3)), int(m.group(2)), int(m.group(1)))
     if m := _SLASHED.match(text):
+        # Slashes and dots are read month first in some places and day first in
+        # others: such a date is never guessed (the CLI read 01/09/2026 as 1 September).
         a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        day_first, month_first = _day(year, b, a), _day(year, a, b)
-        if day_first and month_first and day_first != month_first:
+        readings = list(dict.fromkeys(d for d in (_day(year, b, a), _day(year, a, b)) if d))
+        if len(readings) == 2:
+            first, second = readings
             raise BadRequest(
-                f"{name}: {text!r} is ambiguous: {_spoken(day_first)} or "
-                f"{_spoken(month_first)}? Write it as {day_first.isoformat()} or "
-                f"{month_first.isoformat()}"
+                f"{name}: {text!r} is ambiguous: {_spoken(first)} or {_spoken(second)}? "
+                f"Write it as {first.isoformat()} or {second.isoformat()}"
             )
-        return day_first or month_first
+        if readings:
+            raise BadRequest(
+                f"{name}: write {text!r} as {readings[0].isoformat()} (YYYY-MM-DD) or "
+                f"{readings[0].strftime('%d-%m-%Y')} (day first, with dashes)"
+            )
     return None
 
 

@@ -81,7 +81,9 @@ def parse_query(query: str) -> ParsedQuery:
         if negate or minus:
             if words:
                 excluded.append(words)
-        elif quoted and words:
+        elif quoted and not words:
+            pass  # an empty phrase ("" or a lone quote) asks for nothing
+        elif quoted:
             if joined and groups:
                 groups[-1].append(words)
             else:

@@ -25,9 +25,11 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from searchengine._version import __version__
+from searchengine.core.dates import user_date
 from searchengine.engine import Engine
 from searchengine.environment import environment
 from searchengine.errors import (
+    BadRequest,
     IndexNotFound,
     NotReady,
     PortTaken,
@@ -39,6 +41,7 @@ from searchengine.http.models import ErrorBody
 from searchengine.http.routes import WEB, router
 from searchengine.http.routes_write import router as write_router
 from searchengine.limits import DEADLINES
+from searchengine.news.webhooks import check as check_webhook
 
 log = logging.getLogger("searchengine.http.app")
 # Large enough for a day's digest in one request (the seed corpus is ~200 KB),
@@ -265,6 +268,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 extra.update(_WRITE_ERRORS)
             if path == "/documents":
                 extra["415"] = "a Content-Type other than those of the request body"
+            if path == "/searches" and operation.get("security"):
+                extra["403"] = (
+                    "writes are disabled, or the webhook is an address this server does not "
+                    "call (webhook_refused: private, loopback, link-local, metadata)"
+                )
             for status, text in extra.items():
                 responses.setdefault(status, {"description": text, **error})
     for unused in ("HTTPValidationError", "ValidationError"):
@@ -297,6 +305,24 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _pattern_reason(err: dict[str, Any], where: str) -> str | None:
+    """A date or a webhook the schema's pattern refused, said as the engine says it
+    (`user_date`: "is ambiguous: 1 September 2026 or 9 January 2026?"; `webhooks.check`:
+    "is 169.254.169.254, a link-local address"), not as a regular expression."""
+    if err.get("type") != "string_pattern_mismatch":
+        return None
+    value = str(err.get("input"))
+    try:
+        if where in ("from", "to", "fresh_from"):
+            user_date(value, where)
+        elif where == "webhook":
+            check_webhook(value)
+            return f"webhook: {value!r}: an http(s) URL naming its host by name, not by address"
+    except BadRequest as refused:
+        return str(refused)
+    return None
+
+
 def _json_error(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
 
@@ -315,7 +341,10 @@ def _error_handlers(app: FastAPI) -> None:
             where = ".".join(
                 str(x) for x in err.get("loc", ()) if x not in ("query", "body", "path")
             )
-            parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+            parts.append(
+                _pattern_reason(err, where)
+                or (f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+            )
         return _json_error(400, "bad_request", "; ".join(parts) or "bad request")
 
     @app.exception_handler(StarletteHTTPException)

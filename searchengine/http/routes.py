@@ -23,6 +23,7 @@ from searchengine.core.contract import (
     MAX_QUERY_CHARS,
     MAX_SIMILAR_CHARS,
     MIN_K,
+    NOT_BLANK,
     Filters,
     Kind,
     Liked,
@@ -141,7 +142,7 @@ Q = Annotated[
         'word excludes, OR joins quoted alternatives ("peace plan" OR ceasefire -Gaza)',
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        pattern=r"\S",  # not only spaces
+        pattern=NOT_BLANK,  # not only spaces
     ),
 ]
 
@@ -348,7 +349,7 @@ class _Body(BaseModel):
 
 
 class SimilarBody(_Body):
-    text: str = Field(min_length=1, max_length=MAX_SIMILAR_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_SIMILAR_CHARS, pattern=NOT_BLANK)
     k: int = Field(DEFAULT_K, ge=MIN_K, le=MAX_K)
 
 

@@ -13,10 +13,11 @@ from starlette.concurrency import run_in_threadpool
 import searchengine.http.models as m
 from searchengine.core.contract import (
     MAX_QUERY_CHARS,
+    NOT_BLANK,
     Filters,
     Sentiment,
 )
-from searchengine.core.dates import DATE_FORMS
+from searchengine.core.dates import DATE_FORMS, DATE_PATTERN, TIME_PATTERN
 from searchengine.errors import BadRequest, UnsupportedMediaType
 from searchengine.http.routes import EngineDep, _Body, as_json, require_key
 from searchengine.ingest.parse import decode, parse_json, parse_jsonl, parse_text
@@ -49,7 +50,7 @@ Entities: Harbour CouncilTone: neutralSentiment: positiveIntent: inform
 """
 
 # What POST /documents reads (no Content-Type: told apart by the first character).
-_TEXT = {"schema": {"type": "string"}}
+_TEXT = {"schema": {"type": "string", "minLength": 1, "pattern": NOT_BLANK}}
 INGEST_CONTENT: dict[str, Any] = {
     "text/plain": {**_TEXT, "example": DIGEST_EXAMPLE},
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
@@ -107,10 +108,19 @@ def delete_cluster(cluster_id: str, engine: EngineDep) -> Response:
     return as_json({"removed": engine.remove([cluster_id])})
 
 
+# What the schema says of a webhook: http(s), a host (a name, an IPv4 address or a
+# bracketed IPv6 one), a port that is a port. Whether the server may call it (public
+# addresses only, unless allowed) is its policy: refused with 403 when saved and at
+# every delivery (news/webhooks.py).
+_PORT = r"([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])"
+_HOST = r"([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
+WEBHOOK_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://{_HOST}(:{_PORT})?([/?#]\S*)?$"
+
+
 class SavedSearchBody(_Body):
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")
-    date_from: str | None = Field(None, alias="from")
-    date_to: str | None = Field(None, alias="to")
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NOT_BLANK)
+    date_from: str | None = Field(None, alias="from", pattern=DATE_PATTERN)
+    date_to: str | None = Field(None, alias="to", pattern=DATE_PATTERN)
     sources: list[str] = []
     entities: list[str] = []
     sentiment: Sentiment | None = None
@@ -124,6 +134,7 @@ class SavedSearchBody(_Body):
     webhook: str | None = Field(
         None,
         max_length=2000,
+        pattern=WEBHOOK_PATTERN,
         description="an http(s) URL each alert is POSTed to as JSON, signed "
         "(X-Searchengine-Signature: sha256=HMAC-SHA256 of 'TIMESTAMP.BODY' under the search's "
         "secret, X-Searchengine-Timestamp); its host must resolve to public addresses only "
@@ -198,6 +209,7 @@ def alerts(
         str | None,
         Query(
             max_length=64,
+            pattern=TIME_PATTERN,
             description="only alerts matched after this time: ISO (2026-01-09T08:00:00Z), "
             f"or a date: {DATE_FORMS}",
         ),

@@ -15,6 +15,7 @@ Filters are checked on the cluster record itself.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -34,10 +35,12 @@ from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.environment import environment
 from searchengine.errors import BadRequest
 from searchengine.news.outbox import OutboxParams
+from searchengine.news.webhooks import Unresolvable
 from searchengine.news.webhooks import check as check_webhook
 from searchengine.query.relevance import RelevanceParams, score_hits
 from searchengine.query.search import QueryWords, _TermCoverage
 
+log = logging.getLogger("searchengine")
 _WORDS = re.compile(r"\w+")
 
 
@@ -101,7 +104,10 @@ class SavedSearch:
         if isinstance(threshold, bool) or not 0.0 <= float(threshold) <= 1.0:
             raise BadRequest(f"min_relevance must be between 0 and 1, not {min_relevance!r}")
         if webhook is not None:
-            check_webhook(webhook)
+            try:
+                check_webhook(webhook)
+            except Unresolvable:
+                log.warning("saved search webhook %s does not resolve now", webhook)
         return cls(
             id=secrets.token_hex(6),
             query=query,

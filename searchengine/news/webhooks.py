@@ -71,7 +71,17 @@ class Target:
 
 
 class WebhookRefused(BadRequest):
-    """A webhook the server will not call (the message says why)."""
+    """A webhook the server will not call (the message says why): 403, a refusal by
+    the server's policy (which addresses it calls: SEARCHENGINE_WEBHOOK_ALLOW), not a
+    malformed request -- which hosts are private is no rule a schema can state."""
+
+    status, code = 403, "webhook_refused"
+
+
+class Unresolvable(WebhookRefused):
+    """A webhook whose host does not resolve now: refused at delivery (recorded, and
+    retried), kept when a search is saved -- DNS may be down for a moment, and the
+    schema cannot say which names resolve (every delivery checks again anyway)."""
 
 
 def _allowed() -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
@@ -123,7 +133,7 @@ def check(url: str) -> Target:
         raise WebhookRefused(f"webhook host {host!r} is the server itself or a metadata service")
     addresses = _addresses(host, port)
     if not addresses:
-        raise WebhookRefused(f"webhook host {host!r} does not resolve")
+        raise Unresolvable(f"webhook host {host!r} does not resolve")
     for address in addresses:
         kind = _kind(address)
         if kind and not named_ok and not any(address in n for n in networks):

@@ -118,7 +118,9 @@ def empty_notes(
     together, or that stories pass them but none answered the question."""
     params = params or FilterHelpParams()
     notes: list[str] = []
-    if filters.date_from or filters.date_to:
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        notes.append(f"from ({filters.date_from}) is after to ({filters.date_to}): no day is both")
+    elif filters.date_from or filters.date_to:
         dates = Filters(date_from=filters.date_from, date_to=filters.date_to)
         if not data.allowed_cluster_ids(dates):
             oldest, newest = data.date_range()

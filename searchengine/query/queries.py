@@ -20,7 +20,6 @@ from searchengine.core.contract import Kind, SearchRequest, Sort, request_to_dic
 from searchengine.core.documents import cluster_texts
 from searchengine.core.hits import Hit
 from searchengine.core.query_syntax import ParsedQuery, parse_query
-from searchengine.errors import BadRequest
 from searchengine.query.notes import search_notes
 from searchengine.query.ordering import OrderingParams, candidate_k, collapse, order
 from searchengine.query.search import QueryWords, RankingParams, Searcher, dense_text
@@ -70,8 +69,8 @@ class Queries:
         the query syntax: when no story has a quoted phrase (a headline's "scare quotes", a misremembered phrase), the
         hits without it, and a note saying so -- as web search engines do."""
         parsed, asked = parse_query(request.query), request
-        if not parsed.text:
-            raise BadRequest("q: the query only excludes words; add words to search for")
+        if not parsed.text:  # ("-Gaza", "NOT", a lone quote)
+            return [], ["the query only excludes words: add words to search for"]
         notes: list[str] = []
         if parsed.text != request.query:
             wanted = request.k
