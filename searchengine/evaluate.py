@@ -96,7 +96,12 @@ def score_run(
     run: dict[str, dict[str, float]],
     metrics: Sequence[str] = SEARCH_METRICS,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """ranx over the judged queries: (mean metrics, per-query metrics)."""
+    """ranx over the judged queries: (mean metrics, per-query metrics). ranx's numba
+    kernels warn about a cast of theirs the first time they compile (a cold cache
+    printed a NumbaTypeSafetyWarning into `eval`'s output): not ours to act on."""
+    import warnings
+
+    from numba.core.errors import NumbaTypeSafetyWarning
     from ranx import Qrels, Run, evaluate
 
     judged = {q: docs for q, docs in qrels.items() if any(g > 0 for g in docs.values())}
@@ -104,7 +109,9 @@ def score_run(
     full_run = {q: (run.get(q) or {"__none__": 0.0}) for q in judged}
     ranx_qrels = Qrels(judged)
     ranx_run = Run(full_run)
-    means = evaluate(ranx_qrels, ranx_run, list(metrics), make_comparable=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaTypeSafetyWarning)
+        means = evaluate(ranx_qrels, ranx_run, list(metrics), make_comparable=True)
     if isinstance(means, float):
         means = {metrics[0]: means}
     per_query: dict[str, dict[str, float]] = {q: {} for q in judged}
@@ -419,7 +426,10 @@ def run_eval(job: EvalJob) -> EvalOutcome:
         raise BadRequest("give --queries and --qrels, --families, or --beir")
     with tempfile.TemporaryDirectory(prefix="searchengine-eval-") as tmp:
         errors: list[Any] = []
-        if job.index:
+        if job.index and job.digests:  # index them there (kept for the next run)
+            engine = job.open(job.index, create=True)
+            errors = engine.add_paths(job.digests, progress=job.progress).errors
+        elif job.index:
             engine = job.open(job.index, create=False)
         elif not job.digests:
             raise BadRequest("give DIGESTS or --index")

@@ -182,3 +182,27 @@ def test_serving_on_a_taken_port_says_so_in_one_line(built: Path) -> None:
         f"error: port {port} on 127.0.0.1 is taken (another server?); choose another with --port"
     )
     assert "3 the port to serve on is taken" in " ".join(cli("--help").stdout.split())
+
+
+def test_eval_indexes_digests_into_the_index_it_is_given_and_stays_quiet(
+    tmp_path: Path,
+) -> None:
+    """`eval DIGESTS --index X` ignored DIGESTS; `eval` had no -q; a cold numba cache
+    printed a NumbaTypeSafetyWarning into its output."""
+    import os
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "eval"
+    if not shared.is_dir():
+        pytest.skip("the shared eval data is beside the clone")
+    index = tmp_path / "kept"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    result = cli(
+        "eval", str(SEEDS), "--index", str(index), "--model", "hashing", "-q",
+        "--queries", str(shared / "queries.tsv"), "--qrels", str(shared / "qrels.txt"),
+        env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ndcg@10" in result.stdout and "Warning" not in result.stderr + result.stdout
+    assert result.stderr == ""  # -q: no progress bar either
+    with Engine.open(index) as engine:
+        assert engine.stats()["clusters"] == 41

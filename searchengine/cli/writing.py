@@ -340,9 +340,9 @@ def serve(
 
 @click.command(
     "eval",
-    help="Build a temporary index of DIGESTS (digest files or folders; or use --index), run "
-    "every query and score the ranking with ranx against TREC qrels "
-    "(`qid 0 cluster_id grade`).",
+    help="Build a temporary index of DIGESTS (digest files or folders), run every query and "
+    "score the ranking with ranx against TREC qrels (`qid 0 cluster_id grade`). With "
+    "--index, the index there is scored (DIGESTS given too: indexed into it first, and kept).",
 )
 @click.argument("digests", nargs=-1, metavar="[DIGESTS]...")
 @place(model=True)
@@ -369,6 +369,7 @@ def serve(
     "a slow test server; the report gives the number scored",
 )
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document (per query too)")
+@QUIET
 def eval_(
     digests: tuple[str, ...],
     place: Place,
@@ -379,6 +380,7 @@ def eval_(
     families: str | None,
     sample: int | None,
     as_json: bool,
+    quiet: bool,
 ) -> int:
     """score search against judged queries (nDCG@10, Recall@10, MRR@10)"""
     from searchengine.backends.index import location
@@ -395,7 +397,7 @@ def eval_(
             mode=mode,
             beir=beir,
             families=families,
-            progress=progress_wanted(as_json),
+            progress=progress_wanted(as_json, quiet),
             runtime=place.runtime,
             precision=place.precision,
             sample=sample,
