@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from .conftest import SEEDS, drop_milvus_prefix
+from .test_cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SHARED = ROOT.parent / "shared"
-EXE = Path(sys.executable).parent / "searchengine"
 # Lines a test cannot run: a server that never returns, an install, a download.
 NOT_RUN = ("serve", "pip install", "wget", "docker")
 
@@ -50,17 +50,9 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = str(EXE) if argv[0] == ".venv/bin/searchengine" else argv[0]
+    assert argv[0] == ".venv/bin/searchengine", argv
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHENGINE_")}
-    return subprocess.run(
-        [exe, *argv[1:]],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
+    return cli(*argv[1:], cwd=cwd, env=env)
 
 
 @pytest.mark.slow
