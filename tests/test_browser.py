@@ -462,7 +462,8 @@ def test_an_empty_page_says_which_filter_emptied_it_and_clears_it(
         page.locator("#clear-empty").wait_for(timeout=15_000)
         said = page.locator("#status").inner_text()
         assert "No stories found." in said
-        assert "source filter (bbcc.com) matches no story" in said and "'bbc.com'" in said
+        assert "The source filter (bbcc.com) matches no story" in said and "'bbc.com'" in said
+        assert page.locator("text=clear filters").count() == 1
         page.screenshot(path=str(tmp_path / "empty.png"), full_page=True)
         page.click("#clear-empty")
         page.wait_for_function(
@@ -555,5 +556,6 @@ def test_a_generic_document_is_shown_as_what_it_is(tmp_path: Path) -> None:
             for absent in ("Key points", "Coverage", "Articles (0)", "The story so far"):
                 assert absent not in text, absent
             assert page.locator("#summary").count() == 0  # the text only repeats the title
+            assert "null" not in text
             assert "www.bbc.co.uk" in text and "2014-03-24" in text
             page.screenshot(path=str(tmp_path / "generic.png"), full_page=True)

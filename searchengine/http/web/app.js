@@ -205,7 +205,8 @@ async function showFacets(p) {
     const f = data.facets;
     const parts = [chips("Sources", "source", f.sources.slice(0, 8)), chips("Entities", "entity", f.entities.slice(0, 8)),
       chips("Sentiment", "sentiment", f.sentiment), histogram(f.dates)].filter(Boolean);
-    if ([...p.keys()].some((k) => !["q", "mode", "kind"].includes(k))) {
+    // (an empty answer offers its own "clear filters" beside the reason: not twice)
+    if (parts.length && [...p.keys()].some((k) => !["q", "mode", "kind"].includes(k))) {
       const clear = el("button", { type: "button", class: "link", id: "clear-filters" }, "clear filters");
       clear.addEventListener("click", clearFilters);
       parts.push(clear);
@@ -224,7 +225,7 @@ function clearFilters() {
   navigate(params());
 }
 function explainEmpty(p, notes) {
-  const parts = notes.map((n) => el("span", { class: "note" }, ` ${n}.`));
+  const parts = notes.map((n) => el("span", { class: "note" }, ` ${n[0].toUpperCase()}${n.slice(1)}.`));
   if (FILTER_KEYS.some((k) => p.get(k))) {
     const clear = el("button", { type: "button", class: "link", id: "clear-empty" }, "clear filters");
     clear.addEventListener("click", clearFilters);
@@ -575,11 +576,11 @@ async function showCluster(id) {
     // repeats the title is not printed twice.
     const words = (t) => (t || "").toLowerCase().match(/[\p{L}\p{N}]+/gu)?.join(" ") || "";
     const hasArticles = c.articles.length > 0;
-    detail.replaceChildren(back, el("h2", {}, c.title), el("div", { class: "actions" }, likeButton, " ", likeThis),
+    detail.replaceChildren(...[back, el("h2", {}, c.title), el("div", { class: "actions" }, likeButton, " ", likeThis),
       el("div", { class: "meta" }, [c.date || "undated", sources].filter(Boolean).join(" · ")),
       words(c.summary) && words(c.summary) !== words(c.title) ? el("p", { id: "summary" }, c.summary) : null,
       ...(c.key_points.length ? [el("h3", {}, "Key points"), points] : []),
-      thread, hasArticles ? coverage : null, hasArticles ? articles : null, related, details);
+      thread, hasArticles ? coverage : null, hasArticles ? articles : null, related, details].filter(Boolean));
     if (hasArticles) showCoverage(id, coverage);
     const [th, rel] = await Promise.all([
       getJSON(`/clusters/${encodeURIComponent(id)}/thread`),
