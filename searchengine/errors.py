@@ -60,6 +60,13 @@ class ModelUnavailable(SearchEngineError):
     status, code = 503, "model_unavailable"
 
 
+class ExtraMissing(SearchEngineError):
+    """A command needs an optional part of the package that is not installed (the
+    message names the pip line)."""
+
+    status, code = 503, "extra_missing"
+
+
 class BackendUnavailable(SearchEngineError):
     """The index's remote backend (a Milvus server) cannot be reached or refused a call;
     the message names its address."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from searchengine.errors import BadRequest, InputNotFound
+from searchengine.errors import BadRequest, ExtraMissing, InputNotFound
 
 SEARCH_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
@@ -415,10 +415,25 @@ class EvalOutcome:
     errors: list[Any] = field(default_factory=list)
 
 
+def require_ranx() -> None:
+    """`eval` scores with ranx, which `make run` does not install (it and what it pulls
+    -- numba, llvmlite, pandas, seaborn -- are most of a runtime venv's weight): a
+    missing ranx is one line saying how to add it, before any index is built."""
+    import importlib.util
+
+    if importlib.util.find_spec("ranx") is None:
+        raise ExtraMissing(
+            "eval scores with ranx, an extra: from the checkout, `.venv/bin/pip install -e "
+            "'.[eval]'` (`make test` installs it)"
+        )
+
+
 def run_eval(job: EvalJob) -> EvalOutcome:
     """Index what the job names (a temporary index unless `job.index`), then score
     search (queries + qrels), BEIR, or related stories and recommendations (families)."""
     import tempfile
+
+    require_ranx()
 
     if job.beir:
         return _run_beir(job)

@@ -206,3 +206,20 @@ def test_eval_indexes_digests_into_the_index_it_is_given_and_stays_quiet(
     assert result.stderr == ""  # -q: no progress bar either
     with Engine.open(index) as engine:
         assert engine.stats()["clusters"] == 41
+
+
+def test_eval_without_its_extra_says_how_to_add_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` leaves ranx (and the numba, llvmlite, pandas and seaborn it pulls) out;
+    `eval` then says the pip line, before building any index."""
+    import sys
+
+    from searchengine.errors import ExtraMissing
+    from searchengine.evaluate import EvalJob, run_eval
+
+    monkeypatch.setitem(sys.modules, "ranx", None)  # (find_spec: not installed)
+    job = EvalJob(digests=[str(SEEDS)], index=tmp_path / "never", queries="q", qrels="r")
+    with pytest.raises(ExtraMissing, match=r"pip install -e '\.\[eval\]'"):
+        run_eval(job)
+    assert not (tmp_path / "never").exists()

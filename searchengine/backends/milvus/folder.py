@@ -107,7 +107,8 @@ def connect(
         from pymilvus.exceptions import MilvusException
     except ImportError:
         raise BackendUnavailable(
-            f"{location.uri} needs the Milvus client: pip install 'searchengine[milvus]'"
+            f"{location.uri} needs the Milvus client (pymilvus): from the checkout, "
+            "`.venv/bin/pip install -e '.[milvus]'`"
         ) from None
 
     # pymilvus logs a warning per paged query against servers without MVCC stamps, and
