@@ -13,7 +13,7 @@ from searchengine.core.contract import Filters, ThreadRequest
 from searchengine.core.documents import fold
 from searchengine.errors import BadRequest, UnknownId
 from searchengine.news.coverage import EntityParams, coverage, entity_timeline
-from searchengine.query.filter_help import entity_matches
+from searchengine.query.filter_help import entity_matches, spelling
 from searchengine.stories.desk import StoryDesk
 
 # Other names an entity page lists when the name asked is part of several ("Trump" ->
@@ -116,7 +116,8 @@ class NewsViews:
                 found = entity_matches(asked, frequencies)
                 if not found:
                     near = difflib.get_close_matches(fold(asked), list(frequencies), n=3)
-                    hint = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
+                    names = [spelling(k, store) for k in near]
+                    hint = f"; did you mean {' or '.join(map(repr, names))}?" if names else ""
                     raise UnknownId(f"no story names {asked!r}{hint}")
                 name, also = found[0], found[1 : 1 + ENTITY_ALSO]
                 ids = store.allowed_cluster_ids(Filters(entities=(name,)))

@@ -17,11 +17,12 @@ found as typed, or an answer that came back empty.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from searchengine.backends.storage import Facets
 from searchengine.core.contract import Filters, Request, Response
 from searchengine.core.documents import fold
 from searchengine.core.filters import host_key
@@ -44,6 +45,7 @@ class FilterData(Protocol):
     def source_frequencies(self) -> dict[str, int]: ...
     def all_entity_frequencies(self) -> dict[str, int]: ...
     def date_range(self) -> tuple[str | None, str | None]: ...
+    def facet_counts(self, ids: Sequence[str], entities: int) -> Facets: ...
 
 
 def is_bare(source: str) -> bool:
@@ -85,6 +87,16 @@ def _near(word: str, names: Mapping[str, int], params: FilterHelpParams) -> list
     return difflib.get_close_matches(
         word, list(names), n=params.suggestions, cutoff=params.closeness
     )
+
+
+def spelling(key: str, data: FilterData) -> str:
+    """How the stories write an entity key ("nicolas maduro" -> "Nicolás Maduro"):
+    read from a few of the clusters that name it."""
+    ids = data.allowed_cluster_ids(Filters(entities=(key,)))[:3]
+    for facet in data.facet_counts(ids, 1000).get("entities", []):
+        if fold(str(facet["value"])) == key:
+            return str(facet["value"])
+    return key
 
 
 def _did_you_mean(names: list[str]) -> str:
@@ -138,10 +150,8 @@ def empty_notes(
         if not data.allowed_cluster_ids(Filters(entities=(entity,))):
             frequencies = data.all_entity_frequencies()
             near = entity_matches(entity, frequencies) or _near(fold(entity), frequencies, params)
-            notes.append(
-                f"the entity filter {entity!r} matches no story"
-                + _did_you_mean(near[: params.suggestions])
-            )
+            names = [spelling(k, data) for k in near[: params.suggestions]]
+            notes.append(f"the entity filter {entity!r} matches no story" + _did_you_mean(names))
     if filters.sentiment and not data.allowed_cluster_ids(Filters(sentiment=filters.sentiment)):
         notes.append(f"no story's prevailing sentiment is {filters.sentiment.value}")
     if notes:
