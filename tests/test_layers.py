@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "searchengine"
 
 # From the bottom up. Top-level modules are either the base every layer may use or
-# the front door over everything (engine, evaluate, settings).
+# the front door over everything (engine, evaluate and its eval jobs, settings).
 LAYERS = [
     "base",
     "core",
@@ -27,7 +27,7 @@ LAYERS = [
     "cli",
 ]
 BASE = {"_version", "errors", "limits", "environment"}
-FRONT = {"engine", "evaluate", "settings"}
+FRONT = {"engine", "evaluate", "eval_jobs", "settings"}
 MAX_LINES = 500
 
 

@@ -216,7 +216,7 @@ def test_eval_without_its_extra_says_how_to_add_it(
     import sys
 
     from searchengine.errors import ExtraMissing
-    from searchengine.evaluate import EvalJob, run_eval
+    from searchengine.eval_jobs import EvalJob, run_eval
 
     monkeypatch.setitem(sys.modules, "ranx", None)  # (find_spec: not installed)
     job = EvalJob(digests=[str(SEEDS)], index=tmp_path / "never", queries="q", qrels="r")

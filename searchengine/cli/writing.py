@@ -385,7 +385,7 @@ def eval_(
     """score search against judged queries (nDCG@10, Recall@10, MRR@10)"""
     from searchengine.backends.index import location
     from searchengine.cli.output import print_json
-    from searchengine.evaluate import EvalJob, run_eval
+    from searchengine.eval_jobs import EvalJob, run_eval
 
     outcome = run_eval(
         EvalJob(
