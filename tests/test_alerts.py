@@ -272,3 +272,21 @@ def test_matching_asks_only_the_saved_searches_that_could_match(
         (hit.id, "2026-01-09-c10")
     ]
     assert 1 <= len(asked) <= 5, len(asked)  # of 61 saved searches
+
+
+def test_a_saved_search_honours_phrases_and_exclusions(engine: Engine) -> None:
+    """Alerts read a saved query as a search does: "phrases" must be in the cluster,
+    -word / NOT word must not (the operators were words to match)."""
+    without(engine, VENEZUELA)
+    text = VENEZUELA.read_text()
+    assert "Caracas" in text and "political prisoners" in text.lower()
+    fires = engine.saved.save('"political prisoners" Venezuela released')
+    excluded = engine.saved.save("Venezuela political prisoners released -Caracas")
+    not_there = engine.saved.save('"political zebras" Venezuela prisoners released')
+    plain = engine.saved.save("Venezuela political prisoners released")
+    engine.add_paths([VENEZUELA])
+    fired = {a["search_id"] for a in engine.saved.alerts()}
+    assert fires.id in fired and plain.id in fired
+    assert excluded.id not in fired and not_there.id not in fired
+    with pytest.raises(BadRequest, match="only excludes words"):
+        engine.saved.save("-Caracas NOT Venezuela")

@@ -223,3 +223,20 @@ def test_eval_without_its_extra_says_how_to_add_it(
     with pytest.raises(ExtraMissing, match=r"pip install -e '\.\[eval\]'"):
         run_eval(job)
     assert not (tmp_path / "never").exists()
+
+
+def test_the_one_time_model_export_says_it_is_still_at_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The first export on a machine (20-40 s) printed one line and then nothing."""
+    import time
+
+    from searchengine.encoders.onnx import heartbeat
+
+    with heartbeat("exporting to ONNX", quiet=False, every=0.05):
+        time.sleep(0.3)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 3 and all("still exporting to ONNX" in line for line in lines)
+    with heartbeat("exporting to ONNX", quiet=True, every=0.05):
+        time.sleep(0.15)
+    assert capsys.readouterr().err == ""

@@ -21,7 +21,9 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +114,40 @@ def exported_model(
                 file=sys.stderr,
                 flush=True,
             )
-        _export(model_dir, fp32)
+        with heartbeat("exporting to ONNX", quiet):
+            _export(model_dir, fp32)
     if precision == "int8" and not target.exists():
         if not quiet:
             print("quantising the ONNX model to int8 (a few seconds)", file=sys.stderr, flush=True)
         _quantise(fp32, target)
     return target, digest
+
+
+@contextmanager
+def heartbeat(doing: str, quiet: bool, every: float = 20.0) -> Iterator[None]:
+    """A line on stderr every `every` seconds while a long step runs (the first export
+    on a machine took 20-40 s with nothing after its first line)."""
+    if quiet:
+        yield
+        return
+    done = threading.Event()
+    start = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(every):
+            print(
+                f"  ... still {doing} ({time.monotonic() - start:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _export(model_dir: Path, target: Path) -> None:

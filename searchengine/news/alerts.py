@@ -27,10 +27,11 @@ import numpy as np
 
 from searchengine.core.contract import MAX_QUERY_CHARS, Filters
 from searchengine.core.dates import stamp
-from searchengine.core.documents import Cluster, Field, fold
+from searchengine.core.documents import Cluster, Field, cluster_texts, fold
 from searchengine.core.filters import ClusterFacts, matches
 from searchengine.core.fuzzy import FuzzyParams, Vocabulary
 from searchengine.core.hits import Evidence
+from searchengine.core.query_syntax import ParsedQuery, parse_query
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.environment import environment
 from searchengine.errors import BadRequest
@@ -89,6 +90,14 @@ class SavedSearch:
     vector: list[float] = field(default_factory=list)
     secret: str | None = None  # signs its deliveries (webhooks.py); shown once, when saved
 
+    @property
+    def parsed(self) -> ParsedQuery:
+        """The query's words (what is encoded and matched) and the phrases and
+        exclusions a matching cluster must honour, as a search honours them
+        (`query_syntax.py`; a saved search does not fall back when no story has a
+        phrase: an alert is a promise the phrase is there)."""
+        return parse_query(self.query)
+
     @classmethod
     def build(
         cls,
@@ -100,6 +109,8 @@ class SavedSearch:
         query = query.strip() if isinstance(query, str) else ""
         if not query or len(query) > MAX_QUERY_CHARS:
             raise BadRequest(f"query: give 1 to {MAX_QUERY_CHARS} characters")
+        if not parse_query(query).text:
+            raise BadRequest("query: it only excludes words; a saved search needs words to match")
         threshold = RelevanceParams().cutoff if min_relevance is None else min_relevance
         if isinstance(threshold, bool) or not 0.0 <= float(threshold) <= 1.0:
             raise BadRequest(f"min_relevance must be between 0 and 1, not {min_relevance!r}")
@@ -191,7 +202,7 @@ class SavedIndex:
         by_stem: dict[str, list[int]] = {}
         by_word: dict[str, list[int]] = {}
         for row, search in enumerate(searches):
-            for term in query_terms(search.query):
+            for term in query_terms(search.parsed.text):
                 by_stem.setdefault(stem_word(term), []).append(row)
                 if len(term) >= FuzzyParams().min_length:
                     by_word.setdefault(term, []).append(row)
@@ -311,14 +322,17 @@ def percolate(
         candidates = np.flatnonzero(ceiling[si] >= search.min_relevance)
         if not len(candidates):
             continue
-        terms = query_terms(search.query)
+        parsed = search.parsed
+        terms = query_terms(parsed.text)
         known = known_context[search.id]
-        coverage = _TermCoverage(search.query, terms, known.words, known.weights)
+        coverage = _TermCoverage(parsed.text, terms, known.words, known.weights)
         if max(0.0, 1.0 - relevance.names_discount * coverage.names_missing) == 0.0:
             continue  # the query names only what the index never mentions
         for ci in candidates:
             cid = cids[ci]
             if not matches(search.filters, facts[cid]):
+                continue
+            if parsed.constrains and not parsed.admits(" ".join(cluster_texts(clusters[cid]))):
                 continue
             lo, hi = int(starts[ci]), int(ends[ci])
             order = np.argsort(-sims[si, lo:hi], kind="stable")[: params.shown_passages]

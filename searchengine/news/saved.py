@@ -72,7 +72,7 @@ class SavedSearches:
     ) -> SavedSearch:
         engine = self.engine
         search = SavedSearch.build(query, filters, min_relevance, webhook)
-        search.vector = [float(x) for x in engine.encode_query(search.query)]
+        search.vector = [float(x) for x in engine.encode_query(search.parsed.text)]
         with engine.folder.write_lock():
             with engine.folder.reading():
                 count = engine.store.saved_count()
@@ -157,8 +157,8 @@ class SavedSearches:
                 """What the search would know of the index (asked only of those that
                 could match: alerts.percolate)."""
                 return QueryContext(
-                    searcher.query_words(s.query),
-                    searcher.term_weights(query_terms(s.query)),
+                    searcher.query_words(s.parsed.text),
+                    searcher.term_weights(query_terms(s.parsed.text)),
                     searcher.best_cosine(np.asarray(s.vector, dtype=np.float32))
                     if s.vector
                     else None,
