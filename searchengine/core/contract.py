@@ -92,12 +92,6 @@ def _enum(cls: type[StrEnum], value: object, name: str) -> Any:
         raise BadRequest(f"{name}: {value!r} is not one of {choices}") from None
 
 
-def iso_date(value: str | None, name: str) -> str | None:
-    """A user's date (`dates.user_date`: ISO, day-first, relative) -> ISO, or
-    BadRequest naming the parameter."""
-    return user_date(value, name)
-
-
 def check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not MIN_K <= k <= MAX_K:
         raise BadRequest(f"k must be between {MIN_K} and {MAX_K}, not {k}")
@@ -129,10 +123,10 @@ class Filters:
         sentiment: str | None = None,
         articles_only: bool = False,
     ) -> Filters:
-        """Filters from what a user typed: dates in either order of day and year,
+        """Filters from what a user typed: dates as `dates.user_date` reads them,
         empty values dropped, hosts lower-cased, sentiment checked."""
         # (from after to is no error: the answer is empty and its note says why)
-        start, end = iso_date(date_from, "from"), iso_date(date_to, "to")
+        start, end = user_date(date_from, "from"), user_date(date_to, "to")
         return cls(
             date_from=start,
             date_to=end,
@@ -206,7 +200,7 @@ class SearchRequest:
             raise BadRequest(
                 f"half_life_days must be over 0 and at most {MAX_HALF_LIFE_DAYS}, not {half_life!r}"
             )
-        object.__setattr__(self, "fresh_from", iso_date(self.fresh_from, "fresh_from"))
+        object.__setattr__(self, "fresh_from", user_date(self.fresh_from, "fresh_from"))
         object.__setattr__(self, "sort", _enum(Sort, self.sort, "sort"))
         object.__setattr__(self, "collapse", bool(self.collapse))
 

@@ -27,46 +27,51 @@ def _any_case(word: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
 
 
+_YEAR = r"[1-9]\d{3}"  # years 1000-9999: what `date` holds, written in four digits
+
+
 def _day_forms() -> list[str]:
     """The written days (ISO and day-first with dashes) as regular expressions that
-    match only real days: years 1000-9999, 29 February in leap years only."""
-    year = r"[1-9]\d{3}"
+    match only real days: 29 February in leap years only."""
     leap = r"([1-9]\d(0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)"
     month_day = [  # (months, days) that are always days together
         (r"0?[1-9]|1[0-2]", r"0?[1-9]|1\d|2[0-8]"),
         (r"0?[13-9]|1[0-2]", r"29|30"),
         (r"0?[13578]|1[02]", r"31"),
     ]
-    iso = [f"{year}-({m})-({d})" for m, d in month_day] + [f"{leap}-0?2-29"]
-    day_first = [f"({d})-({m})-{year}" for m, d in month_day] + [f"29-0?2-{leap}"]
+    iso = [f"{_YEAR}-({m})-({d})" for m, d in month_day] + [f"{leap}-0?2-29"]
+    day_first = [f"({d})-({m})-{_YEAR}" for m, d in month_day] + [f"29-0?2-{leap}"]
     return iso + day_first
 
 
-def _date_pattern() -> str:
-    """Exactly the days `user_date` reads, as a regular expression (the API's schema
-    states its rule: a value it matches is a day, so 2026-02-30 is refused by the
-    schema, not after it)."""
+def _date_forms() -> list[str]:
+    """Every form `user_date` reads: the written days, N days or weeks back, and the
+    two words (in any case)."""
     days = r"\d{1,4}\s*(" + "|".join(map(_any_case, ("days", "day", "d"))) + ")"
     weeks = r"\d{1,3}\s*(" + "|".join(map(_any_case, ("weeks", "week", "w"))) + ")"
     relative = f"({days}|{weeks})(\\s+{_any_case('ago')})?"
-    words = [_any_case("today"), _any_case("yesterday")]
-    forms = "|".join(f"({f})" for f in [*_day_forms(), relative, *words])
-    return f"^\\s*({forms})\\s*$"
+    return [*_day_forms(), relative, _any_case("today"), _any_case("yesterday")]
 
 
-def _time_pattern() -> str:
-    """`user_time`'s forms: a date as above, or an ISO date-time (minutes at least,
-    an offset or Z optional) on one of those days."""
-    dates = _date_pattern()[5:-5]  # (without its anchors and spaces)
-    year = r"[1-9]\d{3}"
-    day = rf"{year}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"  # every month has these
+def _anchored(forms: list[str]) -> str:
+    """One of `forms`, the whole value (spaces around it allowed, as it is stripped)."""
+    return "^\\s*(" + "|".join(f"({f})" for f in forms) + ")\\s*$"
+
+
+def _date_time() -> str:
+    """An ISO date-time (minutes at least, an offset or Z optional) on a day every
+    month has: `user_time`'s form beside the dates."""
+    day = rf"{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"
     clock = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
     offset = r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?"
-    return f"^\\s*({dates}|{day}[Tt]{clock}{offset})\\s*$"
+    return f"{day}[Tt]{clock}{offset}"
 
 
-DATE_PATTERN = _date_pattern()
-TIME_PATTERN = _time_pattern()
+# The API's schema patterns: exactly the values `user_date` and `user_time` read (the
+# schema states its rule: a value it matches is a day, so 2026-02-30 is refused by the
+# schema, not after it).
+DATE_PATTERN = _anchored(_date_forms())
+TIME_PATTERN = _anchored([*_date_forms(), _date_time()])
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DAY_FIRST = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$")
