@@ -45,11 +45,11 @@ class ParsedQuery:
         """Whether a hit whose text is `text` honours the phrases and exclusions."""
         words = _words(text)
         joined = f" {' '.join(words)} "
-        stems = {stem_word(w) for w in words}
+        stems = {stem_word(w) for w in words}  # (a word is found by its stem, as ever)
 
         def has(seq: tuple[str, ...]) -> bool:
             if len(seq) == 1:
-                return seq[0] in joined.split() or stem_word(seq[0]) in stems
+                return stem_word(seq[0]) in stems
             return f" {' '.join(seq)} " in joined
 
         return all(any(has(p) for p in group) for group in self.phrases) and not any(

@@ -19,7 +19,7 @@ from searchengine.backends.storage import RecordStore
 from searchengine.core.contract import Kind, SearchRequest, Sort, request_to_dict
 from searchengine.core.documents import cluster_texts
 from searchengine.core.hits import Hit
-from searchengine.core.query_syntax import ParsedQuery, parse_query
+from searchengine.core.query_syntax import parse_query
 from searchengine.query.notes import search_notes
 from searchengine.query.ordering import OrderingParams, candidate_k, collapse, order
 from searchengine.query.search import QueryWords, RankingParams, Searcher, dense_text
@@ -66,8 +66,9 @@ class Queries:
 
     def search_with_notes(self, request: SearchRequest) -> tuple[list[Hit], list[str]]:
         """`search`, and the notes its answer carries (`notes.search_notes`, and one on
-        the query syntax: when no story has a quoted phrase (a headline's "scare quotes", a misremembered phrase), the
-        hits without it, and a note saying so -- as web search engines do."""
+        the query syntax: when no story has a quoted phrase -- a headline's scare
+        quotes, a misremembered phrase -- the hits without it, and a note saying so, as
+        web search engines do)."""
         parsed, asked = parse_query(request.query), request
         if not parsed.text:  # ("-Gaza", "NOT", a lone quote)
             return [], ["the query only excludes words: add words to search for"]
@@ -78,10 +79,11 @@ class Queries:
             request = replace(request, query=parsed.text, k=deeper)
         hits = self._reordered(request) if request.reorders else self._ranked(request)
         if parsed.constrains:
-            kept = self._honouring(parsed, hits)
+            texts = self._texts(hits)
+            kept = [h for h in hits if h.id in texts and parsed.admits(texts[h.id])]
             if not kept and hits and parsed.phrases:
                 loose = replace(parsed, phrases=())
-                kept = self._honouring(loose, hits)
+                kept = [h for h in hits if h.id in texts and loose.admits(texts[h.id])]
                 quoted = " ".join(f'"{" ".join(p)}"' for g in parsed.phrases for p in g)
                 notes.append(f"no story has {quoted} as written; these match the words")
             hits = kept[:wanted]
@@ -89,22 +91,23 @@ class Queries:
             hits = [h for h in hits if h.relevance >= request.min_relevance]
         return hits, notes + search_notes(asked, hits, self.host.params.relevance.cutoff)
 
-    def _honouring(self, parsed: ParsedQuery, hits: list[Hit]) -> list[Hit]:
-        """The hits whose text (the cluster's, or the article's) has every phrase group
-        and no excluded word."""
+    def _texts(self, hits: list[Hit]) -> dict[str, str]:
+        """Each hit's text, by hit id: its cluster's, or for an article its own (a hit
+        whose cluster is gone since ranking is left out: it is dropped)."""
         with self.host.folder.reading():
             clusters = self.host.store.get_clusters(list(dict.fromkeys(h.cluster_id for h in hits)))
-        kept = []
+        out: dict[str, str] = {}
         for hit in hits:
             cluster = clusters.get(hit.cluster_id)
             if cluster is None:
                 continue
-            texts = cluster_texts(cluster)
             if hit.kind is Kind.ARTICLES:
-                texts = [f"{a.title} {a.summary}" for a in cluster.articles if a.id == hit.id]
-            if parsed.admits(" ".join(texts)):
-                kept.append(hit)
-        return kept
+                out[hit.id] = " ".join(
+                    f"{a.title} {a.summary}" for a in cluster.articles if a.id == hit.id
+                )
+            else:
+                out[hit.id] = " ".join(cluster_texts(cluster))
+        return out
 
     def _reordered(self, request: SearchRequest) -> list[Hit]:
         """Fresh first, newest first or one per story (ordering.py): the ranking's first
