@@ -15,6 +15,7 @@ Filters are checked on the cluster record itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -90,7 +91,7 @@ class SavedSearch:
     vector: list[float] = field(default_factory=list)
     secret: str | None = None  # signs its deliveries (webhooks.py); shown once, when saved
 
-    @property
+    @functools.cached_property
     def parsed(self) -> ParsedQuery:
         """The query's words (what is encoded and matched) and the phrases and
         exclusions a matching cluster must honour, as a search honours them

@@ -4,7 +4,6 @@ this module picks the clusters they are computed over, in one committed state)."
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -13,7 +12,7 @@ from searchengine.core.contract import Filters, ThreadRequest
 from searchengine.core.documents import fold
 from searchengine.errors import BadRequest, UnknownId
 from searchengine.news.coverage import EntityParams, coverage, entity_timeline
-from searchengine.query.filter_help import entity_matches, spelling
+from searchengine.query.filter_help import did_you_mean, entities_near, entity_matches
 from searchengine.stories.desk import StoryDesk
 
 # Other names an entity page lists when the name asked is part of several ("Trump" ->
@@ -115,10 +114,8 @@ class NewsViews:
                 frequencies = store.all_entity_frequencies()
                 found = entity_matches(asked, frequencies)
                 if not found:
-                    near = difflib.get_close_matches(fold(asked), list(frequencies), n=3)
-                    names = [spelling(k, store) for k in near]
-                    hint = f"; did you mean {' or '.join(map(repr, names))}?" if names else ""
-                    raise UnknownId(f"no story names {asked!r}{hint}")
+                    near = entities_near(asked, frequencies, store)
+                    raise UnknownId(f"no story names {asked!r}{did_you_mean(near)}")
                 name, also = found[0], found[1 : 1 + ENTITY_ALSO]
                 ids = store.allowed_cluster_ids(Filters(entities=(name,)))
             clusters = store.get_clusters(ids)

@@ -99,8 +99,22 @@ def spelling(key: str, data: FilterData) -> str:
     return key
 
 
-def _did_you_mean(names: list[str]) -> str:
+def did_you_mean(names: list[str]) -> str:
+    """`; did you mean 'a' or 'b'?` -- or nothing, for no names."""
     return f"; did you mean {' or '.join(repr(n) for n in names)}?" if names else ""
+
+
+def entities_near(
+    name: str,
+    frequencies: Mapping[str, int],
+    data: FilterData,
+    params: FilterHelpParams | None = None,
+) -> list[str]:
+    """The entities to offer for a name no story has, as the stories spell them: the
+    longer names holding its words, else the closest spellings."""
+    params = params or FilterHelpParams()
+    near = entity_matches(name, frequencies) or _near(fold(name), frequencies, params)
+    return [spelling(k, data) for k in near[: params.suggestions]]
 
 
 def helped(
@@ -144,14 +158,12 @@ def empty_notes(
         near = [n for s in filters.sources for n in _near(host_key(s), known, params)]
         notes.append(
             f"the source filter ({', '.join(filters.sources)}) matches no story"
-            + _did_you_mean(list(dict.fromkeys(near))[: params.suggestions])
+            + did_you_mean(list(dict.fromkeys(near))[: params.suggestions])
         )
     for entity in filters.entities:
         if not data.allowed_cluster_ids(Filters(entities=(entity,))):
-            frequencies = data.all_entity_frequencies()
-            near = entity_matches(entity, frequencies) or _near(fold(entity), frequencies, params)
-            names = [spelling(k, data) for k in near[: params.suggestions]]
-            notes.append(f"the entity filter {entity!r} matches no story" + _did_you_mean(names))
+            near = entities_near(entity, data.all_entity_frequencies(), data, params)
+            notes.append(f"the entity filter {entity!r} matches no story" + did_you_mean(near))
     if filters.sentiment and not data.allowed_cluster_ids(Filters(sentiment=filters.sentiment)):
         notes.append(f"no story's prevailing sentiment is {filters.sentiment.value}")
     if notes:
