@@ -80,11 +80,12 @@ def new_page() -> Iterator[Any]:
             browser.close()
 
 
-def built_index(tmp_path: Path) -> Path:
-    """seeds/ indexed by the CLI with the model-free hashing encoder."""
+def built_index(tmp_path: Path, source: Path = SEEDS) -> Path:
+    """`source` (seeds/ unless given) indexed by the CLI with the model-free hashing
+    encoder."""
     index = tmp_path / "idx"
     subprocess.run(
-        [str(EXE), "index", str(SEEDS), "--index", str(index), "--model", "hashing", "-q"],
+        [str(EXE), "index", str(source), "--index", str(index), "--model", "hashing", "-q"],
         check=True,
         capture_output=True,
         timeout=300,
@@ -534,14 +535,7 @@ def test_a_generic_document_is_shown_as_what_it_is(tmp_path: Path) -> None:
         {"id": "h2", "title": "Oil prices slide on weak Chinese exports", "date": "2014-03-10"},
     ]
     docs.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    index = tmp_path / "idx"
-    subprocess.run(
-        [str(EXE), "index", str(docs), "--index", str(index), "--model", "hashing", "-q"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    with serving(index, tmp_path / "server.log") as url:
+    with serving(built_index(tmp_path, docs), tmp_path / "server.log") as url:
         found = json.loads(urllib.request.urlopen(f"{url}/search?q=Malaysia+Airlines").read())
         snippet = found["results"][0]["passages"][0]["text"]
         assert snippet == title  # not "title. title"
