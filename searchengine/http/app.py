@@ -317,7 +317,10 @@ def _pattern_reason(err: dict[str, Any], where: str) -> str | None:
             user_date(value, where)
         elif where == "webhook":
             check_webhook(value)
-            return f"webhook: {value!r}: an http(s) URL naming its host by name, not by address"
+            return (
+                f"webhook: {value!r}: an http(s) URL whose host is letters, digits, dots "
+                "and hyphens (or an address), with a port of 1-65535 if any"
+            )
     except BadRequest as refused:
         return str(refused)
     return None
