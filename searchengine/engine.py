@@ -195,22 +195,27 @@ class Engine:
         return helped(request, self._answer, self.store, self.folder.reading)
 
     def _answer(self, request: Request) -> Response:
+        stories, judge = self.stories, self.queries
         if isinstance(request, SearchRequest):
-            return Response(request, *self.queries.search_with_notes(request))
+            return Response(request, *judge.search_with_notes(request))
         if isinstance(request, RelatedRequest):
-            return Response(request, self.related(request))
+            return Response(request, stories.related(request, judge.search_by_vector))
         if isinstance(request, SimilarRequest):
-            return Response(request, self.similar(request))
+            return Response(request, stories.similar(request, self.encode_query(request.text)))
         if isinstance(request, ThreadRequest):
-            found = self.stories.thread(request)
+            found = stories.thread(request)
             return Response(request, found.stories, thread_notes(request, found.cut))
-        stories = self.recommend(request)
-        return Response(request, stories, recommend_notes(request, stories))
+        liked = stories.recommend(request)
+        return Response(request, liked, recommend_notes(request, liked))
+
+    def _results(self, request: Request) -> list[Any]:
+        """`answer`'s results: the library's calls forgive what the CLI's do (`bbc`)."""
+        return list(self.answer(request).results)
 
     def search(self, request: SearchRequest | str, **options: Any) -> list[Hit]:
         """Ranked clusters (or articles) for a natural-language query. Each hit carries
         its calibrated relevance; those under `request.min_relevance` are dropped."""
-        return self.queries.search(as_request(SearchRequest, request, options))
+        return self._results(as_request(SearchRequest, request, options))
 
     def get(self, item_id: str) -> tuple[Cluster, Article | None]:
         """A cluster, or an article with its cluster; UnknownId if neither."""
@@ -219,23 +224,21 @@ class Engine:
     def related(self, request: RelatedRequest | str, **options: Any) -> list[RelatedStory]:
         """Other clusters (for a cluster id) or articles (for an article id) about the
         same or a related story, best first; the item itself never appears."""
-        request = as_request(RelatedRequest, request, options)
-        return self.stories.related(request, self.queries.search_by_vector)
+        return self._results(as_request(RelatedRequest, request, options))
 
     def similar(self, request: SimilarRequest | str, **options: Any) -> list[RelatedStory]:
         """Clusters like a paragraph of free text ("stories like this")."""
-        request = as_request(SimilarRequest, request, options)
-        return self.stories.similar(request, self.encode_query(request.text))
+        return self._results(as_request(SimilarRequest, request, options))
 
     def thread(self, request: ThreadRequest | str, **options: Any) -> list[RelatedStory]:
         """The developing story a cluster (or an article's cluster) belongs to, by date
         (`answer` adds a note when the limit cut it)."""
-        return self.stories.thread(as_request(ThreadRequest, request, options)).stories
+        return self._results(as_request(ThreadRequest, request, options))
 
     def recommend(self, request: RecommendRequest | None = None, **kw: Any) -> list[RelatedStory]:
         """Unseen clusters for a reader, from what they liked (`ID`, `ID:WEIGHT` or
         `(id, weight)`) and disliked; diverse (MMR) and, with a half-life, fresh."""
-        return self.stories.recommend(as_request(RecommendRequest, request, kw))
+        return self._results(as_request(RecommendRequest, request, kw))
 
     def generation(self) -> int:
         """The newest committed generation (what /health reports)."""

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchengine import Engine
-from searchengine.core.contract import Filters
+from searchengine.core.contract import Filters, RelatedRequest
 from searchengine.core.dates import DATE_PATTERN, user_date, user_time
 from searchengine.core.filters import host_key
 from searchengine.errors import BadRequest
@@ -167,6 +167,18 @@ def test_a_bare_outlet_and_relative_times_work_from_the_cli(built: Path) -> None
     alerts = cli("alerts", "--since", "yesterday", "--index", str(built), "--json")
     assert alerts.returncode == 0, alerts.stdout
     assert json.loads(alerts.stdout)["results"] == []
+
+
+def test_the_python_api_forgives_a_bare_outlet_as_the_cli_does(built: Path) -> None:
+    with Engine.open(built) as engine:
+        for bare in (Filters(sources=("bbc",)), Filters(sources=("BBC",))):
+            assert engine.search("prisoners", filters=bare), bare
+            seed = engine.search("prisoners", k=1)[0].id
+            assert (
+                engine.related(seed, filters=bare)
+                == engine.answer(RelatedRequest(seed, filters=bare)).results
+            )
+        assert not engine.search("prisoners", filters=Filters(sources=("bbcc",)))
 
 
 def test_serving_on_a_taken_port_says_so_in_one_line(built: Path) -> None:

@@ -25,7 +25,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from searchengine._version import __version__
-from searchengine.core.dates import user_date
+from searchengine.core.dates import user_date, user_time
 from searchengine.engine import Engine
 from searchengine.environment import environment
 from searchengine.errors import (
@@ -315,6 +315,8 @@ def _pattern_reason(err: dict[str, Any], where: str) -> str | None:
     try:
         if where in ("from", "to", "fresh_from"):
             user_date(value, where)
+        elif where == "since":
+            user_time(value, where)
         elif where == "webhook":
             check_webhook(value)
             return (
