@@ -1,19 +1,24 @@
-"""The README's commands, run as written, in order, from a clean folder: its "Use" block
-and its Python example with the real model, its Milvus block against a real Milvus
-server (milvus-lite). A command the README shows that no longer works fails here."""
+"""The README's commands, run as written, in order, from a clean folder: `make run` (its
+index, example search and server; the install step is the one `make test` -- CI --
+runs first), its "Use" block and its Python example with the real model, its Milvus
+block against a real Milvus server (milvus-lite). A command the README shows that no
+longer works fails here."""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from .conftest import SEEDS, drop_milvus_prefix
+from .conftest import SEEDS, drop_milvus_prefix, free_port
 from .test_cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +58,48 @@ def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     assert argv[0] == ".venv/bin/searchengine", argv
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHENGINE_")}
     return cli(*argv[1:], cwd=cwd, env=env)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (Path(sys.executable).parent.parent / ".installed").exists(),
+    reason="`make run` reuses the venv `make` installed (this one was installed otherwise)",
+)
+def test_make_run_indexes_seeds_shows_a_search_and_serves(tmp_path: Path) -> None:
+    """The README's first command, as written but for where it indexes and listens
+    (`INDEX=`, `PORT=`: the README's own `make run PORT=8080` form)."""
+    index, port = tmp_path / "default", free_port()
+    venv = Path(sys.executable).parent.parent
+    log = tmp_path / "make-run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["make", "-C", str(ROOT), "run", f"VENV={venv}", f"INDEX={index}", f"PORT={port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # (make, then the server it starts: stopped together)
+        )
+    try:
+        answer = None
+        deadline = time.monotonic() + 600
+        while answer is None and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/search", params={"q": "Venezuela prisoners"}
+                )
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert answer is not None and answer.status_code == 200, log.read_text()[-3000:]
+        assert answer.json()["results"][0]["id"] == "2026-01-09-c10"
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and "<form" in page.text
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    said = log.read_text()
+    assert "==> indexing seeds/" in said and "2026-01-09-c10" in said  # the example search
+    assert (index / "manifest.json").exists() or any(index.iterdir())
 
 
 @pytest.mark.slow
