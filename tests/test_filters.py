@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from searchengine import Engine
 from searchengine.core.contract import Filters, SearchRequest, Sentiment
 from searchengine.core.filters import ClusterFacts, matches
+from searchengine.core.query_syntax import asks_no_word, parse_query
 from searchengine.errors import UnknownId
 
 HOSTS = ["bbc.com", "BBC.com", "www.Reuters.com", "apnews.com", "news.sky.com"]
@@ -245,3 +246,22 @@ def test_a_phrase_no_story_has_falls_back_to_its_words_and_says_so(seeded: Engin
     assert any('no story has "zebra crossing" as written' in n for n in response.notes)
     plain = seeded.answer(SearchRequest("Venezuela releases prisoners"))
     assert not any("as written" in n for n in plain.notes)
+
+
+_QUERY_PARTS = st.sampled_from(
+    ["NOT", "OR", "-Gaza", '-"peace plan"', '"', '"°^"', '"°^', "gaza", "-5", "-", "“a b”",
+     "°", "-“”", "²", "_", "-_a", "é", "-é", "”", "-²", "--\"", 'a"b', "NOT\"x\"", "①"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.one_of(_QUERY_PARTS, st.text(max_size=4)), min_size=1, max_size=6),
+    st.lists(st.sampled_from(["", " ", "  ", "\t"]), min_size=6, max_size=6),
+)
+def test_the_schema_s_no_word_rule_is_the_parser_s(parts: list[str], gaps: list[str]) -> None:
+    """A saved search refuses a query that asks for no word; the API schema states the
+    rule as a pattern (`NO_WORD_PATTERN`, its `not`), so the two must agree on every
+    query: a fuzzer found `"°^` (a lone quote) schema-valid and refused."""
+    query = "".join(p + g for p, g in zip(parts, gaps, strict=False))
+    assert asks_no_word(query) == (not parse_query(query).text), query

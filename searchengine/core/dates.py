@@ -71,6 +71,8 @@ def _date_time() -> str:
 # schema states its rule: a value it matches is a day, so 2026-02-30 is refused by the
 # schema, not after it).
 DATE_PATTERN = _anchored(_date_forms())
+# A record's own date (`documents.parse_date`): a written day only, nothing relative.
+DAY_PATTERN = _anchored(_day_forms())
 TIME_PATTERN = _anchored([*_date_forms(), _date_time()])
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")

@@ -21,7 +21,30 @@ from searchengine.core.text import stem_word
 
 _TOKEN = re.compile(r'-?["“”][^"“”]*["“”]?|\S+')
 _QUOTES = '"“”'
+_LETTER_OR_QUOTE = re.compile(r'[^\W\d_]|["“”]')  # what makes `-x` an exclusion
 _WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+# A query that asks for no word: every token an operator, an exclusion (`-word`,
+# `-"a phrase"`, or whatever follows a NOT) or a phrase without a word (`"`, `"°^"`).
+# What a saved search refuses, stated as the API schema's `not` pattern; the same
+# as `not parse_query(q).text` (tests/test_query_syntax.py checks the two agree).
+_QUOTED = r'["“”][^"“”]*(?:["“”]|$)'  # as `_TOKEN` reads one: up to the next quote
+_PLAIN = r'(?!-?["“”])\S+(?:\s+|$)'  # (a token that is not quoted ends at a space)
+_NO_WORD = (
+    r"(?:NOT\s+(?:(?:NOT|OR)\s+)*(?:-?" + _QUOTED + r"\s*|" + _PLAIN + r")"
+    r"|(?:NOT|OR)(?:\s+|$)"
+    r"|-" + _QUOTED + r"\s*"
+    r"|-[^\W\d_]\S*(?:\s+|$)"
+    r'|["“”][^\w"“”]*(?:["“”]|$)\s*)'
+)
+NO_WORD_PATTERN = r"^\s*" + _NO_WORD + "*$"
+_ASKS_NO_WORD = re.compile(NO_WORD_PATTERN)
+
+
+def asks_no_word(query: str) -> bool:
+    """Whether `query` has no word to search for (only operators and exclusions)."""
+    return bool(_ASKS_NO_WORD.match(query))
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -72,11 +95,9 @@ def parse_query(query: str) -> ParsedQuery:
         if token == "OR":
             joined = bool(groups)  # the next phrase joins the last group
             continue
-        minus = (
-            token.startswith("-") and len(token) > 1 and (token[1] in _QUOTES or token[1].isalpha())
-        )
-        quoted = token.lstrip("-")[:1] in tuple(_QUOTES)
+        minus = token.startswith("-") and len(token) > 1 and bool(_LETTER_OR_QUOTE.match(token, 1))
         body = token[1:] if minus else token
+        quoted = body[:1] in tuple(_QUOTES)
         words = _words(body.strip(_QUOTES)) if quoted else _words(body)
         if negate or minus:
             if words:

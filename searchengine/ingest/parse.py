@@ -35,7 +35,7 @@ def record_to_cluster(
 
     try:
         record_date: str | None = None
-        if isinstance(data, dict) and data.get("date"):
+        if isinstance(data, dict) and data.get("date") not in (None, ""):  # ("": undated)
             if not isinstance(data["date"], str):
                 raise ValueError("'date' must be a string")
             record_date = parse_date(data["date"]).isoformat()

@@ -15,7 +15,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from searchengine.core.documents import Article, Cluster
 from searchengine.limits import DEFAULT_LIMITS, InputLimits
@@ -93,7 +101,16 @@ def _check_article(article: Article, size: int) -> int:
 
 # --- JSON records -----------------------------------------------------------------
 
-_Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+
+def _integral(value: Any) -> Any:
+    """`3.0` is 3: JSON does not tell 3 from 3.0 (JSON Schema's `integer` admits both,
+    and so does the API's every other integer); 3.5 stays a float, and an error."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+_Count = Annotated[StrictInt, BeforeValidator(_integral), Field(ge=0, le=MAX_COUNT)]
 _Text = StrictStr
 
 
@@ -141,7 +158,7 @@ _DOCUMENT_KNOWN = {"id", "_id", "title", "text", "date", "source", "metadata"}
 
 def record_id(data: dict[str, Any]) -> str:
     """The record's id (`id`, or BEIR's `_id`): a string, or an integer as digits."""
-    raw = data.get("id", data.get("_id"))
+    raw = _integral(data.get("id", data.get("_id")))
     if raw is None:
         raise ValueError("record has no 'id'")
     if isinstance(raw, bool) or not isinstance(raw, str | int):

@@ -32,7 +32,7 @@ from searchengine.core.documents import Cluster, Field, cluster_texts, fold
 from searchengine.core.filters import ClusterFacts, matches
 from searchengine.core.fuzzy import FuzzyParams, Vocabulary
 from searchengine.core.hits import Evidence
-from searchengine.core.query_syntax import ParsedQuery, parse_query
+from searchengine.core.query_syntax import ParsedQuery, asks_no_word, parse_query
 from searchengine.core.text import STOPWORDS, query_terms, stem_word
 from searchengine.environment import environment
 from searchengine.errors import BadRequest
@@ -110,7 +110,7 @@ class SavedSearch:
         query = query.strip() if isinstance(query, str) else ""
         if not query or len(query) > MAX_QUERY_CHARS:
             raise BadRequest(f"query: give 1 to {MAX_QUERY_CHARS} characters")
-        if not parse_query(query).text:
+        if asks_no_word(query):  # (the API schema's `not` pattern: the same rule)
             raise BadRequest("query: it only excludes words; a saved search needs words to match")
         threshold = RelevanceParams().cutoff if min_relevance is None else min_relevance
         if isinstance(threshold, bool) or not 0.0 <= float(threshold) <= 1.0:
