@@ -17,7 +17,7 @@ import numpy as np
 
 from searchengine.backends.index import IndexBackend, open_or_create
 from searchengine.backends.manifest import IndexStats
-from searchengine.backends.memory import give_back_memory
+from searchengine.backends.memory import give_back_memory, steady_heap
 from searchengine.backends.storage import RecordStore
 from searchengine.core.contract import (
     RecommendRequest,
@@ -126,6 +126,7 @@ class Engine:
         keep the passages in memory, following every write, from now on (built in
         the background unless `wait`; searches read SQLite until it is there)."""
         self.encoder  # noqa: B018 - loads the model
+        steady_heap()  # (a server lives for months: what it frees goes back to the OS)
         self.folder.keep_in_memory(wait=wait)
         self.saved.outbox.poll_forever()  # (alerts' retries come due while it serves)
 
@@ -231,8 +232,7 @@ class Engine:
         return self._results(as_request(SimilarRequest, request, options))
 
     def thread(self, request: ThreadRequest | str, **options: Any) -> list[RelatedStory]:
-        """The developing story a cluster (or an article's cluster) belongs to, by date
-        (`answer` adds a note when the limit cut it)."""
+        """The developing story of a cluster (or an article's), by date; `answer` notes a cut."""
         return self._results(as_request(ThreadRequest, request, options))
 
     def recommend(self, request: RecommendRequest | None = None, **kw: Any) -> list[RelatedStory]:

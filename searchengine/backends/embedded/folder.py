@@ -379,6 +379,12 @@ class IndexFolder:
         give_back_memory()  # (the old graph's pages)
         return True
 
+    def swapping_graphs(self) -> bool:
+        """Whether a graph is being rebuilt in the background, or waits to be taken up:
+        meanwhile the server holds the old graph and the new one (a measurement of its
+        steady memory waits for this to end; scripts/churn.py)."""
+        return self._rebuilding.locked() or self._rebuilt is not None
+
     def _rebuild_later(self, index_type: str) -> None:
         """Build a fresh graph from the stored embeddings on a thread of its own, at the
         state committed when it starts; the next read takes it up (`_adopt_rebuilt`)."""
