@@ -651,4 +651,6 @@ def test_threads_that_come_and_go_leave_no_connections_open(seeded: Engine) -> N
     # SQLite keeps a closed connection's descriptor while others hold locks on the file
     # and hands it to the next connection: the count settles instead of growing.
     after_5, after_25 = counts
-    assert after_25 <= after_5 + 4 and after_25 <= before + 40, (before, counts)
+    # (+12: under CPU load more of them wait to be handed on -- 28 -> 33 once; the leak
+    # this guards against added two per thread, 400 over these 200 threads.)
+    assert after_25 <= after_5 + 12 and after_25 <= before + 40, (before, counts)
