@@ -37,7 +37,7 @@ def digest(draw: st.DrawFn) -> bytes:
 
 
 _RECORD = st.fixed_dictionaries(
-    {"id": st.from_regex(f"{ID_PATTERN}", fullmatch=True), "title": _LINE},
+    {"id": st.from_regex(ID_PATTERN, fullmatch=True), "title": _LINE},
     optional={"text": st.text(st.characters(exclude_characters="\x00")), "source": _WORD},
 )
 

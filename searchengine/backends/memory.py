@@ -16,6 +16,7 @@ one-shot CLI command, which never builds it).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,17 @@ __all__ = [
     "tokenizer",  # (WORD_TOKENIZER and tokenizer: tokens.py)
 ]
 
-_trim: Callable[[int], int] | None | bool = None
+
+@functools.cache
+def _glibc(name: str) -> Callable[..., int] | None:
+    """glibc's function `name` (`malloc_trim`, `mallopt`), or None off glibc: loaded
+    once per process, for `give_back_memory` and `steady_heap` alike."""
+    try:
+        import ctypes
+
+        return getattr(ctypes.CDLL("libc.so.6"), name)  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
 
 
 def give_back_memory() -> None:
@@ -59,16 +70,8 @@ def give_back_memory() -> None:
     its arenas: under 90 days of churn with everything released, that still held a
     server's anonymous memory ~40% over its size before removals began (trimming each
     day: ~+20%; `scripts/churn.py --reader`, BENCHMARKS.md)."""
-    global _trim
-    if _trim is None:
-        try:
-            import ctypes
-
-            _trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _trim = False
-    if callable(_trim):
-        _trim(0)
+    if (trim := _glibc("malloc_trim")) is not None:
+        trim(0)
 
 
 # glibc's own starting point for both (M_MMAP_THRESHOLD's DEFAULT_MMAP_THRESHOLD_MIN):
@@ -87,14 +90,9 @@ def steady_heap() -> None:
     `give_back_memory` after each replacement. With the two thresholds fixed at
     HEAP_BLOCK_BYTES: 250 -> 260 -> 251 MB, searches no slower (`scripts/churn.py
     --reader`, BENCHMARKS.md). Called when an engine starts serving."""
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_BYTES)  # (also ends glibc's raising of it)
-    mallopt(_M_TRIM_THRESHOLD, HEAP_BLOCK_BYTES)
+    if (mallopt := _glibc("mallopt")) is not None:
+        mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_BYTES)  # (also ends glibc's raising of it)
+        mallopt(_M_TRIM_THRESHOLD, HEAP_BLOCK_BYTES)
 
 
 class MemoryState(TypedDict):

@@ -28,7 +28,7 @@ _WORDS = re.compile(r"\w+", re.UNICODE)
 # A query that asks for no word: every token an operator, an exclusion (`-word`,
 # `-"a phrase"`, or whatever follows a NOT) or a phrase without a word (`"`, `"°^"`).
 # What a saved search refuses, stated as the API schema's `not` pattern; the same
-# as `not parse_query(q).text` (tests/test_query_syntax.py checks the two agree).
+# as `not parse_query(q).text` (tests/test_filters.py checks the two agree).
 _QUOTED = r'["“”][^"“”]*(?:["“”]|$)'  # as `_TOKEN` reads one: up to the next quote
 _PLAIN = r'(?!-?["“”])\S+(?:\s+|$)'  # (a token that is not quoted ends at a space)
 _NO_WORD = (
